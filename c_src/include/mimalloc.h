@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT
+ * Public C API of our allocator. It follows the names, signatures and documented semantics of
+ * upstream mimalloc's v2 line (same function names, same `mi_option_t` members with the same
+ * numbering, same MIMALLOC_* environment variables), so code written against that
+ * documentation builds unchanged. Only declarations live here: no internal types leak out. */
+#ifndef MIMALLOC_H
+#define MIMALLOC_H
+
+/* Our own version: major * 100 + minor. */
+#define MI_MALLOC_VERSION 10
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define mi_attr_noexcept
+#define mi_decl_nodiscard __attribute__((warn_unused_result))
+#define mi_attr_malloc __attribute__((malloc))
+#define mi_attr_alloc_size(s) __attribute__((alloc_size(s)))
+#define mi_attr_alloc_size2(s1, s2) __attribute__((alloc_size(s1, s2)))
+#define mi_attr_alloc_align(p) __attribute__((alloc_align(p)))
+#if defined(MI_SHARED_LIB_EXPORT) || defined(MI_MALLOC_OVERRIDE)
+#define mi_decl_export __attribute__((visibility("default")))
+#else
+#define mi_decl_export
+#endif
+#else
+#define mi_attr_noexcept
+#define mi_decl_nodiscard
+#define mi_attr_malloc
+#define mi_attr_alloc_size(s)
+#define mi_attr_alloc_size2(s1, s2)
+#define mi_attr_alloc_align(p)
+#define mi_decl_export
+#endif
+#define mi_decl_restrict
+#define mi_cdecl
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Basic allocation ------------------------------------------------------------------ */
+
+mi_decl_nodiscard mi_decl_export void* mi_malloc(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_calloc(size_t count, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1, 2);
+mi_decl_nodiscard mi_decl_export void* mi_realloc(void* p, size_t newsize) mi_attr_noexcept mi_attr_alloc_size(2);
+mi_decl_export void* mi_expand(void* p, size_t newsize) mi_attr_noexcept mi_attr_alloc_size(2);
+mi_decl_export void mi_free(void* p) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export char* mi_strdup(const char* s) mi_attr_noexcept mi_attr_malloc;
+mi_decl_nodiscard mi_decl_export char* mi_strndup(const char* s, size_t n) mi_attr_noexcept mi_attr_malloc;
+mi_decl_nodiscard mi_decl_export char* mi_realpath(const char* fname, char* resolved_name) mi_attr_noexcept mi_attr_malloc;
+
+/* ---- Extended functionality ------------------------------------------------------------ */
+
+/* Largest size served by the direct small-size lookup (`mi_malloc_small`). */
+#define MI_SMALL_WSIZE_MAX (128)
+#define MI_SMALL_SIZE_MAX (MI_SMALL_WSIZE_MAX * sizeof(void*))
+
+mi_decl_nodiscard mi_decl_export void* mi_malloc_small(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_zalloc_small(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_zalloc(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+
+mi_decl_nodiscard mi_decl_export void* mi_mallocn(size_t count, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1, 2);
+mi_decl_nodiscard mi_decl_export void* mi_reallocn(void* p, size_t count, size_t size) mi_attr_noexcept mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export void* mi_reallocf(void* p, size_t newsize) mi_attr_noexcept mi_attr_alloc_size(2);
+
+mi_decl_nodiscard mi_decl_export size_t mi_usable_size(const void* p) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export size_t mi_good_size(size_t size) mi_attr_noexcept;
+
+/* ---- Internals and hooks --------------------------------------------------------------- */
+
+typedef void(mi_cdecl mi_deferred_free_fun)(bool force, unsigned long long heartbeat, void* arg);
+mi_decl_export void mi_register_deferred_free(mi_deferred_free_fun* deferred_free, void* arg) mi_attr_noexcept;
+
+typedef void(mi_cdecl mi_output_fun)(const char* msg, void* arg);
+mi_decl_export void mi_register_output(mi_output_fun* out, void* arg) mi_attr_noexcept;
+
+typedef void(mi_cdecl mi_error_fun)(int err, void* arg);
+mi_decl_export void mi_register_error(mi_error_fun* fun, void* arg);
+
+mi_decl_export void mi_collect(bool force) mi_attr_noexcept;
+mi_decl_export int mi_version(void) mi_attr_noexcept;
+mi_decl_export void mi_stats_reset(void) mi_attr_noexcept;
+mi_decl_export void mi_stats_merge(void) mi_attr_noexcept;
+mi_decl_export void mi_stats_print(void* out) mi_attr_noexcept; /* `out` is an mi_output_fun* or NULL */
+mi_decl_export void mi_stats_print_out(mi_output_fun* out, void* arg) mi_attr_noexcept;
+
+mi_decl_export void mi_process_init(void) mi_attr_noexcept;
+mi_decl_export void mi_thread_init(void) mi_attr_noexcept;
+mi_decl_export void mi_thread_done(void) mi_attr_noexcept;
+mi_decl_export void mi_thread_stats_print_out(mi_output_fun* out, void* arg) mi_attr_noexcept;
+
+mi_decl_export void mi_process_info(size_t* elapsed_msecs, size_t* user_msecs, size_t* system_msecs,
+                                    size_t* current_rss, size_t* peak_rss,
+                                    size_t* current_commit, size_t* peak_commit, size_t* page_faults) mi_attr_noexcept;
+
+/* ---- Aligned allocation ---------------------------------------------------------------- */
+/* `alignment` must be a power of two (NULL otherwise); `offset` asks for `p + offset` to be
+ * aligned instead of `p`. */
+
+mi_decl_nodiscard mi_decl_export void* mi_malloc_aligned(size_t size, size_t alignment) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2);
+mi_decl_nodiscard mi_decl_export void* mi_malloc_aligned_at(size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_zalloc_aligned(size_t size, size_t alignment) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2);
+mi_decl_nodiscard mi_decl_export void* mi_zalloc_aligned_at(size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_calloc_aligned(size_t count, size_t size, size_t alignment) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1, 2) mi_attr_alloc_align(3);
+mi_decl_nodiscard mi_decl_export void* mi_calloc_aligned_at(size_t count, size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1, 2);
+mi_decl_nodiscard mi_decl_export void* mi_realloc_aligned(void* p, size_t newsize, size_t alignment) mi_attr_noexcept mi_attr_alloc_size(2) mi_attr_alloc_align(3);
+mi_decl_nodiscard mi_decl_export void* mi_realloc_aligned_at(void* p, size_t newsize, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_alloc_size(2);
+
+/* ---- Heaps ------------------------------------------------------------------------------ */
+/* A heap belongs to the thread that created it: only that thread allocates in it; any thread
+ * may free a block of it. */
+
+struct mi_heap_s;
+typedef struct mi_heap_s mi_heap_t;
+
+mi_decl_nodiscard mi_decl_export mi_heap_t* mi_heap_new(void);
+mi_decl_export void mi_heap_delete(mi_heap_t* heap);
+mi_decl_export void mi_heap_destroy(mi_heap_t* heap);
+mi_decl_export mi_heap_t* mi_heap_set_default(mi_heap_t* heap);
+mi_decl_export mi_heap_t* mi_heap_get_default(void);
+mi_decl_export mi_heap_t* mi_heap_get_backing(void);
+mi_decl_export void mi_heap_collect(mi_heap_t* heap, bool force) mi_attr_noexcept;
+
+mi_decl_nodiscard mi_decl_export void* mi_heap_malloc(mi_heap_t* heap, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_heap_zalloc(mi_heap_t* heap, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_heap_calloc(mi_heap_t* heap, size_t count, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_mallocn(mi_heap_t* heap, size_t count, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_malloc_small(mi_heap_t* heap, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2);
+
+mi_decl_nodiscard mi_decl_export void* mi_heap_realloc(mi_heap_t* heap, void* p, size_t newsize) mi_attr_noexcept mi_attr_alloc_size(3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_reallocn(mi_heap_t* heap, void* p, size_t count, size_t size) mi_attr_noexcept mi_attr_alloc_size2(3, 4);
+mi_decl_nodiscard mi_decl_export void* mi_heap_reallocf(mi_heap_t* heap, void* p, size_t newsize) mi_attr_noexcept mi_attr_alloc_size(3);
+
+mi_decl_nodiscard mi_decl_export char* mi_heap_strdup(mi_heap_t* heap, const char* s) mi_attr_noexcept mi_attr_malloc;
+mi_decl_nodiscard mi_decl_export char* mi_heap_strndup(mi_heap_t* heap, const char* s, size_t n) mi_attr_noexcept mi_attr_malloc;
+mi_decl_nodiscard mi_decl_export char* mi_heap_realpath(mi_heap_t* heap, const char* fname, char* resolved_name) mi_attr_noexcept mi_attr_malloc;
+
+mi_decl_nodiscard mi_decl_export void* mi_heap_malloc_aligned(mi_heap_t* heap, size_t size, size_t alignment) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_malloc_aligned_at(mi_heap_t* heap, size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_heap_zalloc_aligned(mi_heap_t* heap, size_t size, size_t alignment) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_zalloc_aligned_at(mi_heap_t* heap, size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_heap_calloc_aligned(mi_heap_t* heap, size_t count, size_t size, size_t alignment) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3) mi_attr_alloc_align(4);
+mi_decl_nodiscard mi_decl_export void* mi_heap_calloc_aligned_at(mi_heap_t* heap, size_t count, size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_realloc_aligned(mi_heap_t* heap, void* p, size_t newsize, size_t alignment) mi_attr_noexcept mi_attr_alloc_size(3) mi_attr_alloc_align(4);
+mi_decl_nodiscard mi_decl_export void* mi_heap_realloc_aligned_at(mi_heap_t* heap, void* p, size_t newsize, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_alloc_size(3);
+
+/* ---- Zero-initialising reallocation ---------------------------------------------------- */
+/* The grown part of the block is zero; the block must itself have been zero-initialised. */
+
+mi_decl_nodiscard mi_decl_export void* mi_rezalloc(void* p, size_t newsize) mi_attr_noexcept mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_recalloc(void* p, size_t newcount, size_t size) mi_attr_noexcept mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export void* mi_rezalloc_aligned(void* p, size_t newsize, size_t alignment) mi_attr_noexcept mi_attr_alloc_size(2) mi_attr_alloc_align(3);
+mi_decl_nodiscard mi_decl_export void* mi_rezalloc_aligned_at(void* p, size_t newsize, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_recalloc_aligned(void* p, size_t newcount, size_t size, size_t alignment) mi_attr_noexcept mi_attr_alloc_size2(2, 3) mi_attr_alloc_align(4);
+mi_decl_nodiscard mi_decl_export void* mi_recalloc_aligned_at(void* p, size_t newcount, size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_rezalloc(mi_heap_t* heap, void* p, size_t newsize) mi_attr_noexcept mi_attr_alloc_size(3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_recalloc(mi_heap_t* heap, void* p, size_t newcount, size_t size) mi_attr_noexcept mi_attr_alloc_size2(3, 4);
+
+/* ---- Analysis --------------------------------------------------------------------------- */
+
+mi_decl_export bool mi_heap_contains_block(mi_heap_t* heap, const void* p);
+mi_decl_export bool mi_heap_check_owned(mi_heap_t* heap, const void* p);
+mi_decl_export bool mi_check_owned(const void* p);
+
+/* A run of memory holding blocks of one size (one allocator page). */
+typedef struct mi_heap_area_s {
+  void* blocks;           /* start of the blocks */
+  size_t reserved;        /* bytes of address space set aside for them */
+  size_t committed;       /* bytes of it that are committed */
+  size_t used;            /* blocks in use */
+  size_t block_size;      /* usable bytes of each block */
+  size_t full_block_size; /* bytes each block takes, padding included */
+} mi_heap_area_t;
+
+/* Called once per area with `block == NULL`, then (when asked) once per live block.
+ * Returning false stops the walk. */
+typedef bool(mi_cdecl mi_block_visit_fun)(const mi_heap_t* heap, const mi_heap_area_t* area, void* block, size_t block_size, void* arg);
+mi_decl_export bool mi_heap_visit_blocks(const mi_heap_t* heap, bool visit_all_blocks, mi_block_visit_fun* visitor, void* arg);
+
+mi_decl_nodiscard mi_decl_export bool mi_is_in_heap_region(const void* p) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export bool mi_is_redirected(void) mi_attr_noexcept;
+
+/* ---- Statistics as data ------------------------------------------------------------------ */
+
+/* A quantity that goes up and down (bytes or objects). */
+typedef struct mi_stat_count_s {
+  int64_t total;   /* everything ever added */
+  int64_t peak;    /* highest `current` seen */
+  int64_t current; /* live now */
+} mi_stat_count_t;
+
+/* An event counter that only goes up. */
+typedef struct mi_stat_counter_s {
+  int64_t total;
+} mi_stat_counter_t;
+
+#define MI_STAT_VERSION 1
+#define MI_STAT_BINS 124
+
+/* Filled by mi_stats_get. `size` and `version` come first so that a caller built against an
+ * older header still gets a prefix it understands. Counts are process-wide: every thread's
+ * numbers merged in, which the call itself does for the calling thread. */
+typedef struct mi_stats_s {
+  size_t size;                    /* sizeof(mi_stats_t) of the caller */
+  size_t version;                 /* MI_STAT_VERSION */
+  mi_stat_count_t reserved;       /* bytes of address space reserved from the OS */
+  mi_stat_count_t committed;      /* bytes committed (or presumed so) */
+  mi_stat_count_t purged;         /* bytes given back with a purge */
+  mi_stat_count_t segments;       /* segments owned (in use, cached or abandoned) */
+  mi_stat_count_t segments_abandoned; /* segments whose thread exited and that no thread has taken yet */
+  mi_stat_count_t segments_cache; /* empty segments kept for reuse */
+  mi_stat_count_t pages;          /* allocator pages in use */
+  mi_stat_count_t pages_abandoned;/* pages in abandoned segments */
+  mi_stat_count_t threads;        /* threads that have allocated */
+  mi_stat_count_t normal;         /* bytes in small/medium/large blocks, counted per page */
+  mi_stat_count_t huge;           /* bytes in huge blocks */
+  mi_stat_count_t malloc_requested; /* bytes asked for (debug builds only; 0 otherwise) */
+  mi_stat_counter_t mmap_calls;   /* OS mappings made */
+  mi_stat_counter_t munmap_calls; /* OS unmappings made */
+  mi_stat_counter_t purge_calls;  /* purge requests sent to the OS */
+  mi_stat_counter_t page_no_retire;  /* empty pages kept a while to avoid thrashing */
+  mi_stat_counter_t searches;     /* pages looked at in the slow path */
+  mi_stat_counter_t normal_count; /* blocks handed out through pages (slow-path estimate) */
+  mi_stat_counter_t huge_count;   /* huge blocks handed out */
+  mi_stat_counter_t reclaimed;    /* abandoned segments taken over by another thread */
+  mi_stat_count_t normal_bins[MI_STAT_BINS]; /* pages per size class (indexed by bin) */
+} mi_stats_t;
+
+/* Copy the merged statistics into `stats`; `stats_size` is `sizeof(mi_stats_t)` as the caller
+ * knows it, and only that many bytes are written. */
+mi_decl_export void mi_stats_get(size_t stats_size, mi_stats_t* stats) mi_attr_noexcept;
+
+/* ---- Options ------------------------------------------------------------------------------ */
+/* Members and numbering are those of upstream's v2 line: a raw integer names the same option.
+ * Each is read once, lazily, from MIMALLOC_<NAME> (case-insensitive). Options marked
+ * "accepted" are stored and returned but do not change this allocator's behaviour. */
+
+typedef enum mi_option_e {
+  mi_option_show_errors,              /* print error messages to stderr */
+  mi_option_show_stats,               /* print statistics at process exit */
+  mi_option_verbose,                  /* print informational messages */
+  mi_option_eager_commit,             /* accepted: memory is committed as it is touched */
+  mi_option_arena_eager_commit,       /* accepted */
+  mi_option_purge_decommits,          /* 1: purge with MADV_DONTNEED (zeroes), 0: MADV_FREE */
+  mi_option_allow_large_os_pages,     /* back segments with transparent huge pages */
+  mi_option_reserve_huge_os_pages,    /* accepted */
+  mi_option_reserve_huge_os_pages_at, /* accepted */
+  mi_option_reserve_os_memory,        /* accepted */
+  mi_option_deprecated_segment_cache,
+  mi_option_deprecated_page_reset,
+  mi_option_abandoned_page_purge,     /* purge free pages of a segment when its thread exits */
+  mi_option_deprecated_segment_reset,
+  mi_option_eager_commit_delay,       /* accepted */
+  mi_option_purge_delay,              /* milliseconds before an empty page is purged; 0 = at once, -1 = never */
+  mi_option_use_numa_nodes,           /* accepted */
+  mi_option_disallow_os_alloc,        /* 1: never map new memory from the OS (allocation fails instead) */
+  mi_option_os_tag,                   /* accepted */
+  mi_option_max_errors,               /* show at most this many error messages */
+  mi_option_max_warnings,             /* show at most this many warnings */
+  mi_option_max_segment_reclaim,      /* at most this many abandoned segments looked at per reclaim */
+  mi_option_destroy_on_exit,          /* accepted */
+  mi_option_arena_reserve,            /* accepted */
+  mi_option_arena_purge_mult,         /* accepted */
+  mi_option_purge_extend_delay,       /* accepted */
+  mi_option_abandoned_reclaim_on_free,/* a free into an abandoned segment may reclaim it */
+  mi_option_disallow_arena_alloc,     /* accepted */
+  mi_option_retry_on_oom,             /* accepted */
+  mi_option_visit_abandoned,          /* accepted */
+  mi_option_guarded_min,              /* accepted */
+  mi_option_guarded_max,              /* accepted */
+  mi_option_guarded_precise,          /* accepted */
+  mi_option_guarded_sample_rate,      /* accepted */
+  mi_option_guarded_sample_seed,      /* accepted */
+  mi_option_target_segments_per_thread, /* accepted */
+  _mi_option_last,
+  /* older names of the same options */
+  mi_option_large_os_pages = mi_option_allow_large_os_pages,
+  mi_option_eager_region_commit = mi_option_arena_eager_commit,
+  mi_option_reset_decommits = mi_option_purge_decommits,
+  mi_option_reset_delay = mi_option_purge_delay,
+  mi_option_abandoned_page_reset = mi_option_abandoned_page_purge,
+  mi_option_limit_os_alloc = mi_option_disallow_os_alloc
+} mi_option_t;
+
+mi_decl_nodiscard mi_decl_export bool mi_option_is_enabled(mi_option_t option);
+mi_decl_export void mi_option_enable(mi_option_t option);
+mi_decl_export void mi_option_disable(mi_option_t option);
+mi_decl_export void mi_option_set_enabled(mi_option_t option, bool enable);
+mi_decl_export void mi_option_set_enabled_default(mi_option_t option, bool enable);
+mi_decl_nodiscard mi_decl_export long mi_option_get(mi_option_t option);
+mi_decl_nodiscard mi_decl_export long mi_option_get_clamp(mi_option_t option, long min, long max);
+mi_decl_nodiscard mi_decl_export size_t mi_option_get_size(mi_option_t option);
+mi_decl_export void mi_option_set(mi_option_t option, long value);
+mi_decl_export void mi_option_set_default(mi_option_t option, long value);
+
+/* ---- Build configuration -------------------------------------------------------------- */
+
+/* What this library was compiled with, so a test can prove a cargo feature reached C. */
+typedef struct mi_build_config_s {
+  int secure;          /* MI_SECURE level */
+  int debug;           /* MI_DEBUG level */
+  bool padding;        /* blocks carry a checked canary after the requested size */
+  bool encoded_freelist; /* free-list links are encoded */
+  bool override;       /* exports malloc/free */
+  bool local_dynamic_tls; /* built for dlopen */
+} mi_build_config_t;
+mi_decl_export void mi_build_config(mi_build_config_t* config) mi_attr_noexcept;
+
+/* ---- posix-style helpers ---------------------------------------------------------------- */
+
+mi_decl_export void mi_cfree(void* p) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export size_t mi_malloc_size(const void* p) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export size_t mi_malloc_good_size(size_t size) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export size_t mi_malloc_usable_size(const void* p) mi_attr_noexcept;
+mi_decl_export int mi_posix_memalign(void** p, size_t alignment, size_t size) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export void* mi_memalign(size_t alignment, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(1);
+mi_decl_nodiscard mi_decl_export void* mi_valloc(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_pvalloc(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_aligned_alloc(size_t alignment, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(1);
+mi_decl_nodiscard mi_decl_export void* mi_reallocarray(void* p, size_t count, size_t size) mi_attr_noexcept mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export int mi_reallocarr(void* p, size_t count, size_t size) mi_attr_noexcept;
+mi_decl_export void mi_free_size(void* p, size_t size) mi_attr_noexcept;
+mi_decl_export void mi_free_size_aligned(void* p, size_t size, size_t alignment) mi_attr_noexcept;
+mi_decl_export void mi_free_aligned(void* p, size_t alignment) mi_attr_noexcept;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MIMALLOC_H */

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT
+ * Cross-file prototypes, grouped by the file that defines them, and the small inline helpers
+ * the fast paths are made of (pointer -> segment -> page, size -> bin, free-list links).
+ * Fast-path helpers here must stay branch-light and must never call out of line except into
+ * a function marked as a slow path. */
+#ifndef MI_INTERNAL_H
+#define MI_INTERNAL_H
+
+#include <errno.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "prim.h"
+#include "types.h"
+
+#define mi_likely(x) __builtin_expect(!!(x), 1)
+#define mi_unlikely(x) __builtin_expect(!!(x), 0)
+#define mi_decl_noinline __attribute__((noinline))
+#define mi_decl_cold __attribute__((cold))
+#define mi_decl_hidden __attribute__((visibility("hidden")))
+#define mi_decl_thread __thread
+#define mi_decl_cache_align __attribute__((aligned(64)))
+
+/* ---- init.c ------------------------------------------------------------------------------ */
+extern const mi_page_t _mi_page_empty;
+extern const mi_heap_t _mi_heap_empty;
+extern mi_decl_thread mi_heap_t* _mi_heap_default; /* the thread's default heap; never NULL */
+extern uintptr_t _mi_process_cookie;
+void _mi_thread_done(mi_heap_t* heap);
+bool _mi_is_main_thread(void);
+void _mi_process_load(void);
+bool _mi_preloading(void);
+mi_heap_t* _mi_heap_main_get(void);
+
+/* ---- options.c ---------------------------------------------------------------------------- */
+void _mi_options_init(void);
+void _mi_fputs(mi_output_fun* out, void* arg, const char* prefix, const char* msg);
+void _mi_fprintf(mi_output_fun* out, void* arg, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+void _mi_message(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void _mi_verbose_message(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void _mi_warning_message(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void _mi_error_message(int err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- random.c ----------------------------------------------------------------------------- */
+uintptr_t _mi_random_seed(void);           /* OS randomness, or a clock-derived fallback */
+uintptr_t _mi_random_next(uintptr_t* state);
+
+/* ---- stats.c ------------------------------------------------------------------------------ */
+extern mi_stats_t _mi_stats_main;
+void _mi_stat_increase(mi_stat_count_t* stat, size_t amount);
+void _mi_stat_decrease(mi_stat_count_t* stat, size_t amount);
+void _mi_stat_counter_increase(mi_stat_counter_t* stat, size_t amount);
+void _mi_stats_done(mi_stats_t* stats); /* merge a thread's stats into the main ones */
+mi_msecs_t _mi_clock_now(void);
+mi_msecs_t _mi_clock_start(void);
+
+/* ---- os.c ----------------------------------------------------------------------------------- */
+void _mi_os_init(void);
+size_t _mi_os_page_size(void);
+/* Map `size` bytes aligned to `alignment`; `base` and `mapped` describe the mapping to unmap later. */
+void* _mi_os_alloc_aligned(size_t size, size_t alignment, bool allow_large, bool* is_large,
+                           void** base, size_t* mapped, mi_stats_t* stats);
+void _mi_os_free(void* base, size_t mapped, mi_stats_t* stats);
+/* Purge; returns true when the range now reads as zero. */
+bool _mi_os_purge(void* p, size_t size, mi_stats_t* stats);
+void* _mi_os_alloc_meta(size_t size, mi_stats_t* stats); /* zeroed, page-aligned metadata */
+void _mi_os_free_meta(void* p, size_t size, mi_stats_t* stats);
+
+/* ---- segment.c ---------------------------------------------------------------------------- */
+mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, mi_tld_t* tld);
+void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld);
+void _mi_segment_abandon_thread(mi_tld_t* tld);
+void _mi_segments_collect(mi_tld_t* tld, bool force);
+void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld);
+void _mi_segments_thread_done(mi_tld_t* tld);
+void _mi_abandoned_await_readers(void);
+void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld);
+bool _mi_segment_is_valid(const mi_segment_t* segment);
+
+/* ---- segment-map.c ---------------------------------------------------------------------- */
+void _mi_segment_map_allocated_at(const mi_segment_t* segment);
+void _mi_segment_map_freed_at(const mi_segment_t* segment);
+bool _mi_segment_map_contains(const void* p);
+
+/* ---- page-queue.c ------------------------------------------------------------------------- */
+size_t _mi_bin_size(size_t bin);
+mi_page_queue_t* _mi_page_queue_of(mi_heap_t* heap, const mi_page_t* page);
+void _mi_page_queue_push(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* page);
+void _mi_page_queue_remove(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* page);
+void _mi_page_queue_enqueue_from(mi_heap_t* heap, mi_page_queue_t* to, mi_page_queue_t* from, mi_page_t* page);
+size_t _mi_page_queue_append(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_queue_t* append);
+void _mi_heap_queue_first_update(mi_heap_t* heap, const mi_page_queue_t* pq);
+
+/* ---- page.c ------------------------------------------------------------------------------ */
+void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_alignment) mi_decl_noinline;
+void _mi_page_free_collect(mi_page_t* page, bool force);
+void _mi_page_retire(mi_page_t* page);
+void _mi_page_free(mi_page_t* page, mi_page_queue_t* pq, bool force);
+void _mi_page_unfull(mi_page_t* page);
+void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool override_never);
+void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq);
+void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page);
+bool _mi_heap_delayed_free_all(mi_heap_t* heap);
+void _mi_heap_delayed_free_partial(mi_heap_t* heap);
+void _mi_heap_collect_retired(mi_heap_t* heap, bool force);
+void _mi_deferred_free(mi_heap_t* heap, bool force);
+
+/* ---- alloc.c / free.c ----------------------------------------------------------------------- */
+void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero);
+void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero);
+void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero);
+void _mi_free_delayed_block(mi_block_t* block);
+void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block);
+mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p);
+size_t _mi_usable_size(const void* p, const char* msg);
+
+/* ---- heap.c ---------------------------------------------------------------------------------- */
+void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim);
+void _mi_heap_destroy_pages(mi_heap_t* heap);
+void _mi_heap_collect_abandon(mi_heap_t* heap);
+void _mi_heap_set_default_direct(mi_heap_t* heap);
+bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, mi_page_t* page, mi_block_visit_fun* visitor, void* arg);
+
+/* ---- Small helpers ------------------------------------------------------------------------- */
+
+static inline bool _mi_is_power_of_two(uintptr_t x) { return (x & (x - 1)) == 0; }
+
+static inline uintptr_t _mi_align_up(uintptr_t sz, size_t alignment) {
+  uintptr_t mask = alignment - 1;
+  if ((alignment & mask) == 0) return (sz + mask) & ~mask;
+  return ((sz + mask) / alignment) * alignment;
+}
+
+static inline bool mi_mul_overflow(size_t count, size_t size, size_t* total) {
+  return __builtin_mul_overflow(count, size, total);
+}
+
+/* count*size, or report EOVERFLOW and return true. */
+static inline bool mi_count_size_overflow(size_t count, size_t size, size_t* total) {
+  if (count == 1) { *total = size; return false; }
+  if (mi_unlikely(mi_mul_overflow(count, size, total))) {
+    _mi_error_message(EOVERFLOW, "allocation request is too large (%zu * %zu bytes)", count, size);
+    *total = SIZE_MAX;
+    return true;
+  }
+  return false;
+}
+
+static inline size_t _mi_wsize_from_size(size_t size) { return (size + MI_INTPTR_SIZE - 1) / MI_INTPTR_SIZE; }
+
+/* Bin of a size (see types.h for the class layout). */
+static inline size_t _mi_bin(size_t size) {
+  if (size <= MI_INTPTR_SIZE) return 1;
+  if (size <= MI_BIN_LINEAR_MAX) return 1 + ((size + 15) >> 4);
+  if (size > MI_LARGE_OBJ_SIZE_MAX) return MI_BIN_HUGE;
+  size_t s = size - 1;
+  size_t b = (size_t)(63 - __builtin_clzll((unsigned long long)s)); /* >= 8 */
+  return 18 + (b - 8) * 8 + ((s >> (b - 3)) & 7);
+}
+
+/* Thread identity: the thread's control block address, one instruction on common targets. */
+static inline uintptr_t _mi_thread_id(void) {
+#if defined(__x86_64__)
+  uintptr_t tid;
+  __asm__("movq %%fs:0, %0" : "=r"(tid));
+  return tid;
+#elif defined(__aarch64__)
+  uintptr_t tid;
+  __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tid));
+  return tid;
+#else
+  return (uintptr_t)&_mi_heap_default;
+#endif
+}
+
+static inline mi_heap_t* mi_prim_get_default_heap(void) { return _mi_heap_default; }
+
+static inline bool mi_heap_is_initialized(const mi_heap_t* heap) { return heap != &_mi_heap_empty; }
+
+static inline bool mi_heap_is_backing(const mi_heap_t* heap) { return heap->tld->heap_backing == heap; }
+
+/* Segment of a block: the block never starts at its segment's first byte, so p-1 masks right
+ * even for a huge block placed exactly one segment size into its mapping. */
+static inline mi_segment_t* _mi_ptr_segment(const void* p) {
+  return (mi_segment_t*)(((uintptr_t)p - 1) & ~MI_SEGMENT_MASK);
+}
+
+static inline mi_page_t* _mi_segment_page_of(const mi_segment_t* segment, const void* p) {
+  size_t diff = (size_t)((uintptr_t)p - (uintptr_t)segment);
+  size_t idx = diff >> segment->page_shift;
+  return (mi_page_t*)&segment->pages[idx];
+}
+
+static inline mi_page_t* _mi_ptr_page(const void* p) { return _mi_segment_page_of(_mi_ptr_segment(p), p); }
+
+static inline mi_segment_t* _mi_page_segment(const mi_page_t* page) {
+  /* page descriptors live in their segment's header */
+  return (mi_segment_t*)((uintptr_t)page & ~MI_SEGMENT_MASK);
+}
+
+static inline mi_heap_t* mi_page_heap(const mi_page_t* page) {
+  return (mi_heap_t*)mi_atomic_load_relaxed(&((mi_page_t*)page)->xheap);
+}
+
+static inline void mi_page_set_heap(mi_page_t* page, mi_heap_t* heap) {
+  mi_atomic_store_release(&page->xheap, (uintptr_t)heap);
+}
+
+static inline mi_block_t* mi_tf_block(mi_thread_free_t tf) { return (mi_block_t*)(tf & ~(uintptr_t)0x03); }
+static inline mi_delayed_t mi_tf_delayed(mi_thread_free_t tf) { return (mi_delayed_t)(tf & 0x03); }
+static inline mi_thread_free_t mi_tf_make(mi_block_t* block, mi_delayed_t delayed) {
+  return (mi_thread_free_t)((uintptr_t)block | (uintptr_t)delayed);
+}
+static inline mi_thread_free_t mi_tf_set_delayed(mi_thread_free_t tf, mi_delayed_t delayed) {
+  return mi_tf_make(mi_tf_block(tf), delayed);
+}
+static inline mi_thread_free_t mi_tf_set_block(mi_thread_free_t tf, mi_block_t* block) {
+  return mi_tf_make(block, mi_tf_delayed(tf));
+}
+static inline mi_block_t* mi_page_thread_free(const mi_page_t* page) {
+  return mi_tf_block(mi_atomic_load_relaxed(&((mi_page_t*)page)->xthread_free));
+}
+
+static inline bool mi_page_immediate_available(const mi_page_t* page) { return page->free != NULL; }
+static inline bool mi_page_all_free(const mi_page_t* page) { return page->used == 0; }
+static inline mi_page_flags_t mi_page_flags(const mi_page_t* page) { return __atomic_load_n(&page->flags, __ATOMIC_RELAXED); }
+static inline void mi_page_flag_set(mi_page_t* page, mi_page_flags_t flag, bool on) {
+  mi_page_flags_t f = mi_page_flags(page); /* owner-only writer: load+store is enough */
+  __atomic_store_n(&page->flags, (mi_page_flags_t)(on ? (f | flag) : (f & ~flag)), __ATOMIC_RELAXED);
+}
+static inline bool mi_page_is_in_full(const mi_page_t* page) { return (mi_page_flags(page) & MI_PAGE_IN_FULL) != 0; }
+static inline void mi_page_set_in_full(mi_page_t* page, bool in_full) { mi_page_flag_set(page, MI_PAGE_IN_FULL, in_full); }
+static inline bool mi_page_has_aligned(const mi_page_t* page) { return (mi_page_flags(page) & MI_PAGE_HAS_ALIGNED) != 0; }
+static inline void mi_page_set_has_aligned(mi_page_t* page, bool has_aligned) { mi_page_flag_set(page, MI_PAGE_HAS_ALIGNED, has_aligned); }
+
+/* ---- Free-list links ---------------------------------------------------------------------- */
+/* Every read and write of a free block's link goes through these two functions, so the
+ * secure mode can encode links with the page's keys without touching any caller. */
+
+#if MI_ENCODE_FREELIST
+static inline uintptr_t mi_rotl(uintptr_t x, uintptr_t shift) {
+  shift %= 64;
+  return shift == 0 ? x : (x << shift) | (x >> (64 - shift));
+}
+static inline uintptr_t mi_rotr(uintptr_t x, uintptr_t shift) {
+  shift %= 64;
+  return shift == 0 ? x : (x >> shift) | (x << (64 - shift));
+}
+#endif
+
+static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t* block) {
+#if MI_ENCODE_FREELIST
+  /* a NULL link encodes to keys[0]-dependent noise, so a zeroed word never decodes to NULL */
+  return (mi_block_t*)(mi_rotr(block->next - page->keys[0], page->keys[0]) ^ page->keys[1]);
+#else
+  (void)page;
+  return (mi_block_t*)block->next;
+#endif
+}
+
+static inline void mi_block_set_next(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
+#if MI_ENCODE_FREELIST
+  block->next = mi_rotl((uintptr_t)next ^ page->keys[1], page->keys[0]) + page->keys[0];
+#else
+  (void)page;
+  block->next = (mi_encoded_t)next;
+#endif
+}
+
+/* Links on the thread-free and delayed lists are written by other threads that hold no page
+ * keys of their own, so they stay plain. */
+static inline mi_block_t* mi_block_nextx(const mi_block_t* block) { return (mi_block_t*)block->next; }
+static inline void mi_block_set_nextx(mi_block_t* block, const mi_block_t* next) { block->next = (mi_encoded_t)next; }
+
+/* ---- Page queues -------------------------------------------------------------------------- */
+
+static inline mi_page_queue_t* mi_page_queue(const mi_heap_t* heap, size_t size) {
+  return (mi_page_queue_t*)&heap->pages[_mi_bin(size)];
+}
+
+static inline mi_page_t* _mi_heap_get_free_small_page(mi_heap_t* heap, size_t size) {
+  return heap->pages_free_direct[_mi_wsize_from_size(size)];
+}
+
+#endif /* MI_INTERNAL_H */

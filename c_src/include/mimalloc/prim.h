@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT
+ * The contract between the allocator and the operating system. Exactly one file implements it
+ * (prim-unix.c); a new platform is one new file. None of these functions allocate through the
+ * allocator, and all may be called before the process is initialised. Errors come back as an
+ * errno value (0 = success) and are reported by the caller, never here. */
+#ifndef MI_PRIM_H
+#define MI_PRIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int64_t mi_msecs_t;
+
+/* Facts about the OS, filled once at start-up. */
+typedef struct mi_os_config_s {
+  size_t page_size;            /* OS page */
+  size_t large_page_size;      /* huge/large OS page, 0 if none */
+  bool has_overcommit;         /* mapped memory is committed on first touch */
+} mi_os_config_t;
+
+void _mi_prim_config(mi_os_config_t* config);
+
+/* Map `size` fresh zeroed read-write bytes, preferring address `hint` (may be NULL). */
+int _mi_prim_mmap(void* hint, size_t size, bool allow_large, void** addr);
+int _mi_prim_munmap(void* addr, size_t size);
+/* Give memory back; with `zeroing` it reads as zero afterwards (DONTNEED), else lazily (FREE). */
+int _mi_prim_purge(void* addr, size_t size, bool zeroing);
+/* Make memory inaccessible (guard page) or accessible again. */
+int _mi_prim_protect(void* addr, size_t size, bool protect);
+/* Ask for transparent huge pages on a range. */
+int _mi_prim_hugepage_hint(void* addr, size_t size);
+
+mi_msecs_t _mi_prim_clock_now(void);
+
+typedef struct mi_process_info_s {
+  mi_msecs_t elapsed, utime, stime;
+  size_t current_rss, peak_rss, page_faults;
+} mi_process_info_t;
+void _mi_prim_process_info(mi_process_info_t* pinfo);
+
+/* Write a message to stderr without allocating. */
+void _mi_prim_out_stderr(const char* msg);
+/* Copy the value of environment variable `name` (ASCII, case-insensitive) without allocating. */
+bool _mi_prim_getenv(const char* name, char* result, size_t result_size);
+/* Fill `buf` with OS randomness; false when none is available. */
+bool _mi_prim_random_buf(void* buf, size_t buf_len);
+
+/* Arrange for `_mi_thread_done(heap)` to run when the calling thread exits. */
+void _mi_prim_thread_init_auto_done(void);
+void _mi_prim_thread_done_auto_done(void);
+void _mi_prim_thread_associate_default_heap(void* heap);
+
+#endif /* MI_PRIM_H */

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT
+ * Every internal structure of the allocator and the build-mode "variants": MI_SECURE and
+ * MI_DEBUG are levels set by the build (cargo features or CMake); the concrete switches the
+ * code tests (MI_PADDING, MI_ENCODE_FREELIST, ...) are derived here and nowhere else.
+ * Nothing in this header has code; layout facts the code relies on are static-asserted. */
+#ifndef MI_TYPES_H
+#define MI_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../mimalloc.h"
+
+/* ---- Variants ------------------------------------------------------------------------- */
+
+#ifndef MI_SECURE
+#define MI_SECURE 0 /* 1: guard pages, 2: + encoded free lists, 3: + randomised lists, 4: + double-free checks */
+#endif
+#ifndef MI_DEBUG
+#define MI_DEBUG 0 /* 1: basic asserts, 2: + invariant checks and padding, 3: expensive checks */
+#endif
+#ifndef MI_MALLOC_OVERRIDE
+#define MI_MALLOC_OVERRIDE 0
+#endif
+#ifndef MI_LOCAL_DYNAMIC_TLS
+#define MI_LOCAL_DYNAMIC_TLS 0
+#endif
+#define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1)
+#define MI_PADDING (MI_DEBUG >= 2)
+#define MI_STAT (MI_DEBUG >= 2 ? 2 : 1)
+
+/* ---- Sizes ------------------------------------------------------------------------------ */
+
+#define MI_INTPTR_SIZE 8
+#define MI_INTPTR_SHIFT 3
+#define MI_MAX_ALIGN_SIZE 16 /* what the plain API guarantees for sizes >= 16 */
+#define MI_KiB ((size_t)1024)
+#define MI_MiB (MI_KiB * MI_KiB)
+
+#define MI_SEGMENT_SHIFT 22 /* 4 MiB segments */
+#define MI_SEGMENT_SIZE ((size_t)1 << MI_SEGMENT_SHIFT)
+#define MI_SEGMENT_MASK (MI_SEGMENT_SIZE - 1)
+#define MI_SMALL_PAGE_SHIFT 16  /* 64 KiB */
+#define MI_MEDIUM_PAGE_SHIFT 19 /* 512 KiB */
+#define MI_SMALL_PAGE_SIZE ((size_t)1 << MI_SMALL_PAGE_SHIFT)
+#define MI_MEDIUM_PAGE_SIZE ((size_t)1 << MI_MEDIUM_PAGE_SHIFT)
+#define MI_SMALL_PAGES_PER_SEGMENT (MI_SEGMENT_SIZE / MI_SMALL_PAGE_SIZE)
+#define MI_MEDIUM_PAGES_PER_SEGMENT (MI_SEGMENT_SIZE / MI_MEDIUM_PAGE_SIZE)
+
+/* A page kind holds blocks up to a quarter of its page size, so at most 25 % of a page is
+ * lost to the tail that no block fits into. */
+#define MI_SMALL_OBJ_SIZE_MAX (MI_SMALL_PAGE_SIZE / 4)  /* 16 KiB */
+#define MI_MEDIUM_OBJ_SIZE_MAX (MI_MEDIUM_PAGE_SIZE / 4) /* 128 KiB */
+#define MI_LARGE_OBJ_SIZE_MAX (MI_SEGMENT_SIZE / 2)     /* 2 MiB; larger is "huge" */
+#define MI_LARGE_OBJ_WSIZE_MAX (MI_LARGE_OBJ_SIZE_MAX / MI_INTPTR_SIZE)
+
+/* Requests above this are refused before any arithmetic can overflow. */
+#define MI_MAX_ALLOC_SIZE ((size_t)PTRDIFF_MAX)
+
+/* Alignments up to this are served by over-allocating in an ordinary page; larger ones get a
+ * huge segment placed so the block lands on the alignment. */
+#define MI_ALIGN_OVERALLOC_MAX (64 * MI_KiB)
+
+/* Size classes: bin 1 is 8 bytes, bins 2..17 step by 16 bytes up to 256, then eight classes
+ * per power of two, which bounds internal waste to 1/9 of the block (< 12.5 %). */
+#define MI_BIN_LINEAR_MAX 256
+#define MI_BIN_LARGE_LAST 121 /* the bin of MI_LARGE_OBJ_SIZE_MAX */
+#define MI_BIN_HUGE (MI_BIN_LARGE_LAST + 1)
+#define MI_BIN_FULL (MI_BIN_HUGE + 1)
+#define MI_BIN_COUNT (MI_BIN_FULL + 1)
+
+#define MI_PAGES_DIRECT (MI_SMALL_WSIZE_MAX + 1) /* direct lookup by word size 0..128 */
+
+/* Free lists of a fresh page grow by at most this many bytes per step (bounded work). */
+#define MI_MAX_EXTEND_SIZE (4 * MI_KiB)
+#define MI_MIN_EXTEND 4
+
+/* ---- Atomic thread-free state ---------------------------------------------------------- */
+
+/* The two low bits of a page's `xthread_free` say how a free from another thread proceeds. */
+typedef enum mi_delayed_e {
+  MI_USE_DELAYED_FREE = 0,   /* page is full: push the block on the owning heap's delayed list */
+  MI_DELAYED_FREEING = 1,    /* transient: a thread is pushing on that heap list right now */
+  MI_NO_DELAYED_FREE = 2,    /* ordinary: push on the page's thread_free list */
+  MI_NEVER_DELAYED_FREE = 3  /* abandoned or moving page: thread_free only, never the heap */
+} mi_delayed_t;
+
+typedef uintptr_t mi_thread_free_t; /* block pointer | mi_delayed_t */
+typedef uintptr_t mi_encoded_t;
+
+/* A free block: only its first word is ours while it is free. */
+typedef struct mi_block_s {
+  mi_encoded_t next; /* next free block, through mi_block_next/mi_block_set_next only */
+} mi_block_t;
+
+/* Two flags tested together by the free fast path with one byte compare. Only the owner
+ * writes them; a remote free reads `has_aligned` (stable while the block is live) in the same
+ * byte the owner may be updating, so the byte is accessed with relaxed atomics. */
+#define MI_PAGE_IN_FULL ((uint8_t)0x01)     /* page sits in the heap's full queue */
+#define MI_PAGE_HAS_ALIGNED ((uint8_t)0x02) /* a block was handed out at an interior (aligned) address */
+typedef uint8_t mi_page_flags_t;
+
+typedef enum mi_page_kind_e {
+  MI_PAGE_SMALL,  /* 64 KiB pages, 64 per segment */
+  MI_PAGE_MEDIUM, /* 512 KiB pages, 8 per segment */
+  MI_PAGE_LARGE,  /* one page spanning the segment */
+  MI_PAGE_HUGE    /* one page, one block, segment sized to fit */
+} mi_page_kind_t;
+
+struct mi_heap_s;
+struct mi_tld_s;
+
+/* Page descriptor (lives in the segment header, not in the page it describes).
+ * Invariant: used = capacity - |free| - |local_free| (blocks in thread_free still count as used).
+ * Owner-only fields are touched by the owning thread alone; `xthread_free` and `xheap` are
+ * shared. */
+typedef struct mi_page_s {
+  uint8_t segment_idx;       /* index in segment->pages */
+  uint8_t segment_in_use : 1;/* handed to a heap */
+  uint8_t is_zero_init : 1;  /* memory of never-extended blocks is known zero */
+  uint8_t purge_pending : 1; /* empty, and its memory should be purged at purge_expire */
+  uint8_t is_purged : 1;     /* memory was given back to the OS (and so reads as zero with DONTNEED) */
+  mi_page_flags_t flags;
+  uint8_t free_is_zero;      /* every block on `free` is zero except its link word */
+  uint8_t retire_expire;     /* heartbeats left before an empty retired page is freed */
+  uint32_t capacity;         /* blocks whose free-list links have been written */
+  uint32_t reserved;         /* blocks that fit in the page */
+  uint32_t used;             /* blocks in use (including those on thread_free) */
+  mi_block_t* free;          /* allocation list (owner) */
+  mi_block_t* local_free;    /* frees by the owner */
+  size_t block_size;         /* bytes per block */
+  uint8_t* page_start;       /* first block */
+#if MI_ENCODE_FREELIST
+  uintptr_t keys[2];         /* per-page keys of the encoded free list */
+#endif
+  _Atomic(mi_thread_free_t) xthread_free; /* frees by other threads, plus mi_delayed_t */
+  _Atomic(uintptr_t) xheap;  /* owning heap; NULL while abandoned */
+  int64_t purge_expire;      /* msecs timestamp for a pending purge */
+  struct mi_page_s* next;    /* in the heap's page queue */
+  struct mi_page_s* prev;
+} mi_page_t;
+
+/* Segment: MI_SEGMENT_SIZE-aligned memory whose header describes its pages. Any block pointer p
+ * (other than one at the very start, which never happens) finds its segment as (p-1) & ~MASK. */
+typedef struct mi_segment_s {
+  size_t mem_size;            /* bytes mapped (unmapped together) */
+  void* mem_base;             /* start of the mapping (== segment except for huge alignment) */
+  bool mem_is_large;          /* backed by huge OS pages */
+  size_t segment_size;        /* bytes spanned by the pages */
+  size_t segment_info_size;   /* header bytes before page 0's blocks */
+  uintptr_t cookie;           /* segment ^ process cookie: checks a pointer is ours */
+  struct mi_segment_s* next;  /* in a tld free-page queue or the cache */
+  struct mi_segment_s* prev;
+  struct mi_segment_s* abandoned_next; /* in the global abandoned stack */
+  size_t abandoned;           /* pages in use while abandoned */
+  size_t used;                /* pages in use */
+  size_t capacity;            /* pages in the segment */
+  size_t page_shift;          /* log2 of page size (page index of p = offset >> page_shift) */
+  int64_t cache_expire;       /* when sitting in a cache: when to unmap */
+  mi_page_kind_t page_kind;
+  bool in_free_queue;         /* linked in its tld's small/medium free queue */
+  _Atomic(uintptr_t) thread_id; /* owning thread, 0 while abandoned */
+  mi_page_t pages[1];         /* `capacity` descriptors */
+} mi_segment_t;
+
+typedef struct mi_page_queue_s {
+  mi_page_t* first;
+  mi_page_t* last;
+  size_t block_size;
+} mi_page_queue_t;
+
+/* A heap: owned by one thread. `pages_free_direct[w]` is the page that serves word size w,
+ * i.e. the first page of the queue of that size class. */
+typedef struct mi_heap_s {
+  struct mi_tld_s* tld;
+  mi_page_t* pages_free_direct[MI_PAGES_DIRECT];
+  mi_page_queue_t pages[MI_BIN_COUNT];
+  _Atomic(mi_block_t*) thread_delayed_free; /* blocks freed by other threads into full pages */
+  uintptr_t thread_id;
+  uintptr_t cookie;
+  uintptr_t keys[2];           /* seeds per-page free-list keys */
+  size_t page_count;           /* pages in the queues */
+  size_t page_retired_min;     /* bins that may hold a retired page */
+  size_t page_retired_max;
+  struct mi_heap_s* next;      /* list of the thread's heaps */
+  bool no_reclaim;             /* a first-class heap never takes abandoned segments */
+} mi_heap_t;
+
+typedef struct mi_segment_queue_s {
+  mi_segment_t* first;
+  mi_segment_t* last;
+} mi_segment_queue_t;
+
+/* Per-thread segment bookkeeping. */
+typedef struct mi_segments_tld_s {
+  mi_segment_queue_t small_free;  /* small-page segments with a free page */
+  mi_segment_queue_t medium_free; /* medium-page segments with a free page */
+  mi_segment_queue_t cache;       /* empty standard segments kept for reuse */
+  size_t cache_count;
+  size_t count;                   /* segments owned */
+  int64_t purge_expire;           /* earliest pending page purge or cache expiry, 0 if none */
+} mi_segments_tld_t;
+
+/* Thread-local data: one per thread that allocates. */
+typedef struct mi_tld_s {
+  unsigned long long heartbeat; /* slow-path calls, passed to deferred-free hooks */
+  bool recurse;                 /* in a deferred-free hook */
+  mi_heap_t* heap_backing;      /* the thread's own heap, freed with the thread */
+  mi_heap_t* heaps;             /* every heap of the thread */
+  mi_segments_tld_t segments;
+  mi_stats_t stats;
+} mi_tld_t;
+
+_Static_assert((MI_SEGMENT_SIZE & (MI_SEGMENT_SIZE - 1)) == 0, "segment size must be a power of two");
+_Static_assert(sizeof(mi_block_t) == sizeof(void*), "a free block's link is one word");
+_Static_assert(MI_BIN_COUNT <= MI_STAT_BINS, "stats keep one counter per bin");
+_Static_assert(MI_SMALL_SIZE_MAX <= MI_SMALL_OBJ_SIZE_MAX, "direct sizes are small sizes");
+
+#endif /* MI_TYPES_H */

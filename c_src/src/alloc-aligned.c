@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT
+ * Aligned allocation. Small alignments ride on the plain API's guarantee or on a free block
+ * that happens to be aligned; up to MI_ALIGN_OVERALLOC_MAX we over-allocate and hand out an
+ * interior pointer (the page is flagged so free finds the block start); above that a huge
+ * segment is placed so that its single block starts on the alignment. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+static mi_decl_noinline void* mi_heap_malloc_zero_aligned_at_generic(mi_heap_t* heap, size_t size, size_t alignment, size_t offset, bool zero) {
+  if (alignment > MI_ALIGN_OVERALLOC_MAX) {
+    if (offset != 0) {
+      _mi_error_message(EOVERFLOW, "aligned allocation with an offset is limited to alignments of %zu bytes (asked for %zu)", (size_t)MI_ALIGN_OVERALLOC_MAX, alignment);
+      errno = ENOMEM;
+      return NULL;
+    }
+    return _mi_malloc_generic(heap, (size == 0 ? 1 : size), zero, alignment);
+  }
+  size_t oversize = size + alignment - 1; /* cannot overflow: both are checked by the caller */
+  void* p = _mi_heap_malloc_zero(heap, oversize, zero);
+  if (p == NULL) return NULL;
+  uintptr_t poffset = ((uintptr_t)p + offset) & (alignment - 1);
+  uintptr_t adjust = (poffset == 0 ? 0 : alignment - poffset);
+  if (adjust == 0) return p;
+  mi_page_set_has_aligned(_mi_ptr_page(p), true);
+  return (uint8_t*)p + adjust;
+}
+
+static void* mi_heap_malloc_zero_aligned_at(mi_heap_t* heap, size_t size, size_t alignment, size_t offset, bool zero) {
+  if (mi_unlikely(alignment == 0 || !_mi_is_power_of_two(alignment))) {
+    _mi_error_message(EINVAL, "aligned allocation requires a power-of-two alignment (asked for %zu)", alignment);
+    errno = EINVAL;
+    return NULL;
+  }
+  if (mi_unlikely(size > MI_MAX_ALLOC_SIZE || alignment > MI_MAX_ALLOC_SIZE - size)) {
+    _mi_error_message(EOVERFLOW, "aligned allocation request is too large (size %zu, alignment %zu)", size, alignment);
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (offset == 0 && alignment <= MI_MAX_ALIGN_SIZE) {
+    /* mi_malloc(n) is aligned to min(16, largest power of two <= n) */
+    return _mi_heap_malloc_zero(heap, (size < alignment ? alignment : size), zero);
+  }
+  if (size <= MI_SMALL_SIZE_MAX && alignment <= MI_ALIGN_OVERALLOC_MAX) {
+    mi_page_t* page = _mi_heap_get_free_small_page(heap, size);
+    if (page->free != NULL && (((uintptr_t)page->free + offset) & (alignment - 1)) == 0) {
+      return _mi_page_malloc(heap, page, size, zero);
+    }
+  }
+  return mi_heap_malloc_zero_aligned_at_generic(heap, size, alignment, offset, zero);
+}
+
+void* mi_heap_malloc_aligned_at(mi_heap_t* heap, size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_malloc_zero_aligned_at(heap, size, alignment, offset, false);
+}
+void* mi_heap_malloc_aligned(mi_heap_t* heap, size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_heap_malloc_zero_aligned_at(heap, size, alignment, 0, false);
+}
+void* mi_heap_zalloc_aligned_at(mi_heap_t* heap, size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_malloc_zero_aligned_at(heap, size, alignment, offset, true);
+}
+void* mi_heap_zalloc_aligned(mi_heap_t* heap, size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_heap_malloc_zero_aligned_at(heap, size, alignment, 0, true);
+}
+void* mi_heap_calloc_aligned_at(mi_heap_t* heap, size_t count, size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  size_t total;
+  if (mi_count_size_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return mi_heap_zalloc_aligned_at(heap, total, alignment, offset);
+}
+void* mi_heap_calloc_aligned(mi_heap_t* heap, size_t count, size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_heap_calloc_aligned_at(heap, count, size, alignment, 0);
+}
+
+void* mi_malloc_aligned_at(size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_malloc_aligned_at(mi_prim_get_default_heap(), size, alignment, offset);
+}
+void* mi_malloc_aligned(size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_heap_malloc_aligned(mi_prim_get_default_heap(), size, alignment);
+}
+void* mi_zalloc_aligned_at(size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_zalloc_aligned_at(mi_prim_get_default_heap(), size, alignment, offset);
+}
+void* mi_zalloc_aligned(size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_heap_zalloc_aligned(mi_prim_get_default_heap(), size, alignment);
+}
+void* mi_calloc_aligned_at(size_t count, size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_calloc_aligned_at(mi_prim_get_default_heap(), count, size, alignment, offset);
+}
+void* mi_calloc_aligned(size_t count, size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_heap_calloc_aligned(mi_prim_get_default_heap(), count, size, alignment);
+}
+
+/* ---- Aligned reallocation ------------------------------------------------------------------ */
+
+static void* mi_heap_realloc_zero_aligned_at(mi_heap_t* heap, void* p, size_t newsize, size_t alignment, size_t offset, bool zero) {
+  if (alignment == 0 || !_mi_is_power_of_two(alignment)) {
+    _mi_error_message(EINVAL, "aligned reallocation requires a power-of-two alignment (asked for %zu)", alignment);
+    errno = EINVAL;
+    return NULL;
+  }
+  if (alignment <= MI_INTPTR_SIZE && offset == 0) return _mi_heap_realloc_zero(heap, p, newsize, zero);
+  if (p == NULL) return mi_heap_malloc_zero_aligned_at(heap, newsize, alignment, offset, zero);
+  size_t size = mi_usable_size(p);
+  if (newsize <= size && newsize >= size - size / 2 && (((uintptr_t)p + offset) & (alignment - 1)) == 0) {
+    return p; /* still fits, still aligned, at most half wasted */
+  }
+  void* newp = mi_heap_malloc_zero_aligned_at(heap, newsize, alignment, offset, false);
+  if (newp == NULL) return NULL;
+  memcpy(newp, p, (newsize > size ? size : newsize));
+  if (zero && newsize > size) memset((uint8_t*)newp + size, 0, newsize - size);
+  mi_free(p);
+  return newp;
+}
+
+
+void* mi_heap_realloc_aligned_at(mi_heap_t* heap, void* p, size_t newsize, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_realloc_zero_aligned_at(heap, p, newsize, alignment, offset, false);
+}
+void* mi_heap_realloc_aligned(mi_heap_t* heap, void* p, size_t newsize, size_t alignment) mi_attr_noexcept {
+  return mi_heap_realloc_zero_aligned_at(heap, p, newsize, alignment, 0, false);
+}
+void* mi_realloc_aligned_at(void* p, size_t newsize, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_realloc_aligned_at(mi_prim_get_default_heap(), p, newsize, alignment, offset);
+}
+void* mi_realloc_aligned(void* p, size_t newsize, size_t alignment) mi_attr_noexcept {
+  return mi_heap_realloc_aligned(mi_prim_get_default_heap(), p, newsize, alignment);
+}
+void* mi_rezalloc_aligned_at(void* p, size_t newsize, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_heap_realloc_zero_aligned_at(mi_prim_get_default_heap(), p, newsize, alignment, offset, true);
+}
+void* mi_rezalloc_aligned(void* p, size_t newsize, size_t alignment) mi_attr_noexcept {
+  return mi_heap_realloc_zero_aligned_at(mi_prim_get_default_heap(), p, newsize, alignment, 0, true);
+}
+void* mi_recalloc_aligned_at(void* p, size_t newcount, size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  size_t total;
+  if (mi_count_size_overflow(newcount, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return mi_rezalloc_aligned_at(p, total, alignment, offset);
+}
+void* mi_recalloc_aligned(void* p, size_t newcount, size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_recalloc_aligned_at(p, newcount, size, alignment, 0);
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT
+ * The allocation entry points: the small-size fast path (TLS load, direct page lookup, pop the
+ * page's free list), zeroing, reallocation and the string helpers. The fast path has no
+ * atomics, no locks and no calls; everything else falls into `_mi_malloc_generic` (page.c). */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+/* Budget: ~10 instructions, one predictable branch, no atomics. */
+void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) {
+  mi_block_t* const block = page->free;
+  if (mi_unlikely(block == NULL)) return _mi_malloc_generic(heap, size, zero, 0);
+  page->free = mi_block_next(page, block);
+  page->used++;
+  if (mi_unlikely(zero)) {
+    if (page->free_is_zero) block->next = 0; /* only the link word was ever written */
+    else memset(block, 0, page->block_size);
+  }
+  return block;
+}
+
+static inline void* mi_heap_malloc_small_zero(mi_heap_t* heap, size_t size, bool zero) {
+  mi_page_t* page = _mi_heap_get_free_small_page(heap, size);
+  return _mi_page_malloc(heap, page, size, zero);
+}
+
+void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero) {
+  if (mi_likely(size <= MI_SMALL_SIZE_MAX)) return mi_heap_malloc_small_zero(heap, size, zero);
+  return _mi_malloc_generic(heap, size, zero, 0);
+}
+
+void* mi_heap_malloc(mi_heap_t* heap, size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(heap, size, false); }
+
+void* mi_malloc(size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(mi_prim_get_default_heap(), size, false); }
+
+void* mi_heap_malloc_small(mi_heap_t* heap, size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(heap, size, false); }
+
+void* mi_malloc_small(size_t size) mi_attr_noexcept { return mi_heap_malloc_small(mi_prim_get_default_heap(), size); }
+
+void* mi_zalloc_small(size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(mi_prim_get_default_heap(), size, true); }
+
+void* mi_heap_zalloc(mi_heap_t* heap, size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(heap, size, true); }
+
+void* mi_zalloc(size_t size) mi_attr_noexcept { return mi_heap_zalloc(mi_prim_get_default_heap(), size); }
+
+void* mi_heap_calloc(mi_heap_t* heap, size_t count, size_t size) mi_attr_noexcept {
+  size_t total;
+  if (mi_count_size_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return mi_heap_zalloc(heap, total);
+}
+
+void* mi_calloc(size_t count, size_t size) mi_attr_noexcept { return mi_heap_calloc(mi_prim_get_default_heap(), count, size); }
+
+void* mi_heap_mallocn(mi_heap_t* heap, size_t count, size_t size) mi_attr_noexcept {
+  size_t total;
+  if (mi_count_size_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return mi_heap_malloc(heap, total);
+}
+
+void* mi_mallocn(size_t count, size_t size) mi_attr_noexcept { return mi_heap_mallocn(mi_prim_get_default_heap(), count, size); }
+
+/* ---- Reallocation ------------------------------------------------------------------------- */
+
+void* mi_expand(void* p, size_t newsize) mi_attr_noexcept {
+  if (p == NULL) return NULL;
+  size_t size = _mi_usable_size(p, "mi_expand");
+  return (newsize > size ? NULL : p);
+}
+
+void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero) {
+  size_t size = _mi_usable_size(p, "mi_realloc");
+  /* stay in place while the block is big enough and at most half of it would be wasted */
+  if (mi_unlikely(newsize <= size && newsize >= size / 2 && newsize > 0)) return p;
+  void* newp = mi_heap_malloc(heap, newsize);
+  if (mi_likely(newp != NULL)) {
+    if (p != NULL) memcpy(newp, p, (newsize > size ? size : newsize));
+    /* the old block was zeroed over its whole usable size, so only the growth needs it */
+    if (zero && newsize > size) memset((uint8_t*)newp + size, 0, newsize - size);
+    if (p != NULL) mi_free(p);
+  }
+  return newp;
+}
+
+void* mi_heap_realloc(mi_heap_t* heap, void* p, size_t newsize) mi_attr_noexcept { return _mi_heap_realloc_zero(heap, p, newsize, false); }
+
+void* mi_heap_reallocn(mi_heap_t* heap, void* p, size_t count, size_t size) mi_attr_noexcept {
+  size_t total;
+  if (mi_count_size_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return mi_heap_realloc(heap, p, total);
+}
+
+void* mi_heap_reallocf(mi_heap_t* heap, void* p, size_t newsize) mi_attr_noexcept {
+  void* newp = mi_heap_realloc(heap, p, newsize);
+  if (newp == NULL && p != NULL) mi_free(p);
+  return newp;
+}
+
+void* mi_heap_rezalloc(mi_heap_t* heap, void* p, size_t newsize) mi_attr_noexcept { return _mi_heap_realloc_zero(heap, p, newsize, true); }
+
+void* mi_heap_recalloc(mi_heap_t* heap, void* p, size_t count, size_t size) mi_attr_noexcept {
+  size_t total;
+  if (mi_count_size_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return mi_heap_rezalloc(heap, p, total);
+}
+
+void* mi_realloc(void* p, size_t newsize) mi_attr_noexcept { return mi_heap_realloc(mi_prim_get_default_heap(), p, newsize); }
+void* mi_reallocn(void* p, size_t count, size_t size) mi_attr_noexcept { return mi_heap_reallocn(mi_prim_get_default_heap(), p, count, size); }
+void* mi_reallocf(void* p, size_t newsize) mi_attr_noexcept { return mi_heap_reallocf(mi_prim_get_default_heap(), p, newsize); }
+void* mi_rezalloc(void* p, size_t newsize) mi_attr_noexcept { return mi_heap_rezalloc(mi_prim_get_default_heap(), p, newsize); }
+void* mi_recalloc(void* p, size_t count, size_t size) mi_attr_noexcept { return mi_heap_recalloc(mi_prim_get_default_heap(), p, count, size); }
+
+/* ---- Strings ------------------------------------------------------------------------------- */
+
+char* mi_heap_strdup(mi_heap_t* heap, const char* s) mi_attr_noexcept {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s);
+  char* t = (char*)mi_heap_malloc(heap, n + 1);
+  if (t != NULL) memcpy(t, s, n + 1);
+  return t;
+}
+
+char* mi_heap_strndup(mi_heap_t* heap, const char* s, size_t n) mi_attr_noexcept {
+  if (s == NULL) return NULL;
+  size_t m = strnlen(s, n);
+  char* t = (char*)mi_heap_malloc(heap, m + 1);
+  if (t == NULL) return NULL;
+  memcpy(t, s, m);
+  t[m] = 0;
+  return t;
+}
+
+char* mi_heap_realpath(mi_heap_t* heap, const char* fname, char* resolved_name) mi_attr_noexcept {
+  if (resolved_name != NULL) return realpath(fname, resolved_name);
+  /* resolve into a stack buffer: libc's own allocation would not come from our heap */
+  char buf[PATH_MAX];
+  char* rname = realpath(fname, buf);
+  if (rname == NULL) return NULL;
+  return mi_heap_strdup(heap, buf);
+}
+
+char* mi_strdup(const char* s) mi_attr_noexcept { return mi_heap_strdup(mi_prim_get_default_heap(), s); }
+char* mi_strndup(const char* s, size_t n) mi_attr_noexcept { return mi_heap_strndup(mi_prim_get_default_heap(), s, n); }
+char* mi_realpath(const char* fname, char* resolved_name) mi_attr_noexcept {
+  return mi_heap_realpath(mi_prim_get_default_heap(), fname, resolved_name);
+}

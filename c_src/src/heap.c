@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT
+ * Heaps: creation of first-class heaps, collection, deletion (live blocks move to the backing
+ * heap), destruction (everything freed at once), abandonment at thread exit, ownership
+ * queries and the block visitor. A heap is used by its owning thread only; other threads
+ * reach it solely through its lock-free delayed-free list. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+typedef bool(mi_heap_page_visitor_fun)(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* arg);
+
+/* Visit every page of every queue; the visitor may remove the page it is given. */
+static bool mi_heap_visit_pages(mi_heap_t* heap, mi_heap_page_visitor_fun* fn, void* arg) {
+  if (heap == NULL || heap->page_count == 0) return true;
+  for (size_t bin = 0; bin < MI_BIN_COUNT; bin++) {
+    mi_page_queue_t* pq = &heap->pages[bin];
+    mi_page_t* page = pq->first;
+    while (page != NULL) {
+      mi_page_t* next = page->next;
+      if (!fn(heap, pq, page, arg)) return false;
+      page = next;
+    }
+  }
+  return true;
+}
+
+void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim) {
+  memcpy(heap, &_mi_heap_empty, sizeof(mi_heap_t));
+  for (size_t bin = 0; bin < MI_BIN_COUNT; bin++) heap->pages[bin].block_size = _mi_bin_size(bin);
+  heap->tld = tld;
+  heap->thread_id = _mi_thread_id();
+  heap->no_reclaim = no_reclaim;
+  heap->page_retired_min = MI_BIN_FULL;
+  heap->page_retired_max = 0;
+  /* one OS random call per thread; further heaps of the thread derive from the backing heap */
+  mi_heap_t* bheap = tld->heap_backing;
+  uintptr_t seed = (bheap != NULL ? _mi_random_next(&bheap->keys[0]) : _mi_random_seed()) ^ (uintptr_t)heap;
+  heap->cookie = _mi_random_next(&seed) | 1;
+  heap->keys[0] = _mi_random_next(&seed);
+  heap->keys[1] = _mi_random_next(&seed);
+  heap->next = tld->heaps;
+  tld->heaps = heap;
+}
+
+static void mi_heap_reset_pages(mi_heap_t* heap) {
+  for (size_t i = 0; i < MI_PAGES_DIRECT; i++) heap->pages_free_direct[i] = (mi_page_t*)&_mi_page_empty;
+  for (size_t bin = 0; bin < MI_BIN_COUNT; bin++) {
+    heap->pages[bin].first = NULL;
+    heap->pages[bin].last = NULL;
+  }
+  heap->page_count = 0;
+  heap->page_retired_min = MI_BIN_FULL;
+  heap->page_retired_max = 0;
+}
+
+/* ---- Collection ---------------------------------------------------------------------------- */
+
+typedef enum mi_collect_e { MI_NORMAL, MI_FORCE, MI_ABANDON } mi_collect_t;
+
+static bool mi_heap_page_never_delayed(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* arg) {
+  (void)heap; (void)pq; (void)arg;
+  _mi_page_use_delayed_free(page, MI_NEVER_DELAYED_FREE, false);
+  return true;
+}
+
+static bool mi_heap_page_collect(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* arg) {
+  (void)heap;
+  mi_collect_t collect = *(mi_collect_t*)arg;
+  _mi_page_free_collect(page, collect >= MI_FORCE);
+  if (mi_page_all_free(page)) _mi_page_free(page, pq, collect >= MI_FORCE);
+  else if (collect == MI_ABANDON) _mi_page_abandon(page, pq);
+  return true;
+}
+
+static void mi_heap_collect_ex(mi_heap_t* heap, mi_collect_t collect) {
+  if (heap == NULL || !mi_heap_is_initialized(heap)) return;
+  mi_tld_t* tld = heap->tld;
+  _mi_deferred_free(heap, collect >= MI_FORCE);
+  /* a forced collect also adopts the segments of exited threads, so their empty pages return */
+  if (collect == MI_FORCE && !heap->no_reclaim) _mi_abandoned_reclaim_all(heap, tld);
+  if (collect == MI_ABANDON) {
+    /* first stop remote frees from using our delayed list, then drain it: after this no
+     * block can reach a heap that is going away */
+    mi_heap_visit_pages(heap, &mi_heap_page_never_delayed, NULL);
+  }
+  _mi_heap_delayed_free_all(heap);
+  _mi_heap_collect_retired(heap, collect >= MI_FORCE);
+  mi_heap_visit_pages(heap, &mi_heap_page_collect, &collect);
+  _mi_segments_collect(tld, collect >= MI_FORCE);
+}
+
+void _mi_heap_collect_abandon(mi_heap_t* heap) { mi_heap_collect_ex(heap, MI_ABANDON); }
+
+void mi_heap_collect(mi_heap_t* heap, bool force) mi_attr_noexcept { mi_heap_collect_ex(heap, force ? MI_FORCE : MI_NORMAL); }
+
+void mi_collect(bool force) mi_attr_noexcept { mi_heap_collect(mi_prim_get_default_heap(), force); }
+
+/* ---- Creation and defaults ---------------------------------------------------------------- */
+
+mi_heap_t* mi_heap_get_default(void) {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (mi_unlikely(!mi_heap_is_initialized(heap))) {
+    mi_thread_init();
+    heap = mi_prim_get_default_heap();
+  }
+  return heap;
+}
+
+mi_heap_t* mi_heap_get_backing(void) {
+  mi_heap_t* heap = mi_heap_get_default();
+  if (!mi_heap_is_initialized(heap)) return heap;
+  return heap->tld->heap_backing;
+}
+
+void _mi_heap_set_default_direct(mi_heap_t* heap) {
+  _mi_heap_default = heap;
+}
+
+mi_heap_t* mi_heap_set_default(mi_heap_t* heap) {
+  mi_heap_t* old = mi_heap_get_default();
+  if (heap == NULL || !mi_heap_is_initialized(heap) || heap->thread_id != _mi_thread_id()) return old;
+  _mi_heap_set_default_direct(heap);
+  return old;
+}
+
+mi_heap_t* mi_heap_new(void) {
+  mi_heap_t* bheap = mi_heap_get_backing();
+  if (!mi_heap_is_initialized(bheap)) return NULL;
+  mi_heap_t* heap = (mi_heap_t*)mi_heap_malloc(bheap, sizeof(mi_heap_t));
+  if (heap == NULL) return NULL;
+  /* a first-class heap never adopts abandoned segments: destroying it must not free blocks
+   * that other code still holds */
+  _mi_heap_init(heap, bheap->tld, true);
+  return heap;
+}
+
+/* Release the heap structure itself (not its pages). */
+static void mi_heap_free(mi_heap_t* heap) {
+  if (mi_heap_is_backing(heap)) return;
+  mi_tld_t* tld = heap->tld;
+  if (mi_prim_get_default_heap() == heap) _mi_heap_set_default_direct(tld->heap_backing);
+  mi_heap_t** link = &tld->heaps;
+  while (*link != NULL && *link != heap) link = &(*link)->next;
+  if (*link == heap) *link = heap->next;
+  mi_free(heap);
+}
+
+/* ---- Deletion -------------------------------------------------------------------------------- */
+
+/* Move every page of `from` into `heap`, blocks and all. */
+static void mi_heap_absorb(mi_heap_t* heap, mi_heap_t* from) {
+  if (from->page_count == 0) return;
+  _mi_heap_delayed_free_partial(from);
+  for (size_t bin = 0; bin < MI_BIN_COUNT; bin++) {
+    _mi_page_queue_append(heap, &heap->pages[bin], &from->pages[bin]);
+  }
+  /* frees that raced with the move went to `from`'s list; its pages now belong to `heap` */
+  _mi_heap_delayed_free_all(from);
+  mi_heap_reset_pages(from);
+}
+
+void mi_heap_delete(mi_heap_t* heap) {
+  if (heap == NULL || !mi_heap_is_initialized(heap)) return;
+  if (heap->thread_id != _mi_thread_id()) {
+    _mi_error_message(EINVAL, "mi_heap_delete: heap %p belongs to another thread", (void*)heap);
+    return;
+  }
+  if (mi_heap_is_backing(heap)) {
+    mi_heap_collect_ex(heap, MI_NORMAL); /* the backing heap lives as long as its thread */
+    return;
+  }
+  mi_heap_absorb(heap->tld->heap_backing, heap);
+  mi_heap_free(heap);
+}
+
+static bool mi_heap_page_destroy(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* arg) {
+  (void)arg; (void)pq;
+  _mi_page_use_delayed_free(page, MI_NEVER_DELAYED_FREE, false);
+  mi_page_set_heap(page, NULL);
+  page->used = 0;
+  page->next = page->prev = NULL;
+  _mi_segment_page_free(page, false, heap->tld);
+  return true;
+}
+
+void _mi_heap_destroy_pages(mi_heap_t* heap) {
+  mi_heap_visit_pages(heap, &mi_heap_page_destroy, NULL);
+  mi_atomic_store_release(&heap->thread_delayed_free, NULL);
+  mi_heap_reset_pages(heap);
+}
+
+void mi_heap_destroy(mi_heap_t* heap) {
+  if (heap == NULL || !mi_heap_is_initialized(heap)) return;
+  if (heap->thread_id != _mi_thread_id()) {
+    _mi_error_message(EINVAL, "mi_heap_destroy: heap %p belongs to another thread", (void*)heap);
+    return;
+  }
+  if (!heap->no_reclaim) {
+    /* may hold adopted pages of other threads' blocks: only deleting is safe */
+    mi_heap_delete(heap);
+    return;
+  }
+  _mi_heap_destroy_pages(heap);
+  mi_heap_free(heap);
+}
+
+/* ---- Ownership ------------------------------------------------------------------------------- */
+
+/* The in-use page holding `p`, or NULL when `p` is not inside one of our pages' blocks. */
+static mi_page_t* mi_page_containing(const void* p) {
+  if (p == NULL || !_mi_segment_map_contains(p)) return NULL;
+  mi_segment_t* segment = _mi_ptr_segment(p);
+  if (segment->cookie != ((uintptr_t)segment ^ _mi_process_cookie)) return NULL;
+  if ((uintptr_t)p < (uintptr_t)segment + segment->segment_info_size && segment->page_kind >= MI_PAGE_LARGE) return NULL;
+  if ((uintptr_t)p >= (uintptr_t)segment + segment->segment_size) return NULL;
+  mi_page_t* page = _mi_segment_page_of(segment, p);
+  if (!page->segment_in_use) return NULL;
+  uint8_t* start = page->page_start;
+  if ((uint8_t*)p < start || (uint8_t*)p >= start + (size_t)page->reserved * page->block_size) return NULL;
+  return page;
+}
+
+bool mi_heap_contains_block(mi_heap_t* heap, const void* p) {
+  if (heap == NULL || !mi_heap_is_initialized(heap)) return false;
+  mi_page_t* page = mi_page_containing(p);
+  return page != NULL && mi_page_heap(page) == heap;
+}
+
+bool mi_heap_check_owned(mi_heap_t* heap, const void* p) {
+  if (((uintptr_t)p & (MI_INTPTR_SIZE - 1)) != 0) return false;
+  return mi_heap_contains_block(heap, p);
+}
+
+bool mi_check_owned(const void* p) {
+  if (((uintptr_t)p & (MI_INTPTR_SIZE - 1)) != 0) return false;
+  return mi_page_containing(p) != NULL;
+}
+
+bool mi_is_in_heap_region(const void* p) mi_attr_noexcept { return mi_page_containing(p) != NULL; }
+
+/* ---- Visiting blocks -------------------------------------------------------------------------- */
+
+#define MI_VISIT_BITS (MI_SMALL_PAGE_SIZE / MI_INTPTR_SIZE) /* most blocks a page can have */
+
+bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, mi_page_t* page, mi_block_visit_fun* visitor, void* arg) {
+  _mi_page_free_collect(page, true);
+  if (page->used == 0) return true;
+  size_t bsize = page->block_size;
+  if (page->capacity == 1) return visitor(heap, NULL, page->page_start, bsize, arg);
+  /* mark the free blocks, then every unmarked block below capacity is live */
+  uint64_t free_map[MI_VISIT_BITS / 64];
+  size_t words = ((size_t)page->capacity + 63) / 64;
+  if (words > MI_VISIT_BITS / 64) words = MI_VISIT_BITS / 64;
+  memset(free_map, 0, words * sizeof(uint64_t));
+  for (mi_block_t* b = page->free; b != NULL; b = mi_block_next(page, b)) {
+    size_t idx = (size_t)((uint8_t*)b - page->page_start) / bsize;
+    if (idx < words * 64) free_map[idx / 64] |= ((uint64_t)1 << (idx % 64));
+  }
+  size_t live = 0;
+  for (size_t i = 0; i < page->capacity && live < page->used; i++) {
+    if (free_map[i / 64] & ((uint64_t)1 << (i % 64))) continue;
+    live++;
+    if (!visitor(heap, NULL, page->page_start + i * bsize, bsize, arg)) return false;
+  }
+  return true;
+}
+
+typedef struct mi_visit_blocks_args_s {
+  bool visit_blocks;
+  mi_block_visit_fun* visitor;
+  void* arg;
+} mi_visit_blocks_args_t;
+
+static bool mi_heap_visit_areas_page(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* vargs) {
+  (void)pq;
+  mi_visit_blocks_args_t* args = (mi_visit_blocks_args_t*)vargs;
+  _mi_page_free_collect(page, true);
+  mi_heap_area_t area;
+  size_t bsize = page->block_size;
+  area.blocks = page->page_start;
+  area.reserved = (size_t)page->reserved * bsize;
+  area.committed = (size_t)page->capacity * bsize;
+  area.used = page->used;
+  area.block_size = bsize;
+  area.full_block_size = bsize;
+  if (!args->visitor(heap, &area, NULL, bsize, args->arg)) return false;
+  if (args->visit_blocks) return _mi_heap_area_visit_blocks(heap, page, args->visitor, args->arg);
+  return true;
+}
+
+bool mi_heap_visit_blocks(const mi_heap_t* heap, bool visit_blocks, mi_block_visit_fun* visitor, void* arg) {
+  if (heap == NULL || visitor == NULL || !mi_heap_is_initialized(heap)) return true;
+  mi_visit_blocks_args_t args = {visit_blocks, visitor, arg};
+  return mi_heap_visit_pages((mi_heap_t*)heap, &mi_heap_visit_areas_page, &args);
+}

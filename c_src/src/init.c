@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT
+ * Process and thread life cycle: the empty heap every thread starts with (so the fast path
+ * needs no "initialised?" test), per-thread data, process start-up (options, OS facts, the
+ * cookie, the thread-exit key), thread exit (abandonment) and the build configuration report.
+ * Start-up must not allocate through the allocator: it may run inside the first malloc. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+#define MI_PAGE_EMPTY ((mi_page_t*)&_mi_page_empty)
+
+const mi_page_t _mi_page_empty;
+
+/* Every direct entry points at the empty page, whose `free` is NULL: the first allocation of a
+ * thread falls into the slow path, which initialises the thread. */
+const mi_heap_t _mi_heap_empty = {
+  .tld = NULL,
+  .pages_free_direct = {[0 ... MI_PAGES_DIRECT - 1] = MI_PAGE_EMPTY},
+  .page_retired_min = MI_BIN_FULL,
+};
+
+mi_decl_thread mi_heap_t* _mi_heap_default = (mi_heap_t*)&_mi_heap_empty;
+
+uintptr_t _mi_process_cookie;
+
+/* ---- Thread data ------------------------------------------------------------------------------ */
+
+typedef struct mi_thread_data_s {
+  mi_heap_t heap; /* the thread's backing heap */
+  mi_tld_t tld;
+} mi_thread_data_t;
+
+/* A few freed thread-data chunks are kept so that thread churn does not map and unmap. */
+#define MI_TD_CACHE_SIZE 16
+static _Atomic(mi_thread_data_t*) mi_td_cache[MI_TD_CACHE_SIZE];
+
+static mi_thread_data_t* mi_thread_data_zalloc(void) {
+  for (size_t i = 0; i < MI_TD_CACHE_SIZE; i++) {
+    if (mi_atomic_load_relaxed(&mi_td_cache[i]) == NULL) continue;
+    mi_thread_data_t* td = mi_atomic_exchange_acq_rel(&mi_td_cache[i], NULL);
+    if (td != NULL) {
+      memset(td, 0, sizeof(*td));
+      return td;
+    }
+  }
+  return (mi_thread_data_t*)_mi_os_alloc_meta(sizeof(mi_thread_data_t), &_mi_stats_main);
+}
+
+static void mi_thread_data_free(mi_thread_data_t* td) {
+  for (size_t i = 0; i < MI_TD_CACHE_SIZE; i++) {
+    mi_thread_data_t* expected = NULL;
+    if (mi_atomic_cas_strong_acq_rel(&mi_td_cache[i], &expected, td)) return;
+  }
+  _mi_os_free_meta(td, sizeof(mi_thread_data_t), &_mi_stats_main);
+}
+
+/* ---- Process ----------------------------------------------------------------------------------- */
+
+static _Atomic(int) mi_process_state; /* 0: not started, 1: starting, 2: ready */
+static uintptr_t mi_main_thread_id;
+
+bool _mi_is_main_thread(void) { return mi_main_thread_id == 0 || mi_main_thread_id == _mi_thread_id(); }
+
+void mi_process_init(void) mi_attr_noexcept {
+  int expected = 0;
+  if (!mi_atomic_cas_strong_acq_rel(&mi_process_state, &expected, 1)) return;
+  mi_main_thread_id = _mi_thread_id();
+  _mi_os_init();
+  _mi_process_cookie = _mi_random_seed() | 1;
+  _mi_clock_start();
+  _mi_options_init();
+  _mi_prim_thread_init_auto_done();
+  _mi_verbose_message("mimalloc-rs allocator %d.%d (secure level %d, debug level %d) in use\n",
+                      MI_MALLOC_VERSION / 100, MI_MALLOC_VERSION % 100, MI_SECURE, MI_DEBUG);
+  mi_atomic_store_release(&mi_process_state, 2);
+  mi_thread_init();
+}
+
+/* Run as early as possible so the main thread's key and options exist before other threads. */
+__attribute__((constructor)) static void mi_process_load(void) { mi_process_init(); }
+
+__attribute__((destructor)) static void mi_process_done(void) {
+  if (mi_atomic_load_acquire(&mi_process_state) != 2) return;
+  if (mi_option_is_enabled(mi_option_show_stats) || mi_option_is_enabled(mi_option_verbose)) {
+    mi_stats_print_out(NULL, NULL);
+  }
+}
+
+/* ---- Threads ---------------------------------------------------------------------------------- */
+
+void mi_thread_init(void) mi_attr_noexcept {
+  if (mi_atomic_load_acquire(&mi_process_state) == 0) {
+    mi_process_init(); /* initialises this thread too */
+    return;
+  }
+  if (mi_heap_is_initialized(mi_prim_get_default_heap())) return;
+  mi_thread_data_t* td = mi_thread_data_zalloc();
+  if (td == NULL) {
+    _mi_error_message(ENOMEM, "unable to allocate thread-local data (%zu bytes)", sizeof(mi_thread_data_t));
+    return;
+  }
+  mi_tld_t* tld = &td->tld;
+  mi_heap_t* heap = &td->heap;
+  _mi_heap_init(heap, tld, false);
+  tld->heap_backing = heap;
+  _mi_stat_increase(&tld->stats.threads, 1);
+  _mi_heap_set_default_direct(heap);
+  _mi_prim_thread_associate_default_heap(heap);
+}
+
+void _mi_thread_done(mi_heap_t* heap) {
+  if (heap == NULL || !mi_heap_is_initialized(heap)) return;
+  if (heap->thread_id != _mi_thread_id()) return; /* never tear down another thread's heap */
+  mi_tld_t* tld = heap->tld;
+  mi_heap_t* backing = tld->heap_backing;
+  /* heaps the program did not delete: their live blocks go to the backing heap */
+  mi_heap_t* h = tld->heaps;
+  while (h != NULL) {
+    mi_heap_t* next = h->next;
+    if (h != backing) mi_heap_delete(h);
+    h = next;
+  }
+  _mi_heap_collect_abandon(backing);
+  _mi_segments_thread_done(tld);
+  _mi_stat_decrease(&tld->stats.threads, 1);
+  _mi_stats_done(&tld->stats);
+  /* a destructor that runs after us and allocates starts a fresh thread state */
+  _mi_heap_set_default_direct((mi_heap_t*)&_mi_heap_empty);
+  mi_thread_data_free((mi_thread_data_t*)backing);
+}
+
+void mi_thread_done(void) mi_attr_noexcept {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (!mi_heap_is_initialized(heap)) return;
+  _mi_prim_thread_associate_default_heap(NULL);
+  _mi_thread_done(heap->tld->heap_backing);
+}
+
+/* ---- Version and configuration ------------------------------------------------------------------ */
+
+int mi_version(void) mi_attr_noexcept { return MI_MALLOC_VERSION; }
+
+bool mi_is_redirected(void) mi_attr_noexcept { return false; }
+
+void mi_build_config(mi_build_config_t* config) mi_attr_noexcept {
+  if (config == NULL) return;
+  config->secure = MI_SECURE;
+  config->debug = MI_DEBUG;
+  config->padding = MI_PADDING;
+  config->encoded_freelist = MI_ENCODE_FREELIST;
+  config->override = MI_MALLOC_OVERRIDE;
+  config->local_dynamic_tls = MI_LOCAL_DYNAMIC_TLS;
+}

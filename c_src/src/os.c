@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT
+ * OS-independent memory policy: aligned mappings, purging, metadata chunks, and the byte
+ * counts behind the reserved/committed/purged statistics. Everything OS-specific is behind
+ * prim.h; this file decides how to use it. It never allocates through the allocator. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+#include "mimalloc/prim.h"
+
+static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true};
+
+/* Next address to try for an aligned mapping. Hinting at a region no one else uses makes the
+ * kernel hand back aligned memory on the first try, avoiding the over-map-and-trim dance. */
+static _Atomic(uintptr_t) mi_os_aligned_hint;
+#define MI_HINT_BASE ((uintptr_t)2 << 40) /* 2 TiB */
+#define MI_HINT_MAX ((uintptr_t)30 << 40)
+
+void _mi_os_init(void) {
+  _mi_prim_config(&mi_os_config);
+}
+
+size_t _mi_os_page_size(void) { return mi_os_config.page_size; }
+
+static void* mi_os_aligned_hint_next(size_t size, size_t alignment) {
+  if (alignment != MI_SEGMENT_SIZE || size > 1024 * MI_MiB) return NULL;
+  uintptr_t hint = mi_atomic_add_acq_rel(&mi_os_aligned_hint, _mi_align_up(size, MI_SEGMENT_SIZE));
+  if (hint == 0 || hint > MI_HINT_MAX) {
+    /* (re)start the hint region; a random offset keeps layouts different between runs */
+    uintptr_t start = MI_HINT_BASE + ((_mi_random_seed() % 4096) << MI_SEGMENT_SHIFT);
+    uintptr_t expected = mi_atomic_load_relaxed(&mi_os_aligned_hint);
+    mi_atomic_cas_strong_acq_rel(&mi_os_aligned_hint, &expected, start + _mi_align_up(size, MI_SEGMENT_SIZE));
+    hint = start;
+  }
+  return (void*)hint;
+}
+
+static void mi_os_stat_mapped(size_t size, mi_stats_t* stats) {
+  _mi_stat_increase(&stats->reserved, size);
+  _mi_stat_increase(&stats->committed, size);
+  _mi_stat_counter_increase(&stats->mmap_calls, 1);
+}
+
+static void* mi_os_map(void* hint, size_t size, bool allow_large, mi_stats_t* stats) {
+  if (mi_option_is_enabled(mi_option_disallow_os_alloc)) return NULL;
+  void* p = NULL;
+  int err = _mi_prim_mmap(hint, size, allow_large, &p);
+  if (err != 0) {
+    _mi_warning_message("unable to map %zu bytes from the OS (error %d)", size, err);
+    return NULL;
+  }
+  mi_os_stat_mapped(size, stats);
+  return p;
+}
+
+static void mi_os_unmap(void* p, size_t size, mi_stats_t* stats) {
+  if (p == NULL || size == 0) return;
+  int err = _mi_prim_munmap(p, size);
+  if (err != 0) _mi_warning_message("unable to unmap %p (%zu bytes, error %d)", p, size, err);
+  _mi_stat_decrease(&stats->reserved, size);
+  _mi_stat_decrease(&stats->committed, size);
+  _mi_stat_counter_increase(&stats->munmap_calls, 1);
+}
+
+void* _mi_os_alloc_aligned(size_t size, size_t alignment, bool allow_large, bool* is_large,
+                           void** base, size_t* mapped, mi_stats_t* stats) {
+  size = _mi_align_up(size, mi_os_config.page_size);
+  *is_large = false;
+  *base = NULL;
+  *mapped = 0;
+  if (size == 0 || alignment == 0 || !_mi_is_power_of_two(alignment)) return NULL;
+  if (size > MI_MAX_ALLOC_SIZE - alignment) return NULL;
+  allow_large = allow_large && mi_option_is_enabled(mi_option_allow_large_os_pages);
+
+  /* 1. try the hinted address, which is usually free and aligned */
+  void* hint = mi_os_aligned_hint_next(size, alignment);
+  void* p = mi_os_map(hint, size, allow_large, stats);
+  if (p == NULL) return NULL;
+  if (((uintptr_t)p & (alignment - 1)) == 0) {
+    *base = p;
+    *mapped = size;
+    *is_large = allow_large;
+    return p;
+  }
+  /* 2. over-map by the alignment and trim both ends */
+  mi_os_unmap(p, size, stats);
+  size_t over = size + alignment;
+  p = mi_os_map(NULL, over, allow_large, stats);
+  if (p == NULL) return NULL;
+  uintptr_t aligned = _mi_align_up((uintptr_t)p, alignment);
+  size_t pre = aligned - (uintptr_t)p;
+  size_t post = over - pre - size;
+  if (pre > 0) mi_os_unmap(p, pre, stats);
+  if (post > 0) mi_os_unmap((void*)(aligned + size), post, stats);
+  *base = (void*)aligned;
+  *mapped = size;
+  *is_large = allow_large;
+  return (void*)aligned;
+}
+
+void _mi_os_free(void* base, size_t mapped, mi_stats_t* stats) { mi_os_unmap(base, mapped, stats); }
+
+bool _mi_os_purge(void* p, size_t size, mi_stats_t* stats) {
+  /* purge whole OS pages inside the range only: partial pages still hold live data */
+  uintptr_t start = _mi_align_up((uintptr_t)p, mi_os_config.page_size);
+  uintptr_t end = ((uintptr_t)p + size) & ~(uintptr_t)(mi_os_config.page_size - 1);
+  if (end <= start) return false;
+  bool zeroing = mi_option_is_enabled(mi_option_purge_decommits);
+  int err = _mi_prim_purge((void*)start, end - start, zeroing);
+  if (err != 0) {
+    _mi_warning_message("unable to purge %p (%zu bytes, error %d)", (void*)start, (size_t)(end - start), err);
+    return false;
+  }
+  _mi_stat_increase(&stats->purged, end - start);
+  _mi_stat_counter_increase(&stats->purge_calls, 1);
+  return zeroing && start == (uintptr_t)p && end == (uintptr_t)p + size;
+}
+
+void* _mi_os_alloc_meta(size_t size, mi_stats_t* stats) {
+  size = _mi_align_up(size, mi_os_config.page_size);
+  return mi_os_map(NULL, size, false, stats);
+}
+
+void _mi_os_free_meta(void* p, size_t size, mi_stats_t* stats) {
+  mi_os_unmap(p, _mi_align_up(size, mi_os_config.page_size), stats);
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT
+ * Size classes and the heap's page queues: one doubly linked queue per bin plus the "full"
+ * queue, and the direct lookup array that points each small word size at the first page of
+ * its bin. Owner thread only; nothing here is atomic except reading a page's delayed state
+ * through page.c when pages change heaps. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+size_t _mi_bin_size(size_t bin) {
+  if (bin <= 1) return MI_INTPTR_SIZE;
+  if (bin <= 17) return (bin - 1) * 16;
+  if (bin == MI_BIN_HUGE) return MI_LARGE_OBJ_SIZE_MAX + MI_INTPTR_SIZE;
+  if (bin >= MI_BIN_FULL) return MI_LARGE_OBJ_SIZE_MAX + 2 * MI_INTPTR_SIZE;
+  size_t k = (bin - 18) / 8;
+  size_t i = (bin - 18) % 8;
+  return ((size_t)256 << k) + (i + 1) * ((size_t)32 << k);
+}
+
+size_t mi_good_size(size_t size) mi_attr_noexcept {
+  if (size <= MI_LARGE_OBJ_SIZE_MAX) return _mi_bin_size(_mi_bin(size));
+  if (size > MI_MAX_ALLOC_SIZE) return size;
+  return _mi_align_up(size, _mi_os_page_size());
+}
+
+static bool mi_page_is_huge(const mi_page_t* page) { return _mi_page_segment(page)->page_kind == MI_PAGE_HUGE; }
+
+mi_page_queue_t* _mi_page_queue_of(mi_heap_t* heap, const mi_page_t* page) {
+  size_t bin = (mi_page_is_in_full(page) ? MI_BIN_FULL : mi_page_is_huge(page) ? MI_BIN_HUGE : _mi_bin(page->block_size));
+  return &heap->pages[bin];
+}
+
+static bool mi_page_queue_is_full(const mi_heap_t* heap, const mi_page_queue_t* pq) { return pq == &heap->pages[MI_BIN_FULL]; }
+
+/* Keep pages_free_direct[w] == first page of w's bin, for every word size w of that bin. */
+void _mi_heap_queue_first_update(mi_heap_t* heap, const mi_page_queue_t* pq) {
+  size_t size = pq->block_size;
+  if (size > MI_SMALL_SIZE_MAX || mi_page_queue_is_full(heap, pq)) return;
+  mi_page_t* page = (pq->first != NULL ? pq->first : (mi_page_t*)&_mi_page_empty);
+  size_t idx = _mi_wsize_from_size(size);
+  if (heap->pages_free_direct[idx] == page) return;
+  size_t start = 0;
+  if (pq > &heap->pages[1]) start = _mi_wsize_from_size((pq - 1)->block_size) + 1;
+  for (size_t w = start; w <= idx; w++) heap->pages_free_direct[w] = page;
+}
+
+void _mi_page_queue_remove(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* page) {
+  if (page->prev != NULL) page->prev->next = page->next;
+  if (page->next != NULL) page->next->prev = page->prev;
+  if (page == queue->last) queue->last = page->prev;
+  if (page == queue->first) {
+    queue->first = page->next;
+    _mi_heap_queue_first_update(heap, queue);
+  }
+  heap->page_count--;
+  page->next = NULL;
+  page->prev = NULL;
+  mi_page_set_in_full(page, false);
+}
+
+void _mi_page_queue_push(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* page) {
+  mi_page_set_in_full(page, mi_page_queue_is_full(heap, queue));
+  page->next = queue->first;
+  page->prev = NULL;
+  if (queue->first != NULL) queue->first->prev = page;
+  else queue->last = page;
+  queue->first = page;
+  _mi_heap_queue_first_update(heap, queue);
+  heap->page_count++;
+}
+
+/* Move a page to the end of `to`: a page that just got room back is used after the current
+ * first page, which keeps allocation sequential within one page at a time. */
+void _mi_page_queue_enqueue_from(mi_heap_t* heap, mi_page_queue_t* to, mi_page_queue_t* from, mi_page_t* page) {
+  _mi_page_queue_remove(heap, from, page);
+  heap->page_count++;
+  mi_page_set_in_full(page, mi_page_queue_is_full(heap, to));
+  page->prev = to->last;
+  page->next = NULL;
+  if (to->last != NULL) {
+    to->last->next = page;
+    to->last = page;
+  } else {
+    to->first = to->last = page;
+    _mi_heap_queue_first_update(heap, to);
+  }
+}
+
+/* Append every page of `append` (another heap's queue) to `pq`. Each page's heap is switched
+ * first and then any concurrent delayed free is waited out, so a remote free either saw the
+ * old heap (and its block is drained from the old heap's list by the caller) or the new one. */
+size_t _mi_page_queue_append(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_queue_t* append) {
+  if (append->first == NULL) return 0;
+  size_t count = 0;
+  bool full = mi_page_queue_is_full(heap, pq);
+  for (mi_page_t* page = append->first; page != NULL; page = page->next) {
+    mi_page_set_heap(page, heap);
+    _mi_page_use_delayed_free(page, full ? MI_USE_DELAYED_FREE : MI_NO_DELAYED_FREE, false);
+    count++;
+  }
+  if (pq->last == NULL) {
+    pq->first = append->first;
+    pq->last = append->last;
+    _mi_heap_queue_first_update(heap, pq);
+  } else {
+    pq->last->next = append->first;
+    append->first->prev = pq->last;
+    pq->last = append->last;
+  }
+  heap->page_count += count;
+  return count;
+}

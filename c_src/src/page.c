@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT
+ * Pages and the allocation slow path: page initialisation and incremental free-list
+ * extension, collection of the local and thread-free lists, moving pages to and from the full
+ * queue with the delayed-free protocol, retiring empty pages, and `_mi_malloc_generic`.
+ * Runs on the owning thread only; the only shared state touched is a page's `xthread_free`
+ * and a heap's `thread_delayed_free`, both lock-free. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+/* ---- Delayed-free state ---------------------------------------------------------------------- */
+
+void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool override_never) {
+  mi_thread_free_t tfree = mi_atomic_load_acquire(&page->xthread_free);
+  for (;;) {
+    mi_delayed_t old = mi_tf_delayed(tfree);
+    if (mi_unlikely(old == MI_DELAYED_FREEING)) {
+      /* another thread is pushing on our heap's delayed list: it finishes in a few
+       * instructions and never waits for us */
+      mi_atomic_yield();
+      tfree = mi_atomic_load_acquire(&page->xthread_free);
+      continue;
+    }
+    if (old == delay || (old == MI_NEVER_DELAYED_FREE && !override_never)) return;
+    mi_thread_free_t tfreex = mi_tf_set_delayed(tfree, delay);
+    if (mi_atomic_cas_weak_acq_rel(&page->xthread_free, &tfree, tfreex)) return;
+  }
+}
+
+/* ---- Collecting free lists --------------------------------------------------------------- */
+
+static void mi_page_thread_free_collect(mi_page_t* page) {
+  mi_thread_free_t tfree = mi_atomic_load_relaxed(&page->xthread_free);
+  mi_block_t* head;
+  do {
+    head = mi_tf_block(tfree);
+    if (head == NULL) return;
+  } while (!mi_atomic_cas_weak_acq_rel(&page->xthread_free, &tfree, mi_tf_set_block(tfree, NULL)));
+  /* count and find the tail; a list longer than the page's capacity is corrupt */
+  uint32_t count = 1;
+  mi_block_t* tail = head;
+  mi_block_t* next;
+  while ((next = mi_block_next(page, tail)) != NULL && count <= page->capacity) {
+    count++;
+    tail = next;
+  }
+  if (mi_unlikely(count > page->capacity || count > page->used)) {
+    _mi_error_message(EFAULT, "corrupted thread-free list in page %p (block size %zu)", (void*)page->page_start, page->block_size);
+    return;
+  }
+  mi_block_set_next(page, tail, page->local_free);
+  page->local_free = head;
+  page->used -= count;
+}
+
+void _mi_page_free_collect(mi_page_t* page, bool force) {
+  if (force || mi_page_thread_free(page) != NULL) mi_page_thread_free_collect(page);
+  if (page->local_free == NULL) return;
+  if (mi_likely(page->free == NULL)) {
+    page->free = page->local_free;
+    page->local_free = NULL;
+    page->free_is_zero = false;
+  } else if (force) {
+    mi_block_t* tail = page->local_free;
+    mi_block_t* next;
+    while ((next = mi_block_next(page, tail)) != NULL) tail = next;
+    mi_block_set_next(page, tail, page->free);
+    page->free = page->local_free;
+    page->local_free = NULL;
+    page->free_is_zero = false;
+  }
+}
+
+/* ---- Fresh pages ------------------------------------------------------------------------------- */
+
+/* Link the next few never-used blocks into `free`: at most MI_MAX_EXTEND_SIZE bytes worth, so a
+ * fresh page costs a bounded amount of work (and touches little memory) per step. */
+static void mi_page_extend_free(mi_page_t* page) {
+  if (page->free != NULL || page->capacity >= page->reserved) return;
+  size_t bsize = page->block_size;
+  size_t extend = page->reserved - page->capacity;
+  size_t max_extend = (bsize >= MI_MAX_EXTEND_SIZE ? MI_MIN_EXTEND : MI_MAX_EXTEND_SIZE / bsize);
+  if (max_extend < MI_MIN_EXTEND) max_extend = MI_MIN_EXTEND;
+  if (extend > max_extend) extend = max_extend;
+  uint8_t* start = page->page_start + (size_t)page->capacity * bsize;
+  mi_block_t* block = (mi_block_t*)start;
+  for (size_t i = 1; i < extend; i++) {
+    mi_block_t* next = (mi_block_t*)((uint8_t*)block + bsize);
+    mi_block_set_next(page, block, next);
+    block = next;
+  }
+  mi_block_set_next(page, block, NULL);
+  page->free = (mi_block_t*)start;
+  page->free_is_zero = page->is_zero_init;
+  page->capacity += (uint32_t)extend;
+}
+
+static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
+  mi_page_set_heap(page, heap);
+  page->free = NULL;
+  page->local_free = NULL;
+  page->used = 0;
+  page->capacity = 0;
+  __atomic_store_n(&page->flags, 0, __ATOMIC_RELAXED);
+  page->retire_expire = 0;
+#if MI_ENCODE_FREELIST
+  page->keys[0] = _mi_random_next(&heap->keys[0]);
+  page->keys[1] = _mi_random_next(&heap->keys[1]);
+#endif
+  /* A huge page has one block: its only free from another thread is best handed straight to
+   * the owner (delayed list) so the memory goes back promptly. */
+  bool huge = (_mi_page_segment(page)->page_kind == MI_PAGE_HUGE);
+  mi_atomic_store_release(&page->xthread_free, mi_tf_make(NULL, huge ? MI_USE_DELAYED_FREE : MI_NO_DELAYED_FREE));
+  mi_page_extend_free(page);
+}
+
+static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size_t block_size, size_t page_alignment) {
+  mi_page_t* page = _mi_segment_page_alloc(heap, block_size, page_alignment, heap->tld);
+  if (page == NULL) return NULL;
+  mi_page_init(heap, page);
+  _mi_page_queue_push(heap, pq, page);
+  return page;
+}
+
+/* ---- Full pages ----------------------------------------------------------------------------- */
+
+static void mi_page_to_full(mi_page_t* page, mi_page_queue_t* pq) {
+  mi_heap_t* heap = mi_page_heap(page);
+  /* from now on the first free by another thread tells us through the delayed list */
+  _mi_page_use_delayed_free(page, MI_USE_DELAYED_FREE, false);
+  if (mi_page_is_in_full(page)) return;
+  _mi_page_queue_enqueue_from(heap, &heap->pages[MI_BIN_FULL], pq, page);
+  _mi_page_free_collect(page, false); /* a free may have landed before the flag was set */
+}
+
+void _mi_page_unfull(mi_page_t* page) {
+  if (!mi_page_is_in_full(page)) return;
+  mi_heap_t* heap = mi_page_heap(page);
+  mi_page_queue_t* pqfull = &heap->pages[MI_BIN_FULL];
+  mi_page_set_in_full(page, false);
+  mi_page_queue_t* pq = _mi_page_queue_of(heap, page);
+  mi_page_set_in_full(page, true);
+  _mi_page_queue_enqueue_from(heap, pq, pqfull, page);
+  _mi_page_use_delayed_free(page, MI_NO_DELAYED_FREE, false);
+}
+
+/* ---- Retiring and freeing -------------------------------------------------------------------- */
+
+void _mi_page_free(mi_page_t* page, mi_page_queue_t* pq, bool force) {
+  mi_heap_t* heap = mi_page_heap(page);
+  mi_page_set_has_aligned(page, false);
+  _mi_page_queue_remove(heap, pq, page);
+  mi_page_set_heap(page, NULL);
+  _mi_segment_page_free(page, force, heap->tld);
+}
+
+/* A page just became empty. If it is the only page of its size class, keep it for a few
+ * heartbeats: a program that frees its last object of a size and allocates another right
+ * away would otherwise free and re-initialise the page every time. */
+void _mi_page_retire(mi_page_t* page) {
+  mi_heap_t* heap = mi_page_heap(page);
+  mi_page_set_has_aligned(page, false);
+  mi_page_queue_t* pq = _mi_page_queue_of(heap, page);
+  size_t bin = (size_t)(pq - heap->pages);
+  if (bin < MI_BIN_HUGE && pq->first == page && pq->last == page) {
+    _mi_stat_counter_increase(&heap->tld->stats.page_no_retire, 1);
+    page->retire_expire = (page->block_size <= MI_SMALL_OBJ_SIZE_MAX ? 16 : 4);
+    if (bin < heap->page_retired_min) heap->page_retired_min = bin;
+    if (bin > heap->page_retired_max) heap->page_retired_max = bin;
+    return;
+  }
+  _mi_page_free(page, pq, false);
+}
+
+void _mi_heap_collect_retired(mi_heap_t* heap, bool force) {
+  size_t min = MI_BIN_FULL;
+  size_t max = 0;
+  for (size_t bin = heap->page_retired_min; bin <= heap->page_retired_max && bin < MI_BIN_FULL; bin++) {
+    mi_page_queue_t* pq = &heap->pages[bin];
+    mi_page_t* page = pq->first;
+    if (page == NULL || page->retire_expire == 0) continue;
+    if (!mi_page_all_free(page)) {
+      page->retire_expire = 0;
+      continue;
+    }
+    page->retire_expire--;
+    if (force || page->retire_expire == 0) {
+      _mi_page_free(page, pq, force);
+    } else {
+      if (bin < min) min = bin;
+      if (bin > max) max = bin;
+    }
+  }
+  heap->page_retired_min = min;
+  heap->page_retired_max = max;
+}
+
+/* ---- Abandon and reclaim ------------------------------------------------------------------------ */
+
+void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq) {
+  mi_heap_t* heap = mi_page_heap(page);
+  mi_tld_t* tld = heap->tld;
+  _mi_page_use_delayed_free(page, MI_NEVER_DELAYED_FREE, false);
+  _mi_page_queue_remove(heap, pq, page);
+  mi_page_set_heap(page, NULL);
+  _mi_segment_page_abandon(page, tld);
+}
+
+void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page) {
+  mi_page_set_heap(page, heap);
+  bool huge = (_mi_page_segment(page)->page_kind == MI_PAGE_HUGE);
+  _mi_page_use_delayed_free(page, huge ? MI_USE_DELAYED_FREE : MI_NO_DELAYED_FREE, true);
+  mi_page_set_in_full(page, false);
+  _mi_page_queue_push(heap, _mi_page_queue_of(heap, page), page);
+}
+
+/* ---- Delayed frees -------------------------------------------------------------------------- */
+
+bool _mi_heap_delayed_free_all(mi_heap_t* heap) {
+  while (mi_atomic_load_relaxed(&heap->thread_delayed_free) != NULL) _mi_heap_delayed_free_partial(heap);
+  return true;
+}
+
+void _mi_heap_delayed_free_partial(mi_heap_t* heap) {
+  mi_block_t* block = mi_atomic_load_relaxed(&heap->thread_delayed_free);
+  if (mi_likely(block == NULL)) return;
+  block = mi_atomic_exchange_acq_rel(&heap->thread_delayed_free, NULL);
+  while (block != NULL) {
+    mi_block_t* next = mi_block_nextx(block);
+    _mi_free_delayed_block(block);
+    block = next;
+  }
+}
+
+/* ---- Deferred-free hook ----------------------------------------------------------------------- */
+
+static _Atomic(mi_deferred_free_fun*) mi_deferred_free_hook;
+static _Atomic(void*) mi_deferred_free_arg;
+
+void mi_register_deferred_free(mi_deferred_free_fun* fn, void* arg) mi_attr_noexcept {
+  mi_atomic_store_release(&mi_deferred_free_arg, arg);
+  mi_atomic_store_release(&mi_deferred_free_hook, fn);
+}
+
+void _mi_deferred_free(mi_heap_t* heap, bool force) {
+  mi_tld_t* tld = heap->tld;
+  tld->heartbeat++;
+  mi_deferred_free_fun* fn = mi_atomic_load_acquire(&mi_deferred_free_hook);
+  if (fn != NULL && !tld->recurse) {
+    tld->recurse = true; /* the hook may free (and allocate): never re-enter it */
+    fn(force, tld->heartbeat, mi_atomic_load_acquire(&mi_deferred_free_arg));
+    tld->recurse = false;
+  }
+}
+
+/* ---- Finding a page --------------------------------------------------------------------------- */
+
+static mi_page_t* mi_page_queue_find_free(mi_heap_t* heap, mi_page_queue_t* pq) {
+  size_t searched = 0;
+  mi_page_t* page = pq->first;
+  while (page != NULL) {
+    mi_page_t* next = page->next;
+    searched++;
+    _mi_page_free_collect(page, false);
+    if (mi_page_immediate_available(page)) break;
+    if (page->capacity < page->reserved) {
+      mi_page_extend_free(page);
+      break;
+    }
+    mi_page_to_full(page, pq);
+    page = next;
+  }
+  _mi_stat_counter_increase(&heap->tld->stats.searches, searched);
+  if (page == NULL) {
+    _mi_heap_collect_retired(heap, false);
+    page = mi_page_fresh_alloc(heap, pq, pq->block_size, 0);
+  } else {
+    page->retire_expire = 0;
+  }
+  return page;
+}
+
+static mi_page_t* mi_find_page(mi_heap_t* heap, size_t size, size_t huge_alignment) {
+  if (mi_unlikely(size > MI_LARGE_OBJ_SIZE_MAX || huge_alignment > 0)) {
+    if (mi_unlikely(size > MI_MAX_ALLOC_SIZE)) {
+      _mi_error_message(EOVERFLOW, "allocation request is too large (%zu bytes)", size);
+      return NULL;
+    }
+    return mi_page_fresh_alloc(heap, &heap->pages[MI_BIN_HUGE], size, huge_alignment);
+  }
+  mi_page_queue_t* pq = mi_page_queue(heap, size);
+  mi_page_t* page = pq->first;
+  if (page != NULL) {
+    _mi_page_free_collect(page, false);
+    if (mi_page_immediate_available(page)) {
+      page->retire_expire = 0;
+      return page;
+    }
+  }
+  return mi_page_queue_find_free(heap, pq);
+}
+
+/* The allocation slow path: reached when the first page of the size class has no free block,
+ * for sizes above MI_SMALL_SIZE_MAX, and on a thread's very first allocation. */
+void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_alignment) {
+  if (mi_unlikely(!mi_heap_is_initialized(heap))) {
+    heap = mi_heap_get_default(); /* initialises the thread */
+    if (mi_unlikely(!mi_heap_is_initialized(heap))) {
+      errno = ENOMEM;
+      return NULL;
+    }
+  }
+  _mi_deferred_free(heap, false);
+  _mi_heap_delayed_free_partial(heap);
+  _mi_heap_collect_retired(heap, false);
+  if ((heap->tld->heartbeat & 15) == 0) _mi_segments_collect(heap->tld, false);
+
+  mi_page_t* page = mi_find_page(heap, size, huge_alignment);
+  if (mi_unlikely(page == NULL) && size <= MI_MAX_ALLOC_SIZE) {
+    /* out of memory: give back what we can and try once more */
+    mi_heap_collect(heap, true);
+    page = mi_find_page(heap, size, huge_alignment);
+  }
+  if (mi_unlikely(page == NULL)) {
+    if (size <= MI_MAX_ALLOC_SIZE) _mi_error_message(ENOMEM, "unable to allocate memory (%zu bytes)", size);
+    errno = ENOMEM;
+    return NULL;
+  }
+  return _mi_page_malloc(heap, page, size, zero);
+}

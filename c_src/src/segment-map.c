@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT
+ * One bit per MI_SEGMENT_SIZE slot of the address space, set while a segment of ours starts
+ * there. It answers "is this pointer ours?" without touching the pointed-to memory, which may
+ * not be mapped at all. The bitmap lives in zero-initialised static memory, so only the parts
+ * that cover addresses we use ever get backed by physical pages. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+#define MI_MAP_ADDRESS_BITS 48
+#define MI_MAP_SLOTS ((size_t)1 << (MI_MAP_ADDRESS_BITS - MI_SEGMENT_SHIFT))
+#define MI_MAP_WORDS (MI_MAP_SLOTS / 64)
+
+static _Atomic(uint64_t) mi_segment_map[MI_MAP_WORDS];
+
+static bool mi_segment_map_index(const void* segment, size_t* word, uint64_t* bit) {
+  uintptr_t slot = (uintptr_t)segment >> MI_SEGMENT_SHIFT;
+  if (slot >= MI_MAP_SLOTS) return false;
+  *word = slot / 64;
+  *bit = (uint64_t)1 << (slot % 64);
+  return true;
+}
+
+void _mi_segment_map_allocated_at(const mi_segment_t* segment) {
+  size_t word;
+  uint64_t bit;
+  if (mi_segment_map_index(segment, &word, &bit)) atomic_fetch_or_explicit(&mi_segment_map[word], bit, memory_order_release);
+}
+
+void _mi_segment_map_freed_at(const mi_segment_t* segment) {
+  size_t word;
+  uint64_t bit;
+  if (mi_segment_map_index(segment, &word, &bit)) atomic_fetch_and_explicit(&mi_segment_map[word], ~bit, memory_order_release);
+}
+
+bool _mi_segment_map_contains(const void* p) {
+  size_t word;
+  uint64_t bit;
+  if (!mi_segment_map_index(_mi_ptr_segment(p), &word, &bit)) return false;
+  return (mi_atomic_load_acquire(&mi_segment_map[word]) & bit) != 0;
+}

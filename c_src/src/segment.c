@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT
+ * Segments: MI_SEGMENT_SIZE-aligned chunks of OS memory cut into pages of one kind, the
+ * per-thread queues of segments with free pages, delayed purging of empty pages, a small
+ * per-thread cache of empty segments, and abandonment/reclamation of segments whose thread
+ * exited (a lock-free stack, ABA-tagged). No locks; only the owning thread touches a segment's
+ * header, except `thread_id` and the abandoned-stack link. */
+#include "mimalloc.h"
+#include "mimalloc/internal.h"
+
+#define MI_SEGMENT_CACHE_MAX 4 /* empty segments a thread keeps for reuse */
+
+/* ---- Abandoned segments ------------------------------------------------------------------ */
+/* Segments are MI_SEGMENT_SIZE aligned, so the low bits of the stack top hold a tag that
+ * changes on every push: a pop that raced with pop+push of the same segment fails its CAS. */
+
+static _Atomic(uintptr_t) mi_abandoned;
+/* Threads that may be reading a segment's `abandoned_next` inside a pop: a segment is never
+ * unmapped while this is non-zero, so that read cannot fault. */
+static _Atomic(size_t) mi_abandoned_readers;
+static _Atomic(size_t) mi_abandoned_count;
+
+static mi_segment_t* mi_tagged_segment_ptr(uintptr_t ts) { return (mi_segment_t*)(ts & ~MI_SEGMENT_MASK); }
+
+static uintptr_t mi_tagged_segment(mi_segment_t* segment, uintptr_t prev) {
+  uintptr_t tag = ((prev & MI_SEGMENT_MASK) + 1) & MI_SEGMENT_MASK;
+  return (uintptr_t)segment | tag;
+}
+
+static void mi_abandoned_push(mi_segment_t* segment) {
+  uintptr_t ts = mi_atomic_load_relaxed(&mi_abandoned);
+  uintptr_t next;
+  do {
+    segment->abandoned_next = mi_tagged_segment_ptr(ts);
+    next = mi_tagged_segment(segment, ts);
+  } while (!mi_atomic_cas_weak_release(&mi_abandoned, &ts, next));
+  mi_atomic_add_relaxed(&mi_abandoned_count, 1);
+}
+
+static mi_segment_t* mi_abandoned_pop(void) {
+  uintptr_t ts = mi_atomic_load_acquire(&mi_abandoned);
+  if (mi_tagged_segment_ptr(ts) == NULL) return NULL; /* common case: nothing to reclaim */
+  mi_atomic_add_acq_rel(&mi_abandoned_readers, 1);
+  mi_segment_t* segment;
+  uintptr_t next = 0;
+  do {
+    segment = mi_tagged_segment_ptr(ts);
+    if (segment != NULL) next = mi_tagged_segment(segment->abandoned_next, ts);
+  } while (segment != NULL && !mi_atomic_cas_weak_acq_rel(&mi_abandoned, &ts, next));
+  mi_atomic_sub_acq_rel(&mi_abandoned_readers, 1);
+  if (segment != NULL) {
+    mi_atomic_sub_relaxed(&mi_abandoned_count, 1);
+    segment->abandoned_next = NULL;
+  }
+  return segment;
+}
+
+void _mi_abandoned_await_readers(void) {
+  while (mi_atomic_load_acquire(&mi_abandoned_readers) != 0) mi_atomic_yield();
+}
+
+/* ---- Segment queues ---------------------------------------------------------------------- */
+
+static void mi_segment_queue_remove(mi_segment_queue_t* queue, mi_segment_t* segment) {
+  if (segment->prev != NULL) segment->prev->next = segment->next;
+  if (segment->next != NULL) segment->next->prev = segment->prev;
+  if (segment == queue->first) queue->first = segment->next;
+  if (segment == queue->last) queue->last = segment->prev;
+  segment->next = NULL;
+  segment->prev = NULL;
+}
+
+static void mi_segment_queue_push(mi_segment_queue_t* queue, mi_segment_t* segment) {
+  segment->next = NULL;
+  segment->prev = queue->last;
+  if (queue->last != NULL) queue->last->next = segment;
+  else queue->first = segment;
+  queue->last = segment;
+}
+
+static mi_segment_queue_t* mi_segment_free_queue(mi_segment_t* segment, mi_tld_t* tld) {
+  if (segment->page_kind == MI_PAGE_SMALL) return &tld->segments.small_free;
+  if (segment->page_kind == MI_PAGE_MEDIUM) return &tld->segments.medium_free;
+  return NULL;
+}
+
+static void mi_segment_remove_from_free_queue(mi_segment_t* segment, mi_tld_t* tld) {
+  if (!segment->in_free_queue) return;
+  mi_segment_queue_remove(mi_segment_free_queue(segment, tld), segment);
+  segment->in_free_queue = false;
+}
+
+static void mi_segment_insert_in_free_queue(mi_segment_t* segment, mi_tld_t* tld) {
+  mi_segment_queue_t* queue = mi_segment_free_queue(segment, tld);
+  if (queue == NULL || segment->in_free_queue) return;
+  mi_segment_queue_push(queue, segment);
+  segment->in_free_queue = true;
+}
+
+/* ---- Layout ------------------------------------------------------------------------------- */
+
+static size_t mi_segment_info_size(size_t capacity) {
+  size_t isize = sizeof(mi_segment_t) + (capacity - 1) * sizeof(mi_page_t);
+  return _mi_align_up(isize, _mi_os_page_size());
+}
+
+/* First block byte of a page and the bytes its blocks may use. */
+static uint8_t* mi_segment_page_area(const mi_segment_t* segment, const mi_page_t* page, size_t* area_size) {
+  size_t psize = (segment->page_kind >= MI_PAGE_LARGE ? segment->segment_size : ((size_t)1 << segment->page_shift));
+  uint8_t* p = (uint8_t*)segment + (size_t)page->segment_idx * psize;
+  if (page->segment_idx == 0) {
+    p += segment->segment_info_size;
+    psize -= segment->segment_info_size;
+  }
+  *area_size = psize;
+  return p;
+}
+
+static int64_t mi_segment_purge_delay(void) { return (int64_t)mi_option_get(mi_option_purge_delay); }
+
+static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+  page->purge_pending = 0;
+  if (page->is_purged) return;
+  size_t area;
+  uint8_t* start = mi_segment_page_area(segment, page, &area);
+  page->is_zero_init = _mi_os_purge(start, area, &tld->stats);
+  page->is_purged = 1;
+}
+
+static void mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
+  int64_t delay = mi_segment_purge_delay();
+  if (delay < 0 && !force) return;
+  if (delay == 0 || force) {
+    mi_segment_page_purge(segment, page, tld);
+    return;
+  }
+  int64_t expire = _mi_clock_now() + delay;
+  page->purge_pending = 1;
+  page->purge_expire = expire;
+  if (tld->segments.purge_expire == 0 || expire < tld->segments.purge_expire) tld->segments.purge_expire = expire;
+}
+
+static void mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld) {
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    if (!page->purge_pending || page->segment_in_use) continue;
+    if (force || page->purge_expire <= now) mi_segment_page_purge(segment, page, tld);
+    else if (*next == 0 || page->purge_expire < *next) *next = page->purge_expire;
+  }
+}
+
+/* ---- Allocation and release of whole segments --------------------------------------------- */
+
+static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_segment_map_freed_at(segment);
+  _mi_abandoned_await_readers();
+  _mi_os_free(segment->mem_base, segment->mem_size, &tld->stats);
+}
+
+static mi_segment_t* mi_segment_cache_pop(mi_tld_t* tld) {
+  mi_segment_t* segment = tld->segments.cache.first;
+  if (segment == NULL) return NULL;
+  mi_segment_queue_remove(&tld->segments.cache, segment);
+  tld->segments.cache_count--;
+  _mi_stat_decrease(&tld->stats.segments_cache, 1);
+  return segment;
+}
+
+static bool mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld) {
+  int64_t delay = mi_segment_purge_delay();
+  if (delay == 0 || tld->segments.cache_count >= MI_SEGMENT_CACHE_MAX) return false;
+  if (segment->segment_size != MI_SEGMENT_SIZE || segment->mem_base != (void*)segment) return false;
+  /* an empty segment lingers ten purge delays: long enough to absorb churn, short enough that
+   * idle memory goes back */
+  int64_t expire = (delay < 0 ? 0 : _mi_clock_now() + 10 * delay);
+  segment->cache_expire = expire;
+  mi_segment_queue_push(&tld->segments.cache, segment);
+  tld->segments.cache_count++;
+  _mi_stat_increase(&tld->stats.segments_cache, 1);
+  if (expire != 0 && (tld->segments.purge_expire == 0 || expire < tld->segments.purge_expire)) {
+    tld->segments.purge_expire = expire;
+  }
+  return true;
+}
+
+/* A new segment for pages of `kind`; `huge_size` > 0 sizes a huge segment for one block placed
+ * at `page_alignment` (0 = no special alignment). */
+static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, mi_tld_t* tld) {
+  size_t capacity = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGES_PER_SEGMENT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGES_PER_SEGMENT : 1);
+  size_t info_size = mi_segment_info_size(capacity);
+  size_t segment_size = MI_SEGMENT_SIZE;
+  size_t align_offset = 0; /* extra leading bytes of the mapping before the segment */
+  if (kind == MI_PAGE_HUGE) {
+    if (page_alignment >= MI_SEGMENT_SIZE) {
+      /* the block goes exactly one segment size in, where (p-1) still masks to the header */
+      info_size = MI_SEGMENT_SIZE;
+      align_offset = page_alignment - MI_SEGMENT_SIZE;
+    } else if (page_alignment > 0) {
+      info_size = _mi_align_up(info_size, page_alignment);
+    }
+    if (huge_size > MI_MAX_ALLOC_SIZE - info_size - page_alignment - MI_SEGMENT_SIZE) return NULL;
+    segment_size = _mi_align_up(info_size + huge_size, _mi_os_page_size());
+  }
+
+  mi_segment_t* segment = NULL;
+  bool is_zero = false;
+  if (kind != MI_PAGE_HUGE) segment = mi_segment_cache_pop(tld);
+  void* base;
+  size_t mapped;
+  bool is_large = false;
+  if (segment != NULL) {
+    base = segment->mem_base;
+    mapped = segment->mem_size;
+    is_large = segment->mem_is_large;
+    memset(segment, 0, info_size);
+  } else {
+    size_t map_size = segment_size + align_offset;
+    size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
+    void* p = _mi_os_alloc_aligned(map_size, alignment, kind != MI_PAGE_HUGE, &is_large, &base, &mapped, &tld->stats);
+    if (p == NULL) return NULL;
+    segment = (mi_segment_t*)((uint8_t*)p + align_offset);
+    is_zero = true;
+    _mi_segment_map_allocated_at(segment);
+  }
+  segment->mem_base = base;
+  segment->mem_size = mapped;
+  segment->mem_is_large = is_large;
+  segment->segment_size = segment_size;
+  segment->segment_info_size = info_size;
+  segment->capacity = capacity;
+  segment->page_kind = kind;
+  segment->page_shift = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGE_SHIFT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGE_SHIFT : 63);
+  segment->cookie = (uintptr_t)segment ^ _mi_process_cookie;
+  segment->used = 0;
+  segment->abandoned = 0;
+  segment->next = segment->prev = segment->abandoned_next = NULL;
+  segment->in_free_queue = false;
+  for (size_t i = 0; i < capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    memset(page, 0, sizeof(*page));
+    page->segment_idx = (uint8_t)i;
+    page->is_zero_init = is_zero;
+  }
+  mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
+  tld->segments.count++;
+  _mi_stat_increase(&tld->stats.segments, 1);
+  return segment;
+}
+
+static void mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
+  mi_segment_remove_from_free_queue(segment, tld);
+  tld->segments.count--;
+  _mi_stat_decrease(&tld->stats.segments, 1);
+  if (!force && segment->page_kind != MI_PAGE_HUGE && mi_segment_cache_push(segment, tld)) return;
+  mi_segment_os_free(segment, tld);
+}
+
+/* ---- Pages ---------------------------------------------------------------------------------- */
+
+static void mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+  page->segment_in_use = 1;
+  page->purge_pending = 0;
+  page->is_purged = 0;
+  segment->used++;
+  size_t area;
+  page->page_start = mi_segment_page_area(segment, page, &area);
+  if (segment->used == segment->capacity) mi_segment_remove_from_free_queue(segment, tld);
+  _mi_stat_increase(&tld->stats.pages, 1);
+}
+
+/* Reserved blocks of a page: computed here because only the segment knows the page's area. */
+static void mi_segment_page_setup(mi_segment_t* segment, mi_page_t* page, size_t block_size) {
+  size_t area;
+  (void)mi_segment_page_area(segment, page, &area);
+  /* a huge page's single block gets the whole area: realloc can grow into it in place */
+  page->block_size = (segment->page_kind == MI_PAGE_HUGE ? area : block_size);
+  size_t reserved = area / page->block_size;
+  page->reserved = (uint32_t)(reserved > UINT32_MAX ? UINT32_MAX : reserved);
+}
+
+static mi_page_t* mi_segment_find_free_page(mi_segment_t* segment) {
+  for (size_t i = 0; i < segment->capacity; i++) {
+    if (!segment->pages[i].segment_in_use) return &segment->pages[i];
+  }
+  return NULL;
+}
+
+/* Releases a page to its segment without freeing the segment itself. */
+static void mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
+  size_t bin = _mi_bin(page->block_size);
+  _mi_stat_decrease(&tld->stats.pages, 1);
+  _mi_stat_decrease(&tld->stats.normal_bins[bin < MI_STAT_BINS ? bin : 0], 1);
+  if (segment->page_kind == MI_PAGE_HUGE) _mi_stat_decrease(&tld->stats.huge, page->block_size);
+  else _mi_stat_decrease(&tld->stats.normal, (size_t)page->reserved * page->block_size);
+  uint8_t idx = page->segment_idx;
+  memset(page, 0, sizeof(*page)); /* the blocks' memory is dirty: is_zero_init stays 0 */
+  page->segment_idx = idx;
+  segment->used--;
+  if (segment->used > 0) mi_segment_schedule_purge(segment, page, force, tld);
+}
+
+static void mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld);
+
+void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld) {
+  mi_segment_t* segment = _mi_page_segment(page);
+  mi_segment_page_clear(segment, page, force, tld);
+  if (segment->used == 0) {
+    mi_segment_free(segment, force, tld);
+  } else if (segment->abandoned > 0 && segment->abandoned == segment->used) {
+    /* thread exit freed this page after abandoning the others: the rest is all abandoned */
+    mi_segment_abandon(segment, tld);
+  } else if (segment->used + 1 == segment->capacity) {
+    mi_segment_insert_in_free_queue(segment, tld); /* it was full: it has room again */
+  }
+}
+
+/* ---- Abandonment ------------------------------------------------------------------------ */
+
+static void mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
+  int64_t next = 0;
+  mi_segment_purge_pending(segment, true, 0, &next, tld); /* no one will run this thread's purges */
+  mi_segment_remove_from_free_queue(segment, tld);
+  tld->segments.count--;
+  _mi_stat_increase(&tld->stats.segments_abandoned, 1);
+  _mi_stat_increase(&tld->stats.pages_abandoned, segment->abandoned);
+  mi_atomic_store_release(&segment->thread_id, 0);
+  mi_abandoned_push(segment);
+}
+
+/* Called by page.c for each page with live blocks when its heap is abandoned: the segment goes
+ * to the abandoned stack once every page in use is abandoned. */
+void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld) {
+  mi_segment_t* segment = _mi_page_segment(page);
+  segment->abandoned++;
+  if (segment->abandoned == segment->used) mi_segment_abandon(segment, tld);
+}
+
+/* Take over an abandoned segment: its live pages join `heap`, its empty pages are released. */
+static void mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
+  mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
+  tld->segments.count++;
+  _mi_stat_decrease(&tld->stats.segments_abandoned, 1);
+  _mi_stat_decrease(&tld->stats.pages_abandoned, segment->abandoned);
+  _mi_stat_counter_increase(&tld->stats.reclaimed, 1);
+  segment->abandoned = 0;
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    if (!page->segment_in_use) continue;
+    _mi_page_free_collect(page, false);
+    if (mi_page_all_free(page)) {
+      mi_segment_page_clear(segment, page, false, tld);
+    } else {
+      _mi_page_reclaim(heap, page);
+    }
+  }
+  if (segment->used == 0) {
+    mi_segment_free(segment, false, tld);
+  } else if (segment->used < segment->capacity) {
+    mi_segment_insert_in_free_queue(segment, tld);
+  }
+}
+
+void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
+  mi_segment_t* segment;
+  while ((segment = mi_abandoned_pop()) != NULL) mi_segment_reclaim(segment, heap, tld);
+}
+
+/* Before mapping fresh memory, adopt a few abandoned segments: their free pages are as good as
+ * new ones, and their live blocks get an owner that collects frees into them. */
+static void mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld) {
+  if (heap->no_reclaim) return;
+  long max_tries = mi_option_get_clamp(mi_option_max_segment_reclaim, 1, 1024);
+  for (long i = 0; i < max_tries; i++) {
+    mi_segment_t* segment = mi_abandoned_pop();
+    if (segment == NULL) return;
+    mi_segment_reclaim(segment, heap, tld);
+    if (kind == MI_PAGE_SMALL && tld->segments.small_free.first != NULL) return;
+    if (kind == MI_PAGE_MEDIUM && tld->segments.medium_free.first != NULL) return;
+    if (kind >= MI_PAGE_LARGE) return;
+  }
+}
+
+/* ---- Page allocation -------------------------------------------------------------------- */
+
+static mi_page_t* mi_segment_queue_page_alloc(mi_heap_t* heap, mi_page_kind_t kind, mi_segment_queue_t* queue, mi_tld_t* tld) {
+  if (queue->first == NULL) mi_segment_try_reclaim(heap, kind, tld);
+  if (queue->first == NULL) {
+    mi_segment_t* segment = mi_segment_alloc(kind, 0, 0, tld);
+    if (segment == NULL) return NULL;
+    mi_segment_insert_in_free_queue(segment, tld);
+  }
+  mi_segment_t* segment = queue->first;
+  mi_page_t* page = mi_segment_find_free_page(segment);
+  mi_segment_page_claim(segment, page, tld);
+  return page;
+}
+
+mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, mi_tld_t* tld) {
+  mi_page_t* page;
+  if (page_alignment > MI_ALIGN_OVERALLOC_MAX || block_size > MI_LARGE_OBJ_SIZE_MAX) {
+    mi_segment_try_reclaim(heap, MI_PAGE_HUGE, tld);
+    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_HUGE, block_size, page_alignment, tld);
+    if (segment == NULL) return NULL;
+    page = &segment->pages[0];
+    mi_segment_page_claim(segment, page, tld);
+  } else if (block_size <= MI_SMALL_OBJ_SIZE_MAX) {
+    page = mi_segment_queue_page_alloc(heap, MI_PAGE_SMALL, &tld->segments.small_free, tld);
+  } else if (block_size <= MI_MEDIUM_OBJ_SIZE_MAX) {
+    page = mi_segment_queue_page_alloc(heap, MI_PAGE_MEDIUM, &tld->segments.medium_free, tld);
+  } else {
+    mi_segment_try_reclaim(heap, MI_PAGE_LARGE, tld);
+    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_LARGE, 0, 0, tld);
+    if (segment == NULL) return NULL;
+    page = &segment->pages[0];
+    mi_segment_page_claim(segment, page, tld);
+  }
+  if (page == NULL) return NULL;
+  mi_segment_t* segment = _mi_page_segment(page);
+  mi_segment_page_setup(segment, page, block_size);
+  size_t bin = _mi_bin(block_size);
+  _mi_stat_increase(&tld->stats.normal_bins[bin < MI_STAT_BINS ? bin : 0], 1);
+  if (segment->page_kind == MI_PAGE_HUGE) {
+    _mi_stat_increase(&tld->stats.huge, block_size);
+    _mi_stat_counter_increase(&tld->stats.huge_count, 1);
+  } else {
+    _mi_stat_increase(&tld->stats.normal, (size_t)page->reserved * block_size);
+  }
+  return page;
+}
+
+/* ---- Collection ------------------------------------------------------------------------- */
+
+void _mi_segments_collect(mi_tld_t* tld, bool force) {
+  mi_segments_tld_t* st = &tld->segments;
+  if (!force && st->purge_expire == 0) return;
+  int64_t now = _mi_clock_now();
+  if (!force && now < st->purge_expire) return;
+  int64_t next = 0;
+  mi_segment_queue_t* queues[2] = {&st->small_free, &st->medium_free};
+  for (int q = 0; q < 2; q++) {
+    for (mi_segment_t* s = queues[q]->first; s != NULL; s = s->next) mi_segment_purge_pending(s, force, now, &next, tld);
+  }
+  mi_segment_t* s = st->cache.first;
+  while (s != NULL) {
+    mi_segment_t* snext = s->next;
+    if (force || (s->cache_expire != 0 && s->cache_expire <= now)) {
+      mi_segment_queue_remove(&st->cache, s);
+      st->cache_count--;
+      _mi_stat_decrease(&tld->stats.segments_cache, 1);
+      mi_segment_os_free(s, tld);
+    } else if (s->cache_expire != 0 && (next == 0 || s->cache_expire < next)) {
+      next = s->cache_expire;
+    }
+    s = snext;
+  }
+  st->purge_expire = next;
+}
+
+void _mi_segments_thread_done(mi_tld_t* tld) { _mi_segments_collect(tld, true); }
+
+/* ---- Ownership queries ---------------------------------------------------------------------- */
+
+/* Is `p` inside a live segment of ours? Checks the cookie, so a foreign pointer is answered
+ * without faulting only when its masked address is mapped; callers use it for blocks that are
+ * at least plausibly ours. */
+bool _mi_segment_is_valid(const mi_segment_t* segment) {
+  return segment != NULL && (segment->cookie == ((uintptr_t)segment ^ _mi_process_cookie));
+}

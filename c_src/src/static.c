@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT
+ * The unity translation unit the builds compile: every source file included once, so the
+ * compiler sees the fast paths and their callees together and inlines across files. Defines
+ * nothing itself. */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "prim-unix.c"
+#include "random.c"
+#include "os.c"
+#include "segment-map.c"
+#include "segment.c"
+#include "page-queue.c"
+#include "page.c"
+#include "alloc.c"
+#include "free.c"
+#include "alloc-aligned.c"
+#include "alloc-posix.c"
+#include "heap.c"
+#include "options.c"
+#include "stats.c"
+#include "init.c"
