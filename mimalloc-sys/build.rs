@@ -22,7 +22,8 @@ fn feature(name: &str) -> bool {
 /// The C sources: `c_src` beside the manifest (a symlink in the workspace, real files in a
 /// packaged crate).
 fn c_src_dir() -> PathBuf {
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let local = manifest.join("c_src");
     if local.join("src/static.c").exists() {
         local
