@@ -411,51 +411,23 @@ pub struct mi_heap_area_s {
     pub block_size: usize,
     pub full_block_size: usize,
 }
-#[test]
-fn bindgen_test_layout_mi_heap_area_s() {
-    const UNINIT: ::core::mem::MaybeUninit<mi_heap_area_s> = ::core::mem::MaybeUninit::uninit();
-    let ptr = UNINIT.as_ptr();
-    assert_eq!(
-        ::core::mem::size_of::<mi_heap_area_s>(),
-        48usize,
-        "Size of mi_heap_area_s"
-    );
-    assert_eq!(
-        ::core::mem::align_of::<mi_heap_area_s>(),
-        8usize,
-        "Alignment of mi_heap_area_s"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).blocks) as usize - ptr as usize },
-        0usize,
-        "Offset of field: mi_heap_area_s::blocks"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).reserved) as usize - ptr as usize },
-        8usize,
-        "Offset of field: mi_heap_area_s::reserved"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).committed) as usize - ptr as usize },
-        16usize,
-        "Offset of field: mi_heap_area_s::committed"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).used) as usize - ptr as usize },
-        24usize,
-        "Offset of field: mi_heap_area_s::used"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).block_size) as usize - ptr as usize },
-        32usize,
-        "Offset of field: mi_heap_area_s::block_size"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).full_block_size) as usize - ptr as usize },
-        40usize,
-        "Offset of field: mi_heap_area_s::full_block_size"
-    );
-}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mi_heap_area_s"][::core::mem::size_of::<mi_heap_area_s>() - 48usize];
+    ["Alignment of mi_heap_area_s"][::core::mem::align_of::<mi_heap_area_s>() - 8usize];
+    ["Offset of field: mi_heap_area_s::blocks"]
+        [::core::mem::offset_of!(mi_heap_area_s, blocks) - 0usize];
+    ["Offset of field: mi_heap_area_s::reserved"]
+        [::core::mem::offset_of!(mi_heap_area_s, reserved) - 8usize];
+    ["Offset of field: mi_heap_area_s::committed"]
+        [::core::mem::offset_of!(mi_heap_area_s, committed) - 16usize];
+    ["Offset of field: mi_heap_area_s::used"]
+        [::core::mem::offset_of!(mi_heap_area_s, used) - 24usize];
+    ["Offset of field: mi_heap_area_s::block_size"]
+        [::core::mem::offset_of!(mi_heap_area_s, block_size) - 32usize];
+    ["Offset of field: mi_heap_area_s::full_block_size"]
+        [::core::mem::offset_of!(mi_heap_area_s, full_block_size) - 40usize];
+};
 pub type mi_heap_area_t = mi_heap_area_s;
 pub type mi_block_visit_fun = ::core::option::Option<
     unsafe extern "C" fn(
@@ -487,62 +459,30 @@ pub struct mi_stat_count_s {
     pub peak: i64,
     pub current: i64,
 }
-#[test]
-fn bindgen_test_layout_mi_stat_count_s() {
-    const UNINIT: ::core::mem::MaybeUninit<mi_stat_count_s> = ::core::mem::MaybeUninit::uninit();
-    let ptr = UNINIT.as_ptr();
-    assert_eq!(
-        ::core::mem::size_of::<mi_stat_count_s>(),
-        24usize,
-        "Size of mi_stat_count_s"
-    );
-    assert_eq!(
-        ::core::mem::align_of::<mi_stat_count_s>(),
-        8usize,
-        "Alignment of mi_stat_count_s"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).total) as usize - ptr as usize },
-        0usize,
-        "Offset of field: mi_stat_count_s::total"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).peak) as usize - ptr as usize },
-        8usize,
-        "Offset of field: mi_stat_count_s::peak"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).current) as usize - ptr as usize },
-        16usize,
-        "Offset of field: mi_stat_count_s::current"
-    );
-}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mi_stat_count_s"][::core::mem::size_of::<mi_stat_count_s>() - 24usize];
+    ["Alignment of mi_stat_count_s"][::core::mem::align_of::<mi_stat_count_s>() - 8usize];
+    ["Offset of field: mi_stat_count_s::total"]
+        [::core::mem::offset_of!(mi_stat_count_s, total) - 0usize];
+    ["Offset of field: mi_stat_count_s::peak"]
+        [::core::mem::offset_of!(mi_stat_count_s, peak) - 8usize];
+    ["Offset of field: mi_stat_count_s::current"]
+        [::core::mem::offset_of!(mi_stat_count_s, current) - 16usize];
+};
 pub type mi_stat_count_t = mi_stat_count_s;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct mi_stat_counter_s {
     pub total: i64,
 }
-#[test]
-fn bindgen_test_layout_mi_stat_counter_s() {
-    const UNINIT: ::core::mem::MaybeUninit<mi_stat_counter_s> = ::core::mem::MaybeUninit::uninit();
-    let ptr = UNINIT.as_ptr();
-    assert_eq!(
-        ::core::mem::size_of::<mi_stat_counter_s>(),
-        8usize,
-        "Size of mi_stat_counter_s"
-    );
-    assert_eq!(
-        ::core::mem::align_of::<mi_stat_counter_s>(),
-        8usize,
-        "Alignment of mi_stat_counter_s"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).total) as usize - ptr as usize },
-        0usize,
-        "Offset of field: mi_stat_counter_s::total"
-    );
-}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mi_stat_counter_s"][::core::mem::size_of::<mi_stat_counter_s>() - 8usize];
+    ["Alignment of mi_stat_counter_s"][::core::mem::align_of::<mi_stat_counter_s>() - 8usize];
+    ["Offset of field: mi_stat_counter_s::total"]
+        [::core::mem::offset_of!(mi_stat_counter_s, total) - 0usize];
+};
 pub type mi_stat_counter_t = mi_stat_counter_s;
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -571,136 +511,51 @@ pub struct mi_stats_s {
     pub reclaimed: mi_stat_counter_t,
     pub normal_bins: [mi_stat_count_t; 124usize],
 }
-#[test]
-fn bindgen_test_layout_mi_stats_s() {
-    const UNINIT: ::core::mem::MaybeUninit<mi_stats_s> = ::core::mem::MaybeUninit::uninit();
-    let ptr = UNINIT.as_ptr();
-    assert_eq!(
-        ::core::mem::size_of::<mi_stats_s>(),
-        3344usize,
-        "Size of mi_stats_s"
-    );
-    assert_eq!(
-        ::core::mem::align_of::<mi_stats_s>(),
-        8usize,
-        "Alignment of mi_stats_s"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).size) as usize - ptr as usize },
-        0usize,
-        "Offset of field: mi_stats_s::size"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).version) as usize - ptr as usize },
-        8usize,
-        "Offset of field: mi_stats_s::version"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).reserved) as usize - ptr as usize },
-        16usize,
-        "Offset of field: mi_stats_s::reserved"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).committed) as usize - ptr as usize },
-        40usize,
-        "Offset of field: mi_stats_s::committed"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).purged) as usize - ptr as usize },
-        64usize,
-        "Offset of field: mi_stats_s::purged"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).segments) as usize - ptr as usize },
-        88usize,
-        "Offset of field: mi_stats_s::segments"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).segments_abandoned) as usize - ptr as usize },
-        112usize,
-        "Offset of field: mi_stats_s::segments_abandoned"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).segments_cache) as usize - ptr as usize },
-        136usize,
-        "Offset of field: mi_stats_s::segments_cache"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).pages) as usize - ptr as usize },
-        160usize,
-        "Offset of field: mi_stats_s::pages"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).pages_abandoned) as usize - ptr as usize },
-        184usize,
-        "Offset of field: mi_stats_s::pages_abandoned"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).threads) as usize - ptr as usize },
-        208usize,
-        "Offset of field: mi_stats_s::threads"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).normal) as usize - ptr as usize },
-        232usize,
-        "Offset of field: mi_stats_s::normal"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).huge) as usize - ptr as usize },
-        256usize,
-        "Offset of field: mi_stats_s::huge"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).malloc_requested) as usize - ptr as usize },
-        280usize,
-        "Offset of field: mi_stats_s::malloc_requested"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).mmap_calls) as usize - ptr as usize },
-        304usize,
-        "Offset of field: mi_stats_s::mmap_calls"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).munmap_calls) as usize - ptr as usize },
-        312usize,
-        "Offset of field: mi_stats_s::munmap_calls"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).purge_calls) as usize - ptr as usize },
-        320usize,
-        "Offset of field: mi_stats_s::purge_calls"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).page_no_retire) as usize - ptr as usize },
-        328usize,
-        "Offset of field: mi_stats_s::page_no_retire"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).searches) as usize - ptr as usize },
-        336usize,
-        "Offset of field: mi_stats_s::searches"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).normal_count) as usize - ptr as usize },
-        344usize,
-        "Offset of field: mi_stats_s::normal_count"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).huge_count) as usize - ptr as usize },
-        352usize,
-        "Offset of field: mi_stats_s::huge_count"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).reclaimed) as usize - ptr as usize },
-        360usize,
-        "Offset of field: mi_stats_s::reclaimed"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).normal_bins) as usize - ptr as usize },
-        368usize,
-        "Offset of field: mi_stats_s::normal_bins"
-    );
-}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mi_stats_s"][::core::mem::size_of::<mi_stats_s>() - 3344usize];
+    ["Alignment of mi_stats_s"][::core::mem::align_of::<mi_stats_s>() - 8usize];
+    ["Offset of field: mi_stats_s::size"][::core::mem::offset_of!(mi_stats_s, size) - 0usize];
+    ["Offset of field: mi_stats_s::version"][::core::mem::offset_of!(mi_stats_s, version) - 8usize];
+    ["Offset of field: mi_stats_s::reserved"]
+        [::core::mem::offset_of!(mi_stats_s, reserved) - 16usize];
+    ["Offset of field: mi_stats_s::committed"]
+        [::core::mem::offset_of!(mi_stats_s, committed) - 40usize];
+    ["Offset of field: mi_stats_s::purged"][::core::mem::offset_of!(mi_stats_s, purged) - 64usize];
+    ["Offset of field: mi_stats_s::segments"]
+        [::core::mem::offset_of!(mi_stats_s, segments) - 88usize];
+    ["Offset of field: mi_stats_s::segments_abandoned"]
+        [::core::mem::offset_of!(mi_stats_s, segments_abandoned) - 112usize];
+    ["Offset of field: mi_stats_s::segments_cache"]
+        [::core::mem::offset_of!(mi_stats_s, segments_cache) - 136usize];
+    ["Offset of field: mi_stats_s::pages"][::core::mem::offset_of!(mi_stats_s, pages) - 160usize];
+    ["Offset of field: mi_stats_s::pages_abandoned"]
+        [::core::mem::offset_of!(mi_stats_s, pages_abandoned) - 184usize];
+    ["Offset of field: mi_stats_s::threads"]
+        [::core::mem::offset_of!(mi_stats_s, threads) - 208usize];
+    ["Offset of field: mi_stats_s::normal"][::core::mem::offset_of!(mi_stats_s, normal) - 232usize];
+    ["Offset of field: mi_stats_s::huge"][::core::mem::offset_of!(mi_stats_s, huge) - 256usize];
+    ["Offset of field: mi_stats_s::malloc_requested"]
+        [::core::mem::offset_of!(mi_stats_s, malloc_requested) - 280usize];
+    ["Offset of field: mi_stats_s::mmap_calls"]
+        [::core::mem::offset_of!(mi_stats_s, mmap_calls) - 304usize];
+    ["Offset of field: mi_stats_s::munmap_calls"]
+        [::core::mem::offset_of!(mi_stats_s, munmap_calls) - 312usize];
+    ["Offset of field: mi_stats_s::purge_calls"]
+        [::core::mem::offset_of!(mi_stats_s, purge_calls) - 320usize];
+    ["Offset of field: mi_stats_s::page_no_retire"]
+        [::core::mem::offset_of!(mi_stats_s, page_no_retire) - 328usize];
+    ["Offset of field: mi_stats_s::searches"]
+        [::core::mem::offset_of!(mi_stats_s, searches) - 336usize];
+    ["Offset of field: mi_stats_s::normal_count"]
+        [::core::mem::offset_of!(mi_stats_s, normal_count) - 344usize];
+    ["Offset of field: mi_stats_s::huge_count"]
+        [::core::mem::offset_of!(mi_stats_s, huge_count) - 352usize];
+    ["Offset of field: mi_stats_s::reclaimed"]
+        [::core::mem::offset_of!(mi_stats_s, reclaimed) - 360usize];
+    ["Offset of field: mi_stats_s::normal_bins"]
+        [::core::mem::offset_of!(mi_stats_s, normal_bins) - 368usize];
+};
 pub type mi_stats_t = mi_stats_s;
 extern "C" {
     pub fn mi_stats_get(stats_size: usize, stats: *mut mi_stats_t);
@@ -794,51 +649,23 @@ pub struct mi_build_config_s {
     pub override_: bool,
     pub local_dynamic_tls: bool,
 }
-#[test]
-fn bindgen_test_layout_mi_build_config_s() {
-    const UNINIT: ::core::mem::MaybeUninit<mi_build_config_s> = ::core::mem::MaybeUninit::uninit();
-    let ptr = UNINIT.as_ptr();
-    assert_eq!(
-        ::core::mem::size_of::<mi_build_config_s>(),
-        12usize,
-        "Size of mi_build_config_s"
-    );
-    assert_eq!(
-        ::core::mem::align_of::<mi_build_config_s>(),
-        4usize,
-        "Alignment of mi_build_config_s"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).secure) as usize - ptr as usize },
-        0usize,
-        "Offset of field: mi_build_config_s::secure"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).debug) as usize - ptr as usize },
-        4usize,
-        "Offset of field: mi_build_config_s::debug"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).padding) as usize - ptr as usize },
-        8usize,
-        "Offset of field: mi_build_config_s::padding"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).encoded_freelist) as usize - ptr as usize },
-        9usize,
-        "Offset of field: mi_build_config_s::encoded_freelist"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).override_) as usize - ptr as usize },
-        10usize,
-        "Offset of field: mi_build_config_s::override_"
-    );
-    assert_eq!(
-        unsafe { ::core::ptr::addr_of!((*ptr).local_dynamic_tls) as usize - ptr as usize },
-        11usize,
-        "Offset of field: mi_build_config_s::local_dynamic_tls"
-    );
-}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of mi_build_config_s"][::core::mem::size_of::<mi_build_config_s>() - 12usize];
+    ["Alignment of mi_build_config_s"][::core::mem::align_of::<mi_build_config_s>() - 4usize];
+    ["Offset of field: mi_build_config_s::secure"]
+        [::core::mem::offset_of!(mi_build_config_s, secure) - 0usize];
+    ["Offset of field: mi_build_config_s::debug"]
+        [::core::mem::offset_of!(mi_build_config_s, debug) - 4usize];
+    ["Offset of field: mi_build_config_s::padding"]
+        [::core::mem::offset_of!(mi_build_config_s, padding) - 8usize];
+    ["Offset of field: mi_build_config_s::encoded_freelist"]
+        [::core::mem::offset_of!(mi_build_config_s, encoded_freelist) - 9usize];
+    ["Offset of field: mi_build_config_s::override_"]
+        [::core::mem::offset_of!(mi_build_config_s, override_) - 10usize];
+    ["Offset of field: mi_build_config_s::local_dynamic_tls"]
+        [::core::mem::offset_of!(mi_build_config_s, local_dynamic_tls) - 11usize];
+};
 pub type mi_build_config_t = mi_build_config_s;
 extern "C" {
     pub fn mi_build_config(config: *mut mi_build_config_t);

@@ -25,7 +25,7 @@
 //! | `debug_in_debug` | `debug` only when the build profile is `debug` |
 //! | `override` | the C side also exports `malloc`/`free`, so C dependencies use it too |
 //! | `local_dynamic_tls` | thread-local model that works when loaded with `dlopen` |
-//! | `extended` | re-exports the raw C API as [`ffi`] (always available as `mimalloc_sys`) |
+//! | `extended` | re-exports the raw C API as `mimalloc::ffi` (always available as `mimalloc_sys`) |
 //!
 //! Switching from crates.io `mimalloc` is a one-line change of the dependency: `MiMalloc`,
 //! [`MiMalloc::version`] and [`MiMalloc::usable_size`] have the same names and meaning.
