@@ -43,6 +43,8 @@ void* mi_zalloc_small(size_t size) mi_attr_noexcept { return _mi_heap_malloc_zer
 
 void* mi_heap_zalloc(mi_heap_t* heap, size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(heap, size, true); }
 
+void* mi_heap_zalloc_small(mi_heap_t* heap, size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(heap, size, true); }
+
 void* mi_zalloc(size_t size) mi_attr_noexcept { return mi_heap_zalloc(mi_prim_get_default_heap(), size); }
 
 void* mi_heap_calloc(mi_heap_t* heap, size_t count, size_t size) mi_attr_noexcept {

@@ -100,6 +100,8 @@ void mi_free(void* p) mi_attr_noexcept {
   }
 }
 
+void mi_free_small(void* p) mi_attr_noexcept { mi_free(p); }
+
 size_t _mi_usable_size(const void* p, const char* msg) {
   (void)msg;
   if (p == NULL) return 0;

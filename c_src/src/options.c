@@ -1,36 +1,30 @@
 /* SPDX-License-Identifier: MIT
- * Options and all message output. Each option is read once, lazily, from MIMALLOC_<NAME> (or
- * its legacy name) by scanning the environment without allocating; a build may bake in other
- * defaults with -DMI_DEFAULT_<NAME>=value. Messages are formatted into stack buffers and go to
- * the registered output function: nothing here ever allocates through the allocator. */
+ * Options and every message the allocator prints. Each option is read once, lazily, from
+ * MIMALLOC_<NAME> (or its legacy name); a build may bake in other defaults with
+ * -DMI_DEFAULT_<NAME>=value. This file runs inside malloc, before any heap exists and while
+ * heap corruption is being reported, so it must never allocate: environment values and
+ * messages live in fixed stack buffers, and output goes straight to the registered hook. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <limits.h>
-#include <stdlib.h>
+#include <stdarg.h>
+#include <stdio.h>  /* vsnprintf; stdout/stderr only as identities (see mi_options_out_resolve) */
+#include <stdlib.h> /* abort */
 
-typedef enum mi_option_init_e { MI_OPTION_UNINIT, MI_OPTION_DEFAULTED, MI_OPTION_INITIALIZED } mi_option_init_t;
-
-typedef struct mi_option_desc_s {
-  long value;            /* current value */
-  mi_option_init_t init; /* where the value came from */
-  mi_option_t option;    /* for checking the table order */
-  const char* name;      /* as in the enum, without the "mi_option_" prefix */
-  const char* legacy;    /* older name, or NULL */
-  bool is_size;          /* value in KiB; the environment may say 4MiB */
-} mi_option_desc_t;
+/* ---- Defaults ----------------------------------------------------------------------------- */
+/* A build replaces any default with -DMI_DEFAULT_<UPPERNAME>=value (size options in KiB).
+ * The preprocessor cannot test whether a pasted name is defined, so each default needs its
+ * own #ifndef; MI_OPTION_ENTRY below pastes the names so the table cannot pick the wrong one. */
 
 #if MI_DEBUG > 0 || MI_SECURE > 0
-#define MI_SHOW_ERRORS_DEFAULT 1 /* unlike upstream's secure release builds, we report by default */
+#define MI_OPTIONS_SHOW_ERRORS_BUILD 1 /* debug and secure builds exist to be told about errors */
 #else
-#define MI_SHOW_ERRORS_DEFAULT 0
+#define MI_OPTIONS_SHOW_ERRORS_BUILD 0
 #endif
 
-/* Defaults; a build may replace any of them with -DMI_DEFAULT_<NAME>=value (size options in KiB). */
 #ifndef MI_DEFAULT_SHOW_ERRORS
-#define MI_DEFAULT_SHOW_ERRORS MI_SHOW_ERRORS_DEFAULT
+#define MI_DEFAULT_SHOW_ERRORS MI_OPTIONS_SHOW_ERRORS_BUILD
 #endif
 #ifndef MI_DEFAULT_SHOW_STATS
 #define MI_DEFAULT_SHOW_STATS 0
@@ -54,7 +48,7 @@ typedef struct mi_option_desc_s {
 #define MI_DEFAULT_RESERVE_HUGE_OS_PAGES 0
 #endif
 #ifndef MI_DEFAULT_RESERVE_HUGE_OS_PAGES_AT
-#define MI_DEFAULT_RESERVE_HUGE_OS_PAGES_AT -1
+#define MI_DEFAULT_RESERVE_HUGE_OS_PAGES_AT (-1)
 #endif
 #ifndef MI_DEFAULT_RESERVE_OS_MEMORY
 #define MI_DEFAULT_RESERVE_OS_MEMORY 0
@@ -99,7 +93,7 @@ typedef struct mi_option_desc_s {
 #define MI_DEFAULT_DESTROY_ON_EXIT 0
 #endif
 #ifndef MI_DEFAULT_ARENA_RESERVE
-#define MI_DEFAULT_ARENA_RESERVE (1024L * 1024L)
+#define MI_DEFAULT_ARENA_RESERVE (1024L * 1024L) /* 1 GiB, in KiB */
 #endif
 #ifndef MI_DEFAULT_ARENA_PURGE_MULT
 #define MI_DEFAULT_ARENA_PURGE_MULT 10
@@ -138,149 +132,211 @@ typedef struct mi_option_desc_s {
 #define MI_DEFAULT_TARGET_SEGMENTS_PER_THREAD 0
 #endif
 
-static mi_option_desc_t mi_options[_mi_option_last] = {
-  [mi_option_show_errors] = {MI_DEFAULT_SHOW_ERRORS, MI_OPTION_UNINIT, mi_option_show_errors, "show_errors", NULL, false},
-  [mi_option_show_stats] = {MI_DEFAULT_SHOW_STATS, MI_OPTION_UNINIT, mi_option_show_stats, "show_stats", NULL, false},
-  [mi_option_verbose] = {MI_DEFAULT_VERBOSE, MI_OPTION_UNINIT, mi_option_verbose, "verbose", NULL, false},
-  [mi_option_eager_commit] = {MI_DEFAULT_EAGER_COMMIT, MI_OPTION_UNINIT, mi_option_eager_commit, "eager_commit", NULL, false},
-  [mi_option_arena_eager_commit] = {MI_DEFAULT_ARENA_EAGER_COMMIT, MI_OPTION_UNINIT, mi_option_arena_eager_commit, "arena_eager_commit", "eager_region_commit", false},
-  [mi_option_purge_decommits] = {MI_DEFAULT_PURGE_DECOMMITS, MI_OPTION_UNINIT, mi_option_purge_decommits, "purge_decommits", "reset_decommits", false},
-  [mi_option_allow_large_os_pages] = {MI_DEFAULT_ALLOW_LARGE_OS_PAGES, MI_OPTION_UNINIT, mi_option_allow_large_os_pages, "allow_large_os_pages", "large_os_pages", false},
-  [mi_option_reserve_huge_os_pages] = {MI_DEFAULT_RESERVE_HUGE_OS_PAGES, MI_OPTION_UNINIT, mi_option_reserve_huge_os_pages, "reserve_huge_os_pages", NULL, false},
-  [mi_option_reserve_huge_os_pages_at] = {MI_DEFAULT_RESERVE_HUGE_OS_PAGES_AT, MI_OPTION_UNINIT, mi_option_reserve_huge_os_pages_at, "reserve_huge_os_pages_at", NULL, false},
-  [mi_option_reserve_os_memory] = {MI_DEFAULT_RESERVE_OS_MEMORY, MI_OPTION_UNINIT, mi_option_reserve_os_memory, "reserve_os_memory", NULL, true},
-  [mi_option_deprecated_segment_cache] = {MI_DEFAULT_DEPRECATED_SEGMENT_CACHE, MI_OPTION_UNINIT, mi_option_deprecated_segment_cache, "deprecated_segment_cache", NULL, false},
-  [mi_option_deprecated_page_reset] = {MI_DEFAULT_DEPRECATED_PAGE_RESET, MI_OPTION_UNINIT, mi_option_deprecated_page_reset, "deprecated_page_reset", NULL, false},
-  [mi_option_abandoned_page_purge] = {MI_DEFAULT_ABANDONED_PAGE_PURGE, MI_OPTION_UNINIT, mi_option_abandoned_page_purge, "abandoned_page_purge", "abandoned_page_reset", false},
-  [mi_option_deprecated_segment_reset] = {MI_DEFAULT_DEPRECATED_SEGMENT_RESET, MI_OPTION_UNINIT, mi_option_deprecated_segment_reset, "deprecated_segment_reset", NULL, false},
-  [mi_option_eager_commit_delay] = {MI_DEFAULT_EAGER_COMMIT_DELAY, MI_OPTION_UNINIT, mi_option_eager_commit_delay, "eager_commit_delay", NULL, false},
-  [mi_option_purge_delay] = {MI_DEFAULT_PURGE_DELAY, MI_OPTION_UNINIT, mi_option_purge_delay, "purge_delay", "reset_delay", false},
-  [mi_option_use_numa_nodes] = {MI_DEFAULT_USE_NUMA_NODES, MI_OPTION_UNINIT, mi_option_use_numa_nodes, "use_numa_nodes", NULL, false},
-  [mi_option_disallow_os_alloc] = {MI_DEFAULT_DISALLOW_OS_ALLOC, MI_OPTION_UNINIT, mi_option_disallow_os_alloc, "disallow_os_alloc", "limit_os_alloc", false},
-  [mi_option_os_tag] = {MI_DEFAULT_OS_TAG, MI_OPTION_UNINIT, mi_option_os_tag, "os_tag", NULL, false},
-  [mi_option_max_errors] = {MI_DEFAULT_MAX_ERRORS, MI_OPTION_UNINIT, mi_option_max_errors, "max_errors", NULL, false},
-  [mi_option_max_warnings] = {MI_DEFAULT_MAX_WARNINGS, MI_OPTION_UNINIT, mi_option_max_warnings, "max_warnings", NULL, false},
-  [mi_option_max_segment_reclaim] = {MI_DEFAULT_MAX_SEGMENT_RECLAIM, MI_OPTION_UNINIT, mi_option_max_segment_reclaim, "max_segment_reclaim", NULL, false},
-  [mi_option_destroy_on_exit] = {MI_DEFAULT_DESTROY_ON_EXIT, MI_OPTION_UNINIT, mi_option_destroy_on_exit, "destroy_on_exit", NULL, false},
-  [mi_option_arena_reserve] = {MI_DEFAULT_ARENA_RESERVE, MI_OPTION_UNINIT, mi_option_arena_reserve, "arena_reserve", NULL, true},
-  [mi_option_arena_purge_mult] = {MI_DEFAULT_ARENA_PURGE_MULT, MI_OPTION_UNINIT, mi_option_arena_purge_mult, "arena_purge_mult", NULL, false},
-  [mi_option_purge_extend_delay] = {MI_DEFAULT_PURGE_EXTEND_DELAY, MI_OPTION_UNINIT, mi_option_purge_extend_delay, "purge_extend_delay", NULL, false},
-  [mi_option_abandoned_reclaim_on_free] = {MI_DEFAULT_ABANDONED_RECLAIM_ON_FREE, MI_OPTION_UNINIT, mi_option_abandoned_reclaim_on_free, "abandoned_reclaim_on_free", NULL, false},
-  [mi_option_disallow_arena_alloc] = {MI_DEFAULT_DISALLOW_ARENA_ALLOC, MI_OPTION_UNINIT, mi_option_disallow_arena_alloc, "disallow_arena_alloc", NULL, false},
-  [mi_option_retry_on_oom] = {MI_DEFAULT_RETRY_ON_OOM, MI_OPTION_UNINIT, mi_option_retry_on_oom, "retry_on_oom", NULL, false},
-  [mi_option_visit_abandoned] = {MI_DEFAULT_VISIT_ABANDONED, MI_OPTION_UNINIT, mi_option_visit_abandoned, "visit_abandoned", NULL, false},
-  [mi_option_guarded_min] = {MI_DEFAULT_GUARDED_MIN, MI_OPTION_UNINIT, mi_option_guarded_min, "guarded_min", NULL, false},
-  [mi_option_guarded_max] = {MI_DEFAULT_GUARDED_MAX, MI_OPTION_UNINIT, mi_option_guarded_max, "guarded_max", NULL, false},
-  [mi_option_guarded_precise] = {MI_DEFAULT_GUARDED_PRECISE, MI_OPTION_UNINIT, mi_option_guarded_precise, "guarded_precise", NULL, false},
-  [mi_option_guarded_sample_rate] = {MI_DEFAULT_GUARDED_SAMPLE_RATE, MI_OPTION_UNINIT, mi_option_guarded_sample_rate, "guarded_sample_rate", NULL, false},
-  [mi_option_guarded_sample_seed] = {MI_DEFAULT_GUARDED_SAMPLE_SEED, MI_OPTION_UNINIT, mi_option_guarded_sample_seed, "guarded_sample_seed", NULL, false},
-  [mi_option_target_segments_per_thread] = {MI_DEFAULT_TARGET_SEGMENTS_PER_THREAD, MI_OPTION_UNINIT, mi_option_target_segments_per_thread, "target_segments_per_thread", NULL, false},
+/* ---- The option table --------------------------------------------------------------------- */
+
+/* Where an option's value came from. Only the transition away from UNREAD matters for
+ * correctness (it ends the lazy read); the rest is for the verbose listing and set_default. */
+typedef enum mi_option_source_e {
+  MI_OPTION_UNREAD = 0, /* environment not looked at yet; value is the default */
+  MI_OPTION_DEFAULT,    /* environment looked at, nothing usable there; value is the default */
+  MI_OPTION_ENV,        /* value from MIMALLOC_<NAME> */
+  MI_OPTION_SET         /* value from mi_option_set */
+} mi_option_source_t;
+
+/* One option. `value` and `source` are atomics because any thread may do the first, lazy read
+ * while another does the same: both parse the same environment and store the same value, and
+ * `source` is published with release after `value`, so a reader that sees it past UNREAD
+ * (acquire) also sees the value. Relaxed/acquire loads are plain moves on x86-64. */
+typedef struct mi_option_desc_s {
+  _Atomic(long) value;  /* current value (KiB for `in_kib` options) */
+  _Atomic(int) source;  /* a mi_option_source_t */
+  const char* name;     /* the enum member without "mi_option_" */
+  const char* legacy;   /* the older name, or NULL */
+  bool in_kib;          /* a size, kept in KiB so a 32-bit long still reaches terabytes */
+} mi_option_desc_t;
+
+#define MI_OPTION_ENTRY(name, UPPER, legacy, in_kib) \
+  [mi_option_##name] = {MI_DEFAULT_##UPPER, MI_OPTION_UNREAD, #name, legacy, in_kib}
+
+static mi_option_desc_t mi_options_table[] = {
+  MI_OPTION_ENTRY(show_errors, SHOW_ERRORS, NULL, false),
+  MI_OPTION_ENTRY(show_stats, SHOW_STATS, NULL, false),
+  MI_OPTION_ENTRY(verbose, VERBOSE, NULL, false),
+  MI_OPTION_ENTRY(eager_commit, EAGER_COMMIT, NULL, false),
+  MI_OPTION_ENTRY(arena_eager_commit, ARENA_EAGER_COMMIT, "eager_region_commit", false),
+  MI_OPTION_ENTRY(purge_decommits, PURGE_DECOMMITS, "reset_decommits", false),
+  MI_OPTION_ENTRY(allow_large_os_pages, ALLOW_LARGE_OS_PAGES, "large_os_pages", false),
+  MI_OPTION_ENTRY(reserve_huge_os_pages, RESERVE_HUGE_OS_PAGES, NULL, false),
+  MI_OPTION_ENTRY(reserve_huge_os_pages_at, RESERVE_HUGE_OS_PAGES_AT, NULL, false),
+  MI_OPTION_ENTRY(reserve_os_memory, RESERVE_OS_MEMORY, NULL, true),
+  MI_OPTION_ENTRY(deprecated_segment_cache, DEPRECATED_SEGMENT_CACHE, NULL, false),
+  MI_OPTION_ENTRY(deprecated_page_reset, DEPRECATED_PAGE_RESET, NULL, false),
+  MI_OPTION_ENTRY(abandoned_page_purge, ABANDONED_PAGE_PURGE, "abandoned_page_reset", false),
+  MI_OPTION_ENTRY(deprecated_segment_reset, DEPRECATED_SEGMENT_RESET, NULL, false),
+  MI_OPTION_ENTRY(eager_commit_delay, EAGER_COMMIT_DELAY, NULL, false),
+  MI_OPTION_ENTRY(purge_delay, PURGE_DELAY, "reset_delay", false),
+  MI_OPTION_ENTRY(use_numa_nodes, USE_NUMA_NODES, NULL, false),
+  MI_OPTION_ENTRY(disallow_os_alloc, DISALLOW_OS_ALLOC, "limit_os_alloc", false),
+  MI_OPTION_ENTRY(os_tag, OS_TAG, NULL, false),
+  MI_OPTION_ENTRY(max_errors, MAX_ERRORS, NULL, false),
+  MI_OPTION_ENTRY(max_warnings, MAX_WARNINGS, NULL, false),
+  MI_OPTION_ENTRY(max_segment_reclaim, MAX_SEGMENT_RECLAIM, NULL, false),
+  MI_OPTION_ENTRY(destroy_on_exit, DESTROY_ON_EXIT, NULL, false),
+  MI_OPTION_ENTRY(arena_reserve, ARENA_RESERVE, NULL, true),
+  MI_OPTION_ENTRY(arena_purge_mult, ARENA_PURGE_MULT, NULL, false),
+  MI_OPTION_ENTRY(purge_extend_delay, PURGE_EXTEND_DELAY, NULL, false),
+  MI_OPTION_ENTRY(abandoned_reclaim_on_free, ABANDONED_RECLAIM_ON_FREE, NULL, false),
+  MI_OPTION_ENTRY(disallow_arena_alloc, DISALLOW_ARENA_ALLOC, NULL, false),
+  MI_OPTION_ENTRY(retry_on_oom, RETRY_ON_OOM, NULL, false),
+  MI_OPTION_ENTRY(visit_abandoned, VISIT_ABANDONED, NULL, false),
+  MI_OPTION_ENTRY(guarded_min, GUARDED_MIN, NULL, false),
+  MI_OPTION_ENTRY(guarded_max, GUARDED_MAX, NULL, false),
+  MI_OPTION_ENTRY(guarded_precise, GUARDED_PRECISE, NULL, false),
+  MI_OPTION_ENTRY(guarded_sample_rate, GUARDED_SAMPLE_RATE, NULL, false),
+  MI_OPTION_ENTRY(guarded_sample_seed, GUARDED_SAMPLE_SEED, NULL, false),
+  MI_OPTION_ENTRY(target_segments_per_thread, TARGET_SEGMENTS_PER_THREAD, NULL, false),
 };
+#undef MI_OPTION_ENTRY
 
-_Static_assert(sizeof(mi_options) / sizeof(mi_options[0]) == _mi_option_last, "one table entry per option");
+/* Designated entries cannot land on the wrong member; this catches a member added to the enum
+ * at the end without an entry. One added in the middle leaves a NULL name, which
+ * _mi_options_init reports. */
+_Static_assert(sizeof(mi_options_table) / sizeof(mi_options_table[0]) == _mi_option_last,
+               "one table entry per mi_option_t member");
 
-static bool mi_options_valid(mi_option_t option) { return (int)option >= 0 && option < _mi_option_last; }
+static bool mi_options_valid(mi_option_t option) { return (int)option >= 0 && (int)option < (int)_mi_option_last; }
 
-/* ---- Parsing ---------------------------------------------------------------------------------- */
+/* ---- Reading the environment -------------------------------------------------------------- */
 
-static char mi_options_toupper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
+static char mi_options_upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
+static bool mi_options_is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static bool mi_options_streq_nocase(const char* a, const char* b) {
-  while (*a != 0 && *b != 0) {
-    if (mi_options_toupper(*a) != mi_options_toupper(*b)) return false;
-    a++;
-    b++;
+static bool mi_options_word_is(const char* s, const char* upper_word) {
+  while (*s != 0 && mi_options_upper(*s) == *upper_word) {
+    s++;
+    upper_word++;
   }
-  return *a == 0 && *b == 0;
+  return *s == 0 && *upper_word == 0;
 }
 
-/* Parse `s` into *value: an integer, a boolean word, or (for size options) a size with K/M/G.
- * Size options are kept in KiB. */
-static bool mi_options_parse(const char* s, bool is_size, long* value) {
-  if (mi_options_streq_nocase(s, "1") || mi_options_streq_nocase(s, "TRUE") || mi_options_streq_nocase(s, "YES") || mi_options_streq_nocase(s, "ON")) {
-    *value = 1;
+/* Parse a trimmed environment value: a decimal integer (optionally signed), one of the words
+ * TRUE/YES/ON (1) or FALSE/NO/OFF (0) in any case, or, for a size option, a non-negative
+ * number with an optional K/M/G/T suffix and optional B or iB ("4GiB", "512k", "100B").
+ * A size without a unit is in bytes and is rounded up to whole KiB. */
+static bool mi_options_parse(const char* s, bool in_kib, long* result) {
+  if (mi_options_word_is(s, "TRUE") || mi_options_word_is(s, "YES") || mi_options_word_is(s, "ON")) {
+    *result = 1;
     return true;
   }
-  if (mi_options_streq_nocase(s, "0") || mi_options_streq_nocase(s, "FALSE") || mi_options_streq_nocase(s, "NO") || mi_options_streq_nocase(s, "OFF")) {
-    *value = 0;
+  if (mi_options_word_is(s, "FALSE") || mi_options_word_is(s, "NO") || mi_options_word_is(s, "OFF")) {
+    *result = 0;
     return true;
   }
-  const char* p = s;
-  bool neg = false;
-  if (*p == '-') {
-    neg = true;
-    p++;
+  bool negative = false;
+  if (*s == '-' || *s == '+') {
+    negative = (*s == '-');
+    s++;
   }
-  if (*p < '0' || *p > '9') return false;
+  if (*s < '0' || *s > '9') return false;
   long v = 0;
-  while (*p >= '0' && *p <= '9') {
-    if (v > (LONG_MAX - 9) / 10) return false;
-    v = v * 10 + (*p - '0');
-    p++;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    int digit = *s - '0';
+    if (v > (LONG_MAX - digit) / 10) return false; /* too large for a long: garbage, not wrapped */
+    v = v * 10 + digit;
   }
-  if (is_size) {
-    long mult_kib = 0; /* value * mult_kib = KiB; a plain number is bytes */
-    char u = mi_options_toupper(*p);
-    if (u == 'K') mult_kib = 1;
-    else if (u == 'M') mult_kib = 1024;
-    else if (u == 'G') mult_kib = 1024 * 1024;
-    else if (u == 0 || u == 'B') mult_kib = -1;
-    else return false;
-    if (u != 0) p++;
-    if (mult_kib > 0 && mi_options_toupper(*p) == 'I') p++;
-    if (mult_kib > 0 && mi_options_toupper(*p) == 'B') p++;
-    else if (mult_kib < 0 && u == 'B') { /* already consumed */ }
-    if (*p != 0) return false;
-    if (mult_kib < 0) v = (v + 1023) / 1024;
-    else if (v > LONG_MAX / mult_kib) return false;
-    else v *= mult_kib;
-  } else if (*p != 0) {
-    return false;
+  if (!in_kib) {
+    if (*s != 0) return false;
+    *result = (negative ? -v : v);
+    return true;
   }
-  *value = (neg ? -v : v);
+  if (negative) return false; /* a negative size means nothing */
+  long kib_per_unit = 0;      /* 0: the number is in bytes */
+  switch (mi_options_upper(*s)) {
+    case 'K': kib_per_unit = 1; break;
+    case 'M': kib_per_unit = 1024L; break;
+    case 'G': kib_per_unit = 1024L * 1024L; break;
+    case 'T': kib_per_unit = 1024L * 1024L * 1024L; break;
+    default: break;
+  }
+  if (kib_per_unit != 0) {
+    s++;
+    if (mi_options_upper(*s) == 'I') {
+      s++;
+      if (mi_options_upper(*s) != 'B') return false; /* "4Gi" is not a unit */
+    }
+  }
+  if (mi_options_upper(*s) == 'B') s++;
+  if (*s != 0) return false;
+  if (kib_per_unit == 0) {
+    *result = v / 1024 + (v % 1024 != 0 ? 1 : 0);
+  } else {
+    if (v > LONG_MAX / kib_per_unit) return false;
+    *result = v * kib_per_unit;
+  }
   return true;
 }
 
-static void mi_options_read_env(mi_option_desc_t* desc) {
-  char name[64];
-  char value[64];
+/* Look for MIMALLOC_<NAME> (uppercased) in the environment; `value` receives the trimmed text. */
+static bool mi_options_getenv(const char* name, char* var, size_t var_size, char* value, size_t value_size) {
+  static const char prefix[] = "MIMALLOC_";
+  size_t len = strlen(name);
+  if (sizeof(prefix) + len > var_size) return false; /* sizeof counts the terminator */
+  memcpy(var, prefix, sizeof(prefix) - 1);
+  for (size_t i = 0; i <= len; i++) var[sizeof(prefix) - 1 + i] = mi_options_upper(name[i]);
+  if (!_mi_prim_getenv(var, value, value_size)) return false;
+  size_t vlen = strlen(value);
+  if (vlen + 1 >= value_size) {
+    /* possibly truncated by the copy: parsing a prefix could accept a wrong number */
+    value[value_size - 2] = '.'; /* shown as "...": the warning names the variable anyway */
+    value[value_size - 3] = '.';
+    value[value_size - 4] = '.';
+    return true;
+  }
+  while (vlen > 0 && mi_options_is_space(value[vlen - 1])) value[--vlen] = 0;
+  size_t start = 0;
+  while (mi_options_is_space(value[start])) start++;
+  if (start > 0) memmove(value, value + start, vlen - start + 1);
+  return true;
+}
+
+/* The first read of an option. `source` leaves UNREAD before any message is printed, because
+ * printing reads show_errors/verbose/max_warnings, which may be this very option. */
+static mi_decl_noinline mi_decl_cold void mi_options_read_env(mi_option_desc_t* desc) {
+  char var[64];
+  char value[128];
   const char* names[2] = {desc->name, desc->legacy};
   for (int i = 0; i < 2; i++) {
-    if (names[i] == NULL) continue;
-    size_t len = strlen(names[i]);
-    if (len + 10 > sizeof(name)) continue;
-    memcpy(name, "MIMALLOC_", 9);
-    for (size_t j = 0; j <= len; j++) name[9 + j] = mi_options_toupper(names[i][j]);
-    if (!_mi_prim_getenv(name, value, sizeof(value))) continue;
-    long v;
-    if (value[0] != 0 && mi_options_parse(value, desc->is_size, &v)) {
-      desc->value = v;
-      desc->init = MI_OPTION_INITIALIZED;
+    if (names[i] == NULL || !mi_options_getenv(names[i], var, sizeof(var), value, sizeof(value))) continue;
+    if (value[0] == 0) continue; /* `MIMALLOC_X=` is how shells unset a variable for one command */
+    long parsed;
+    if (mi_options_parse(value, desc->in_kib, &parsed)) {
+      mi_atomic_store_relaxed(&desc->value, parsed);
+      mi_atomic_store_release(&desc->source, (int)MI_OPTION_ENV);
+      if (i == 1) {
+        _mi_warning_message("environment variable %s is deprecated; use MIMALLOC_%s (the value %ld is used)\n", var,
+                            desc->name, parsed);
+      }
     } else {
-      desc->init = MI_OPTION_DEFAULTED; /* mark first: the warning reads options itself */
-      _mi_warning_message("environment option %s has an invalid value \"%s\"; using the default %ld\n", name, value, desc->value);
-    }
-    if (i == 1 && desc->init == MI_OPTION_INITIALIZED) {
-      _mi_warning_message("environment option %s is deprecated; use MIMALLOC_%s\n", name, desc->name);
+      int unread = MI_OPTION_UNREAD; /* keep a value mi_option_set stored meanwhile */
+      mi_atomic_cas_strong_acq_rel(&desc->source, &unread, (int)MI_OPTION_DEFAULT);
+      _mi_warning_message("environment variable %s has an invalid value \"%s\"; using %ld instead\n", var, value,
+                          mi_atomic_load_relaxed(&desc->value));
     }
     return;
   }
-  desc->init = MI_OPTION_DEFAULTED;
+  int unread = MI_OPTION_UNREAD;
+  mi_atomic_cas_strong_acq_rel(&desc->source, &unread, (int)MI_OPTION_DEFAULT);
 }
 
-/* ---- Public option interface ------------------------------------------------------------------ */
-/* Readers race only to store the same parsed value, so plain accesses suffice; `init` is written
- * last so a reader that sees it set also sees the value (on the targets we build for, stores
- * are not reordered with each other; a compiler barrier keeps the compiler from doing so). */
+/* ---- Public option interface -------------------------------------------------------------- */
+/* Budget of mi_option_get once read: a range check, an acquire load and a relaxed load (three
+ * plain moves on x86-64), no stores. Slow paths call it freely. */
 
 long mi_option_get(mi_option_t option) {
-  if (!mi_options_valid(option)) return 0;
-  mi_option_desc_t* desc = &mi_options[option];
-  if (mi_unlikely(desc->init == MI_OPTION_UNINIT)) {
-    mi_options_read_env(desc);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  }
-  return desc->value;
+  if (mi_unlikely(!mi_options_valid(option))) return 0;
+  mi_option_desc_t* desc = &mi_options_table[option];
+  if (mi_unlikely(mi_atomic_load_acquire(&desc->source) == MI_OPTION_UNREAD)) mi_options_read_env(desc);
+  return mi_atomic_load_relaxed(&desc->value);
 }
 
 long mi_option_get_clamp(mi_option_t option, long min, long max) {
@@ -291,23 +347,25 @@ long mi_option_get_clamp(mi_option_t option, long min, long max) {
 size_t mi_option_get_size(mi_option_t option) {
   if (!mi_options_valid(option)) return 0;
   long x = mi_option_get(option);
-  if (x < 0) return 0;
-  return (mi_options[option].is_size ? (size_t)x * MI_KiB : (size_t)x);
+  if (x <= 0) return 0;
+  if (!mi_options_table[option].in_kib) return (size_t)x;
+  return ((size_t)x > SIZE_MAX / MI_KiB ? SIZE_MAX : (size_t)x * MI_KiB);
 }
 
 void mi_option_set(mi_option_t option, long value) {
   if (!mi_options_valid(option)) return;
-  mi_options[option].value = value;
-  mi_options[option].init = MI_OPTION_INITIALIZED;
+  mi_option_desc_t* desc = &mi_options_table[option];
+  mi_atomic_store_relaxed(&desc->value, value);
+  mi_atomic_store_release(&desc->source, (int)MI_OPTION_SET);
 }
 
+/* A new default: applies unless the environment or mi_option_set already chose a value. An
+ * option not yet read stays unread, so the environment still overrides this default later. */
 void mi_option_set_default(mi_option_t option, long value) {
   if (!mi_options_valid(option)) return;
-  if (mi_options[option].init != MI_OPTION_INITIALIZED) {
-    /* environment still wins: re-read it on the next get */
-    mi_options[option].value = value;
-    mi_options[option].init = MI_OPTION_UNINIT;
-  }
+  mi_option_desc_t* desc = &mi_options_table[option];
+  int source = mi_atomic_load_acquire(&desc->source);
+  if (source == MI_OPTION_UNREAD || source == MI_OPTION_DEFAULT) mi_atomic_store_relaxed(&desc->value, value);
 }
 
 bool mi_option_is_enabled(mi_option_t option) { return mi_option_get(option) != 0; }
@@ -316,70 +374,113 @@ void mi_option_set_enabled_default(mi_option_t option, bool enable) { mi_option_
 void mi_option_enable(mi_option_t option) { mi_option_set_enabled(option, true); }
 void mi_option_disable(mi_option_t option) { mi_option_set_enabled(option, false); }
 
+/* At process start: read every option now, so later reads never touch the environment (which
+ * the program may be modifying by then) and the verbose listing is complete. */
 void _mi_options_init(void) {
-  for (int i = 0; i < _mi_option_last; i++) {
-    long value = mi_option_get((mi_option_t)i); /* reads the environment once */
-    (void)value;
+  for (int i = 0; i < (int)_mi_option_last; i++) {
+    if (mi_options_table[i].name == NULL) {
+      _mi_error_message(EINVAL, "option %d has no entry in the option table (a build bug)\n", i);
+      mi_atomic_store_release(&mi_options_table[i].source, (int)MI_OPTION_DEFAULT);
+      continue;
+    }
+    (void)mi_option_get((mi_option_t)i);
   }
   if (!mi_option_is_enabled(mi_option_verbose)) return;
-  for (int i = 0; i < _mi_option_last; i++) {
-    const mi_option_desc_t* desc = &mi_options[i];
-    _mi_verbose_message("option '%s': %ld%s\n", desc->name, desc->value, desc->is_size ? " KiB" : "");
+  static const char* const source_names[] = {"default", "default", "environment", "set"};
+  for (int i = 0; i < (int)_mi_option_last; i++) {
+    mi_option_desc_t* desc = &mi_options_table[i];
+    if (desc->name == NULL) continue;
+    int source = mi_atomic_load_acquire(&desc->source);
+    _mi_verbose_message("option '%s': %ld%s (%s)\n", desc->name, mi_atomic_load_relaxed(&desc->value),
+                        desc->in_kib ? " KiB" : "", source_names[source & 3]);
   }
 }
 
-/* ---- Output ------------------------------------------------------------------------------------- */
+/* ---- Output ---------------------------------------------------------------------------------- */
 
 static void mi_cdecl mi_options_out_stderr(const char* msg, void* arg) {
   (void)arg;
   if (msg != NULL && msg[0] != 0) _mi_prim_out_stderr(msg);
 }
 
-static _Atomic(mi_output_fun*) mi_out_default;
-static _Atomic(void*) mi_out_arg;
+/* The registered output. The argument is stored before the function and read after it, so a
+ * reader that sees a new function gets its argument (or a newer one), never an older one. */
+static _Atomic(mi_output_fun*) mi_options_out_fun;
+static _Atomic(void*) mi_options_out_arg;
 
 void mi_register_output(mi_output_fun* out, void* arg) mi_attr_noexcept {
-  mi_atomic_store_release(&mi_out_arg, arg);
-  mi_atomic_store_release(&mi_out_default, out);
+  mi_atomic_store_release(&mi_options_out_arg, arg);
+  mi_atomic_store_release(&mi_options_out_fun, out);
 }
 
-static mi_output_fun* mi_out_get_default(void** parg) {
-  mi_output_fun* out = mi_atomic_load_acquire(&mi_out_default);
-  *parg = mi_atomic_load_acquire(&mi_out_arg);
-  return (out == NULL ? &mi_options_out_stderr : out);
+/* NULL means the registered output. So do stdout and stderr: mi_stats_print takes a `void*`,
+ * and programs written against older documentation pass a FILE* there; calling it would jump
+ * into data. */
+static mi_output_fun* mi_options_out_resolve(mi_output_fun* out, void** arg) {
+  if (out != NULL && (void*)out != (void*)stdout && (void*)out != (void*)stderr) return out;
+  mi_output_fun* registered = mi_atomic_load_acquire(&mi_options_out_fun);
+  *arg = mi_atomic_load_acquire(&mi_options_out_arg);
+  return (registered != NULL ? registered : &mi_options_out_stderr);
 }
 
-/* An output callback that allocates and fails, or a message from inside a message, must not
- * loop: output on a thread already producing output is dropped. */
-static mi_decl_thread bool mi_in_output;
+/* An output hook that allocates, fails and reports it, or a message about a message, must not
+ * recurse: output requested on a thread that is already producing output is dropped. */
+static mi_decl_thread bool mi_options_in_output;
 
 void _mi_fputs(mi_output_fun* out, void* arg, const char* prefix, const char* msg) {
-  if (mi_in_output) return;
-  mi_in_output = true;
-  if (out == NULL || (void*)out == (void*)stdout || (void*)out == (void*)stderr) out = mi_out_get_default(&arg);
-  if (prefix != NULL) out(prefix, arg);
-  out(msg, arg);
-  mi_in_output = false;
+  if (msg == NULL || mi_options_in_output) return;
+  mi_options_in_output = true;
+  out = mi_options_out_resolve(out, &arg);
+  /* one call per message when it fits, so concurrent messages do not interleave mid-line */
+  char line[640];
+  size_t plen = (prefix != NULL ? strlen(prefix) : 0);
+  size_t mlen = strlen(msg);
+  if (plen == 0) {
+    out(msg, arg);
+  } else if (plen + mlen < sizeof(line)) {
+    memcpy(line, prefix, plen);
+    memcpy(line + plen, msg, mlen + 1);
+    out(line, arg);
+  } else {
+    out(prefix, arg);
+    out(msg, arg);
+  }
+  mi_options_in_output = false;
 }
 
-static void mi_options_vfprintf(mi_output_fun* out, void* arg, const char* prefix, const char* fmt, va_list args) {
+/* Format into a stack buffer; with `as_line`, a truncated or unterminated message still ends
+ * in a newline so the next message starts on its own line. */
+static void mi_options_vprint(mi_output_fun* out, void* arg, const char* prefix, bool as_line, const char* fmt,
+                              va_list args) __attribute__((format(printf, 5, 0)));
+static void mi_options_vprint(mi_output_fun* out, void* arg, const char* prefix, bool as_line, const char* fmt,
+                              va_list args) {
+  if (fmt == NULL || mi_options_in_output) return;
   char buf[512];
-  if (fmt == NULL) return;
-  vsnprintf(buf, sizeof(buf), fmt, args);
+  int n = vsnprintf(buf, sizeof(buf), fmt, args);
+  if (n < 0) return;
+  if (as_line) {
+    size_t len = ((size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    if ((size_t)n >= sizeof(buf)) memcpy(buf + sizeof(buf) - 5, "...\n", 5);
+    else if (len == 0 || buf[len - 1] != '\n') {
+      if (len + 1 >= sizeof(buf)) len = sizeof(buf) - 2;
+      buf[len] = '\n';
+      buf[len + 1] = 0;
+    }
+  }
   _mi_fputs(out, arg, prefix, buf);
 }
 
 void _mi_fprintf(mi_output_fun* out, void* arg, const char* fmt, ...) {
   va_list args;
   va_start(args, fmt);
-  mi_options_vfprintf(out, arg, NULL, fmt, args);
+  mi_options_vprint(out, arg, NULL, false, fmt, args);
   va_end(args);
 }
 
 void _mi_message(const char* fmt, ...) {
   va_list args;
   va_start(args, fmt);
-  mi_options_vfprintf(NULL, NULL, "mimalloc: ", fmt, args);
+  mi_options_vprint(NULL, NULL, "mimalloc: ", true, fmt, args);
   va_end(args);
 }
 
@@ -387,59 +488,68 @@ void _mi_verbose_message(const char* fmt, ...) {
   if (!mi_option_is_enabled(mi_option_verbose)) return;
   va_list args;
   va_start(args, fmt);
-  mi_options_vfprintf(NULL, NULL, "mimalloc: ", fmt, args);
+  mi_options_vprint(NULL, NULL, "mimalloc: ", true, fmt, args);
   va_end(args);
 }
 
-static _Atomic(long) mi_warning_count;
-static _Atomic(long) mi_error_count;
+/* Warnings and errors are counted process-wide and stop printing after their option's limit
+ * (a negative limit means none); a program in a loop of bad frees must not flood its log. */
+static _Atomic(long) mi_options_warning_count;
+static _Atomic(long) mi_options_error_count;
 
-/* Counted messages stop after the option's limit (negative = no limit). */
-static bool mi_options_may_show(_Atomic(long)* count, mi_option_t max_option) {
-  long max = mi_option_get(max_option);
-  long n = mi_atomic_add_relaxed(count, 1);
-  return max < 0 || n < max;
+static bool mi_options_below_limit(_Atomic(long)* count, mi_option_t limit_option) {
+  long limit = mi_option_get(limit_option);
+  long shown = mi_atomic_add_relaxed(count, 1);
+  return limit < 0 || shown < limit;
+}
+
+static bool mi_options_show_problems(void) {
+  return mi_option_is_enabled(mi_option_show_errors) || mi_option_is_enabled(mi_option_verbose);
 }
 
 void _mi_warning_message(const char* fmt, ...) {
-  if (!mi_option_is_enabled(mi_option_show_errors) && !mi_option_is_enabled(mi_option_verbose)) return;
-  if (!mi_options_may_show(&mi_warning_count, mi_option_max_warnings)) return;
+  if (!mi_options_show_problems()) return;
+  if (!mi_options_below_limit(&mi_options_warning_count, mi_option_max_warnings)) return;
   va_list args;
   va_start(args, fmt);
-  mi_options_vfprintf(NULL, NULL, "mimalloc: warning: ", fmt, args);
+  mi_options_vprint(NULL, NULL, "mimalloc: warning: ", true, fmt, args);
   va_end(args);
 }
 
-static _Atomic(mi_error_fun*) mi_error_handler;
-static _Atomic(void*) mi_error_arg;
+/* The error hook; argument before function, as for the output hook. */
+static _Atomic(mi_error_fun*) mi_options_error_fun;
+static _Atomic(void*) mi_options_error_arg;
 
 void mi_register_error(mi_error_fun* fun, void* arg) {
-  mi_atomic_store_release(&mi_error_arg, arg);
-  mi_atomic_store_release(&mi_error_handler, fun);
+  mi_atomic_store_release(&mi_options_error_arg, arg);
+  mi_atomic_store_release(&mi_options_error_fun, fun);
 }
 
+/* A hook that itself triggers an error (say, it allocates while memory is exhausted) would
+ * otherwise recurse until the stack overflows; an error raised inside the hook on the same
+ * thread is printed but not handed to the hook again. */
+static mi_decl_thread bool mi_options_in_error_hook;
+
 void _mi_error_message(int err, const char* fmt, ...) {
-  if ((mi_option_is_enabled(mi_option_show_errors) || mi_option_is_enabled(mi_option_verbose)) &&
-      mi_options_may_show(&mi_error_count, mi_option_max_errors)) {
+  if (mi_options_show_problems() && mi_options_below_limit(&mi_options_error_count, mi_option_max_errors)) {
     va_list args;
     va_start(args, fmt);
-    char buf[512];
-    vsnprintf(buf, sizeof(buf), fmt, args);
+    mi_options_vprint(NULL, NULL, "mimalloc: error: ", true, fmt, args);
     va_end(args);
-    size_t len = strlen(buf);
-    if (len + 1 < sizeof(buf) && (len == 0 || buf[len - 1] != '\n')) {
-      buf[len] = '\n';
-      buf[len + 1] = 0;
-    }
-    _mi_fputs(NULL, NULL, "mimalloc: error: ", buf);
   }
-  mi_error_fun* handler = mi_atomic_load_acquire(&mi_error_handler);
-  if (handler != NULL) {
-    handler(err, mi_atomic_load_acquire(&mi_error_arg));
+  /* The hook hears of every error, shown or not: that is how a program (or our Rust layer)
+   * learns of ENOMEM, EFAULT (invalid pointer), EAGAIN (double free), EOVERFLOW and EINVAL. */
+  mi_error_fun* hook = mi_atomic_load_acquire(&mi_options_error_fun);
+  if (hook != NULL) {
+    if (mi_options_in_error_hook) return;
+    mi_options_in_error_hook = true;
+    hook(err, mi_atomic_load_acquire(&mi_options_error_arg));
+    mi_options_in_error_hook = false;
+    return;
   }
 #if MI_DEBUG > 0
-  else if (err == EFAULT) {
-    abort(); /* corrupted memory in a debug build: stop at the scene */
-  }
+  /* EFAULT means our own metadata or a block header is corrupt; in a debug build stop here,
+   * at the scene, rather than crash later somewhere unrelated. */
+  if (err == EFAULT) abort();
 #endif
 }

@@ -1,38 +1,47 @@
 /* SPDX-License-Identifier: MIT
- * Randomness for cookies, free-list keys and address hints: a seed from the OS (getrandom)
- * and a fast generator for everything derived from it. Not for cryptography; it must only
- * make layouts and keys unpredictable to an attacker who cannot read our memory. */
+ * Randomness for the process cookie, heap and page free-list keys, and address hints: a seed
+ * from the OS and a fast generator for everything derived from it. It only has to make keys
+ * and layouts unguessable to an attacker who cannot read our memory; it is not for
+ * cryptography. Allocates nothing and takes no locks (it runs before the first heap exists). */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
-/* When the OS has no randomness (very early boot, seccomp), mix what varies between runs. */
-static uintptr_t mi_random_fallback(void) {
-  uintptr_t x = (uintptr_t)_mi_prim_clock_now();
-  x ^= (uintptr_t)&mi_random_fallback; /* ASLR */
-  x ^= (uintptr_t)&x << 17;            /* stack placement */
+/* The splitmix64 output function: xor-shifts and odd multiplies, each a bijection, so the
+ * whole is one; every input bit flips about half the output bits, so a counter goes in and
+ * noise comes out. */
+static uintptr_t mi_random_mix(uintptr_t x) {
+  x ^= x >> 30;
+  x *= (uintptr_t)0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= (uintptr_t)0x94d049bb133111ebULL;
+  x ^= x >> 31;
   return x;
 }
 
-/* A 64-bit mixing step (an avalanche of shifts, xors and odd multipliers). */
-static uintptr_t mi_random_mix(uintptr_t x) {
-  x ^= x >> 31;
-  x *= (uintptr_t)0x7fb5d329728ea185ULL;
-  x ^= x >> 27;
-  x *= (uintptr_t)0x81dadef4bc2dd44dULL;
-  x ^= x >> 33;
+/* The fallback when the OS gives no randomness (seccomp filter, a kernel without getrandom):
+ * what differs between runs (time, ASLR placement of code and stack) plus a counter so two
+ * seeds taken in the same millisecond still differ. Weak, but never a constant. */
+static _Atomic(uintptr_t) mi_random_fallback_count;
+
+static uintptr_t mi_random_fallback(void) {
+  uintptr_t x = (uintptr_t)_mi_prim_clock_now();
+  x = mi_random_mix(x ^ (uintptr_t)&mi_random_mix); /* code placement */
+  x = mi_random_mix(x ^ ((uintptr_t)&x << 16));     /* stack placement */
+  x = mi_random_mix(x ^ mi_atomic_add_relaxed(&mi_random_fallback_count, 1));
   return x;
 }
 
 uintptr_t _mi_random_seed(void) {
-  uintptr_t x;
-  if (!_mi_prim_random_buf(&x, sizeof(x))) x = mi_random_mix(mi_random_fallback());
-  return (x == 0 ? 1 : x);
+  uintptr_t x = 0;
+  if (!_mi_prim_random_buf(&x, sizeof(x))) x = mi_random_fallback();
+  return (x == 0 ? (uintptr_t)0x5851f42d4c957f2dULL : x); /* callers use seeds as keys: not 0 */
 }
 
-/* Weyl sequence + mixer: every state value is visited once per 2^64 steps and the output is
- * never 0, so callers may use it as a non-zero key. */
+/* One step: advance a Weyl sequence (an odd increment, so the state runs through all 2^64
+ * values before repeating) and mix it. The mix is a bijection, so exactly one state maps to 0;
+ * that one output is replaced so callers may use any result as a non-zero key. */
 uintptr_t _mi_random_next(uintptr_t* state) {
   *state += (uintptr_t)0x9e3779b97f4a7c15ULL;
   uintptr_t x = mi_random_mix(*state);
-  return (x == 0 ? 1 : x);
+  return (x == 0 ? (uintptr_t)0x2545f4914f6cdd1dULL : x);
 }

@@ -6,6 +6,7 @@
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 mi_stats_t _mi_stats_main;
@@ -243,4 +244,57 @@ void mi_thread_stats_print_out(mi_output_fun* out, void* arg) mi_attr_noexcept {
   if (st == NULL) return;
   mi_stats_t copy = *st;
   mi_stats_print_of(&copy, out, arg);
+}
+
+/* ---- JSON ------------------------------------------------------------------------------------- */
+
+typedef struct mi_json_buf_s {
+  char* buf;
+  size_t size;
+  size_t len; /* may exceed size: then the output was truncated */
+} mi_json_buf_t;
+
+static void mi_json_printf(mi_json_buf_t* jb, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mi_json_printf(mi_json_buf_t* jb, const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  size_t room = (jb->len < jb->size ? jb->size - jb->len : 0);
+  int n = vsnprintf(room > 0 ? jb->buf + jb->len : NULL, room, fmt, args);
+  va_end(args);
+  if (n > 0) jb->len += (size_t)n;
+}
+
+static void mi_json_count(mi_json_buf_t* jb, const char* name, const mi_stat_count_t* c, bool last) {
+  mi_json_printf(jb, "  \"%s\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld}%s\n", name, (long long)c->current,
+                 (long long)c->peak, (long long)c->total, last ? "" : ",");
+}
+
+char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexcept {
+  mi_stats_t st;
+  mi_stats_get(sizeof(st), &st);
+  char local[16 * 1024]; /* the whole report fits; rendered here first so we know its length */
+  mi_json_buf_t jb = {local, sizeof(local), 0};
+  mi_json_printf(&jb, "{\n  \"version\": %zu,\n", st.version);
+#define MI_JSON_COUNT(f) mi_json_count(&jb, #f, &st.f, false);
+#define MI_JSON_COUNTER(f) mi_json_printf(&jb, "  \"%s\": %lld,\n", #f, (long long)st.f.total);
+  MI_STAT_COUNT_FIELDS(MI_JSON_COUNT)
+  MI_STAT_COUNTER_FIELDS(MI_JSON_COUNTER)
+  mi_json_printf(&jb, "  \"bins\": [");
+  bool first = true;
+  for (size_t bin = 1; bin < MI_BIN_HUGE && bin < MI_STAT_BINS; bin++) {
+    const mi_stat_count_t* b = &st.normal_bins[bin];
+    if (b->total == 0) continue;
+    mi_json_printf(&jb, "%s\n    {\"block_size\": %zu, \"pages\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld}}", first ? "" : ",",
+                   _mi_bin_size(bin), (long long)b->current, (long long)b->peak, (long long)b->total);
+    first = false;
+  }
+  mi_json_printf(&jb, "\n  ]\n}\n");
+  if (jb.len >= sizeof(local)) return NULL; /* cannot happen with the fields above */
+  char* out = buf;
+  if (out == NULL || buf_size < jb.len + 1) {
+    out = (char*)mi_malloc(jb.len + 1);
+    if (out == NULL) return NULL;
+  }
+  memcpy(out, local, jb.len + 1);
+  return out;
 }

@@ -23,6 +23,9 @@ extern "C" {
     pub fn mi_free(p: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    pub fn mi_free_small(p: *mut ::core::ffi::c_void);
+}
+extern "C" {
     pub fn mi_strdup(s: *const ::core::ffi::c_char) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
@@ -230,6 +233,9 @@ extern "C" {
     pub fn mi_heap_malloc_small(heap: *mut mi_heap_t, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    pub fn mi_heap_zalloc_small(heap: *mut mi_heap_t, size: usize) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
     pub fn mi_heap_realloc(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -390,6 +396,42 @@ extern "C" {
         p: *mut ::core::ffi::c_void,
         newcount: usize,
         size: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_heap_rezalloc_aligned(
+        heap: *mut mi_heap_t,
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+        alignment: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_heap_rezalloc_aligned_at(
+        heap: *mut mi_heap_t,
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+        alignment: usize,
+        offset: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_heap_recalloc_aligned(
+        heap: *mut mi_heap_t,
+        p: *mut ::core::ffi::c_void,
+        newcount: usize,
+        size: usize,
+        alignment: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_heap_recalloc_aligned_at(
+        heap: *mut mi_heap_t,
+        p: *mut ::core::ffi::c_void,
+        newcount: usize,
+        size: usize,
+        alignment: usize,
+        offset: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
@@ -559,6 +601,12 @@ const _: () = {
 pub type mi_stats_t = mi_stats_s;
 extern "C" {
     pub fn mi_stats_get(stats_size: usize, stats: *mut mi_stats_t);
+}
+extern "C" {
+    pub fn mi_stats_get_json(
+        buf_size: usize,
+        buf: *mut ::core::ffi::c_char,
+    ) -> *mut ::core::ffi::c_char;
 }
 pub const mi_option_show_errors: mi_option_e = 0;
 pub const mi_option_show_stats: mi_option_e = 1;
