@@ -73,8 +73,8 @@ fn libmimalloc_sys_style_program() {
         mi_heap_destroy(heap);
 
         // small-size entry points
-        assert!(MI_SMALL_SIZE_MAX >= 1024);
         let s = mi_malloc_small(MI_SMALL_SIZE_MAX);
+        assert!(mi_usable_size(s) >= 1024);
         mi_free_small(s);
 
         // statistics through an output callback, and as JSON
