@@ -1,138 +1,189 @@
 /* SPDX-License-Identifier: MIT
- * Statistics: counters kept per thread without atomics (in the thread's tld) and merged into
- * the process-wide `_mi_stats_main` with atomics at thread exit and on demand; the text report,
- * the struct copy for callers that want data, and process information. Updates happen on slow
- * paths only; nothing here allocates. */
+ * Statistics: counters each thread keeps in its own tld without atomics, merged into the
+ * process-wide `_mi_stats_main` with relaxed atomics at thread exit and on demand; the text
+ * report, the versioned struct copy, the JSON form, process information and the clock.
+ * Updates come from slow paths only. Nothing here allocates, except mi_stats_get_json when
+ * the caller's buffer is too small (documented in mimalloc.h). */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
 #include <stdarg.h>
-#include <stdio.h>
+#include <stdio.h> /* snprintf/vsnprintf into stack buffers */
 
+/* Process-wide statistics. Written only with atomics (any thread may update or merge). */
 mi_stats_t _mi_stats_main;
 
+/* mi_stats_t is a size/version header, then count fields, counter fields and the bins. These
+ * lists name the fields once, so merge, reset, copy and the JSON form cannot miss one; the
+ * assert below fails when mimalloc.h grows a field the lists do not have. */
+#define MI_STATS_COUNT_FIELDS(X)                                                                        \
+  X(reserved) X(committed) X(purged) X(segments) X(segments_abandoned) X(segments_cache) X(pages) \
+  X(pages_abandoned) X(threads) X(normal) X(huge) X(malloc_requested)
+#define MI_STATS_COUNTER_FIELDS(X)                                                                 \
+  X(mmap_calls) X(munmap_calls) X(purge_calls) X(page_no_retire) X(searches) X(normal_count) \
+  X(huge_count) X(reclaimed)
+#define MI_STATS_ONE(f) +1
+
+_Static_assert(sizeof(mi_stats_t) == 2 * sizeof(size_t) + (0 MI_STATS_COUNT_FIELDS(MI_STATS_ONE)) * sizeof(mi_stat_count_t) +
+                                         (0 MI_STATS_COUNTER_FIELDS(MI_STATS_ONE)) * sizeof(mi_stat_counter_t) +
+                                         MI_STAT_BINS * sizeof(mi_stat_count_t),
+               "the field lists in stats.c must name every field of mi_stats_t");
+
+/* ---- Updating ---------------------------------------------------------------------------- */
+
+/* Per-thread statistics are written by their thread alone, so plain arithmetic is enough
+ * there; anything inside `_mi_stats_main` may be hit by several threads at once. Relaxed
+ * order: statistics publish nothing, they only have to add up. */
 static bool mi_stats_is_main(const void* stat) {
-  return (const uint8_t*)stat >= (const uint8_t*)&_mi_stats_main && (const uint8_t*)stat < (const uint8_t*)(&_mi_stats_main + 1);
+  return (const uint8_t*)stat >= (const uint8_t*)&_mi_stats_main &&
+         (const uint8_t*)stat < (const uint8_t*)(&_mi_stats_main + 1);
 }
 
-static void mi_stats_peak_update(int64_t* peak, int64_t current) {
-  int64_t p = __atomic_load_n(peak, __ATOMIC_RELAXED);
-  while (current > p && !__atomic_compare_exchange_n(peak, &p, current, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+static void mi_stats_peak_raise(int64_t* peak, int64_t current) {
+  int64_t seen = __atomic_load_n(peak, __ATOMIC_RELAXED);
+  while (current > seen && !__atomic_compare_exchange_n(peak, &seen, current, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    /* `seen` now holds the newer peak; retry only while ours is still higher */
   }
 }
 
-static void mi_stat_update(mi_stat_count_t* stat, int64_t amount) {
+static void mi_stats_count_add(mi_stat_count_t* stat, int64_t amount) {
   if (amount == 0) return;
   if (mi_stats_is_main(stat)) {
-    /* updated from any thread (OS metadata, merges): atomics */
     int64_t current = __atomic_add_fetch(&stat->current, amount, __ATOMIC_RELAXED);
-    mi_stats_peak_update(&stat->peak, current);
-    if (amount > 0) __atomic_fetch_add(&stat->total, amount, __ATOMIC_RELAXED);
+    if (amount > 0) {
+      __atomic_fetch_add(&stat->total, amount, __ATOMIC_RELAXED);
+      mi_stats_peak_raise(&stat->peak, current);
+    }
   } else {
     stat->current += amount;
-    if (stat->current > stat->peak) stat->peak = stat->current;
-    if (amount > 0) stat->total += amount;
+    if (amount > 0) {
+      stat->total += amount;
+      if (stat->current > stat->peak) stat->peak = stat->current;
+    }
   }
 }
 
-void _mi_stat_increase(mi_stat_count_t* stat, size_t amount) { mi_stat_update(stat, (int64_t)amount); }
-void _mi_stat_decrease(mi_stat_count_t* stat, size_t amount) { mi_stat_update(stat, -(int64_t)amount); }
+void _mi_stat_increase(mi_stat_count_t* stat, size_t amount) { mi_stats_count_add(stat, (int64_t)amount); }
+void _mi_stat_decrease(mi_stat_count_t* stat, size_t amount) { mi_stats_count_add(stat, -(int64_t)amount); }
 
 void _mi_stat_counter_increase(mi_stat_counter_t* stat, size_t amount) {
   if (mi_stats_is_main(stat)) __atomic_fetch_add(&stat->total, (int64_t)amount, __ATOMIC_RELAXED);
   else stat->total += (int64_t)amount;
 }
 
-/* ---- Merging ------------------------------------------------------------------------------------ */
-/* mi_stats_t is a header followed by count and counter fields; these tables name them so the
- * merge, reset and report loops cannot miss one. */
+/* ---- Merging ------------------------------------------------------------------------------ */
 
-#define MI_STAT_COUNT_FIELDS(X) \
-  X(reserved) X(committed) X(purged) X(segments) X(segments_abandoned) X(segments_cache) \
-  X(pages) X(pages_abandoned) X(threads) X(normal) X(huge) X(malloc_requested)
-#define MI_STAT_COUNTER_FIELDS(X) \
-  X(mmap_calls) X(munmap_calls) X(purge_calls) X(page_no_retire) X(searches) X(normal_count) X(huge_count) X(reclaimed)
-
-/* A thread's peak is its own; merged into main, the main peak is the highest merged current
- * seen, which undercounts concurrent peaks but never invents one. */
-static void mi_stat_count_merge(mi_stat_count_t* dst, const mi_stat_count_t* src) {
+/* `current` and `total` add up across threads. Peaks do not: two threads' peaks need not
+ * coincide, so their sum would overstate and either alone says nothing about the process.
+ * The main peak is therefore the highest main `current` ever seen after an update or merge:
+ * exact for what is counted in main directly, an underestimate for per-thread quantities
+ * (it misses a high point that was given back before the thread merged). */
+static void mi_stats_count_merge(mi_stat_count_t* dst, const mi_stat_count_t* src) {
   if (src->current == 0 && src->total == 0) return;
   int64_t current = __atomic_add_fetch(&dst->current, src->current, __ATOMIC_RELAXED);
   __atomic_fetch_add(&dst->total, src->total, __ATOMIC_RELAXED);
-  mi_stats_peak_update(&dst->peak, current);
+  mi_stats_peak_raise(&dst->peak, current);
 }
 
-static void mi_stat_counter_merge(mi_stat_counter_t* dst, const mi_stat_counter_t* src) {
+static void mi_stats_counter_merge(mi_stat_counter_t* dst, const mi_stat_counter_t* src) {
   if (src->total != 0) __atomic_fetch_add(&dst->total, src->total, __ATOMIC_RELAXED);
 }
 
+/* Move a thread's numbers into main and zero them: the thread keeps counting from zero, and a
+ * later decrease of something counted before (its `current` going negative) merges back
+ * correctly. Must run on the thread that owns `stats` (or after it stopped). */
 void _mi_stats_done(mi_stats_t* stats) {
   if (stats == NULL || stats == &_mi_stats_main) return;
-#define MI_MERGE_COUNT(f) mi_stat_count_merge(&_mi_stats_main.f, &stats->f);
-#define MI_MERGE_COUNTER(f) mi_stat_counter_merge(&_mi_stats_main.f, &stats->f);
-  MI_STAT_COUNT_FIELDS(MI_MERGE_COUNT)
-  MI_STAT_COUNTER_FIELDS(MI_MERGE_COUNTER)
-  for (size_t i = 0; i < MI_STAT_BINS; i++) mi_stat_count_merge(&_mi_stats_main.normal_bins[i], &stats->normal_bins[i]);
+#define MI_STATS_MERGE_COUNT(f) mi_stats_count_merge(&_mi_stats_main.f, &stats->f);
+#define MI_STATS_MERGE_COUNTER(f) mi_stats_counter_merge(&_mi_stats_main.f, &stats->f);
+  MI_STATS_COUNT_FIELDS(MI_STATS_MERGE_COUNT)
+  MI_STATS_COUNTER_FIELDS(MI_STATS_MERGE_COUNTER)
+#undef MI_STATS_MERGE_COUNT
+#undef MI_STATS_MERGE_COUNTER
+  for (size_t i = 0; i < MI_STAT_BINS; i++) mi_stats_count_merge(&_mi_stats_main.normal_bins[i], &stats->normal_bins[i]);
   memset(stats, 0, sizeof(*stats));
 }
 
-static mi_stats_t* mi_stats_thread(void) {
+/* The calling thread's own statistics, or NULL when it never allocated. */
+static mi_stats_t* mi_stats_of_thread(void) {
   mi_heap_t* heap = mi_prim_get_default_heap();
   return (mi_heap_is_initialized(heap) ? &heap->tld->stats : NULL);
 }
 
-void mi_stats_merge(void) mi_attr_noexcept { _mi_stats_done(mi_stats_thread()); }
+void mi_stats_merge(void) mi_attr_noexcept { _mi_stats_done(mi_stats_of_thread()); }
 
-/* Totals and peaks restart from the present; `current` stays, or later decreases would make
- * live quantities negative. */
-static void mi_stat_count_reset(mi_stat_count_t* stat) {
+/* Totals, peaks and counters restart from now, but `current` (what is live) stays: zeroing it
+ * would make every later decrease of memory that already exists drive it negative. */
+static void mi_stats_count_reset(mi_stat_count_t* stat) {
   int64_t current = __atomic_load_n(&stat->current, __ATOMIC_RELAXED);
-  __atomic_store_n(&stat->total, current > 0 ? current : 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&stat->total, (current > 0 ? current : 0), __ATOMIC_RELAXED);
   __atomic_store_n(&stat->peak, current, __ATOMIC_RELAXED);
 }
 
 void mi_stats_reset(void) mi_attr_noexcept {
-  mi_stats_merge();
-#define MI_RESET_COUNT(f) mi_stat_count_reset(&_mi_stats_main.f);
-#define MI_RESET_COUNTER(f) __atomic_store_n(&_mi_stats_main.f.total, 0, __ATOMIC_RELAXED);
-  MI_STAT_COUNT_FIELDS(MI_RESET_COUNT)
-  MI_STAT_COUNTER_FIELDS(MI_RESET_COUNTER)
-  for (size_t i = 0; i < MI_STAT_BINS; i++) mi_stat_count_reset(&_mi_stats_main.normal_bins[i]);
+  mi_stats_merge(); /* the calling thread's numbers are now in main (and its own are zero) */
+#define MI_STATS_RESET_COUNT(f) mi_stats_count_reset(&_mi_stats_main.f);
+#define MI_STATS_RESET_COUNTER(f) __atomic_store_n(&_mi_stats_main.f.total, 0, __ATOMIC_RELAXED);
+  MI_STATS_COUNT_FIELDS(MI_STATS_RESET_COUNT)
+  MI_STATS_COUNTER_FIELDS(MI_STATS_RESET_COUNTER)
+#undef MI_STATS_RESET_COUNT
+#undef MI_STATS_RESET_COUNTER
+  for (size_t i = 0; i < MI_STAT_BINS; i++) mi_stats_count_reset(&_mi_stats_main.normal_bins[i]);
 }
 
-static void mi_stat_count_copy(mi_stat_count_t* dst, const mi_stat_count_t* src) {
-  dst->current = __atomic_load_n(&src->current, __ATOMIC_RELAXED);
-  dst->peak = __atomic_load_n(&src->peak, __ATOMIC_RELAXED);
+/* ---- Copying out ------------------------------------------------------------------------- */
+
+static void mi_stats_count_load(mi_stat_count_t* dst, const mi_stat_count_t* src) {
   dst->total = __atomic_load_n(&src->total, __ATOMIC_RELAXED);
+  dst->peak = __atomic_load_n(&src->peak, __ATOMIC_RELAXED);
+  dst->current = __atomic_load_n(&src->current, __ATOMIC_RELAXED);
 }
 
+/* A field-by-field snapshot of main: each field is read whole (no torn values), though fields
+ * may come from slightly different moments while other threads merge. */
+static void mi_stats_main_snapshot(mi_stats_t* dst) {
+  memset(dst, 0, sizeof(*dst));
+  dst->size = sizeof(mi_stats_t);
+  dst->version = MI_STAT_VERSION;
+#define MI_STATS_LOAD_COUNT(f) mi_stats_count_load(&dst->f, &_mi_stats_main.f);
+#define MI_STATS_LOAD_COUNTER(f) dst->f.total = __atomic_load_n(&_mi_stats_main.f.total, __ATOMIC_RELAXED);
+  MI_STATS_COUNT_FIELDS(MI_STATS_LOAD_COUNT)
+  MI_STATS_COUNTER_FIELDS(MI_STATS_LOAD_COUNTER)
+#undef MI_STATS_LOAD_COUNT
+#undef MI_STATS_LOAD_COUNTER
+  for (size_t i = 0; i < MI_STAT_BINS; i++) mi_stats_count_load(&dst->normal_bins[i], &_mi_stats_main.normal_bins[i]);
+}
+
+/* `size` says how much this library knows (sizeof its mi_stats_t); a caller built against a
+ * newer, larger struct finds the part we do not know zeroed. */
 void mi_stats_get(size_t stats_size, mi_stats_t* stats) mi_attr_noexcept {
   if (stats == NULL || stats_size == 0) return;
   mi_stats_merge();
-  mi_stats_t copy;
-  memset(&copy, 0, sizeof(copy));
-  copy.size = sizeof(mi_stats_t);
-  copy.version = MI_STAT_VERSION;
-#define MI_COPY_COUNT(f) mi_stat_count_copy(&copy.f, &_mi_stats_main.f);
-#define MI_COPY_COUNTER(f) copy.f.total = __atomic_load_n(&_mi_stats_main.f.total, __ATOMIC_RELAXED);
-  MI_STAT_COUNT_FIELDS(MI_COPY_COUNT)
-  MI_STAT_COUNTER_FIELDS(MI_COPY_COUNTER)
-  for (size_t i = 0; i < MI_STAT_BINS; i++) mi_stat_count_copy(&copy.normal_bins[i], &_mi_stats_main.normal_bins[i]);
-  memcpy(stats, &copy, (stats_size < sizeof(copy) ? stats_size : sizeof(copy)));
+  mi_stats_t snapshot;
+  mi_stats_main_snapshot(&snapshot);
+  size_t n = (stats_size < sizeof(snapshot) ? stats_size : sizeof(snapshot));
+  memcpy(stats, &snapshot, n);
+  if (stats_size > n) memset((uint8_t*)stats + n, 0, stats_size - n);
 }
 
-/* ---- Clock ------------------------------------------------------------------------------------ */
+/* ---- Clock -------------------------------------------------------------------------------- */
 
-static mi_msecs_t mi_clock_start_time;
+/* The process start time; set once by the first caller (mi_process_init), 0 until then. */
+static _Atomic(mi_msecs_t) mi_stats_clock_start;
 
 mi_msecs_t _mi_clock_now(void) { return _mi_prim_clock_now(); }
 
 mi_msecs_t _mi_clock_start(void) {
-  if (mi_clock_start_time == 0) mi_clock_start_time = _mi_clock_now();
-  return mi_clock_start_time;
+  mi_msecs_t start = mi_atomic_load_relaxed(&mi_stats_clock_start);
+  if (mi_unlikely(start == 0)) {
+    mi_msecs_t now = _mi_clock_now();
+    /* two first callers race: the earlier store wins and both return it */
+    if (mi_atomic_cas_strong_acq_rel(&mi_stats_clock_start, &start, now)) start = now;
+  }
+  return start;
 }
 
-/* ---- Process information ------------------------------------------------------------------------ */
+/* ---- Process information ---------------------------------------------------------------- */
 
 void mi_process_info(size_t* elapsed_msecs, size_t* user_msecs, size_t* system_msecs, size_t* current_rss,
                      size_t* peak_rss, size_t* current_commit, size_t* peak_commit, size_t* page_faults) mi_attr_noexcept {
@@ -140,12 +191,16 @@ void mi_process_info(size_t* elapsed_msecs, size_t* user_msecs, size_t* system_m
   memset(&pinfo, 0, sizeof(pinfo));
   _mi_prim_process_info(&pinfo);
   mi_msecs_t elapsed = _mi_clock_now() - _mi_clock_start();
-  mi_stats_merge();
+  /* Commit: main plus what the calling thread has not merged yet, read without merging it, so
+   * asking has no side effect on the thread's own statistics. */
   int64_t commit = __atomic_load_n(&_mi_stats_main.committed.current, __ATOMIC_RELAXED);
   int64_t commit_peak = __atomic_load_n(&_mi_stats_main.committed.peak, __ATOMIC_RELAXED);
+  const mi_stats_t* mine = mi_stats_of_thread();
+  if (mine != NULL) commit += mine->committed.current;
+  if (commit > commit_peak) commit_peak = commit;
   if (elapsed_msecs != NULL) *elapsed_msecs = (size_t)(elapsed < 0 ? 0 : elapsed);
-  if (user_msecs != NULL) *user_msecs = (size_t)pinfo.utime;
-  if (system_msecs != NULL) *system_msecs = (size_t)pinfo.stime;
+  if (user_msecs != NULL) *user_msecs = (size_t)(pinfo.utime < 0 ? 0 : pinfo.utime);
+  if (system_msecs != NULL) *system_msecs = (size_t)(pinfo.stime < 0 ? 0 : pinfo.stime);
   if (current_rss != NULL) *current_rss = pinfo.current_rss;
   if (peak_rss != NULL) *peak_rss = pinfo.peak_rss;
   if (current_commit != NULL) *current_commit = (size_t)(commit < 0 ? 0 : commit);
@@ -153,48 +208,65 @@ void mi_process_info(size_t* elapsed_msecs, size_t* user_msecs, size_t* system_m
   if (page_faults != NULL) *page_faults = pinfo.page_faults;
 }
 
-/* ---- Text report ----------------------------------------------------------------------------- */
+typedef struct mi_stats_process_s {
+  size_t elapsed, utime, stime, rss, peak_rss, commit, peak_commit, faults;
+} mi_stats_process_t;
 
-/* Format `n` (bytes when `unit` is 1, else a plain count) into `buf` with a binary suffix. */
+static void mi_stats_process_get(mi_stats_process_t* p) {
+  mi_process_info(&p->elapsed, &p->utime, &p->stime, &p->rss, &p->peak_rss, &p->commit, &p->peak_commit, &p->faults);
+}
+
+/* ---- Text report -------------------------------------------------------------------------- */
+
+/* `n` as text: bytes with a binary unit and one decimal ("12.5 MiB", "512 B"), counts bare. */
 static void mi_stats_fmt(char* buf, size_t size, int64_t n, bool bytes) {
-  if (size < 32) return;
-  const char* suffix = (bytes ? "B" : "");
-  int64_t a = (n < 0 ? -n : n);
-  if (bytes && a >= (int64_t)MI_KiB) {
-    const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    int64_t div = (int64_t)MI_KiB;
-    while (u < 3 && a >= div * 1024) {
-      div *= 1024;
-      u++;
-    }
-    int64_t whole = n / div;
-    int64_t tenth = ((a % div) * 10) / div;
-    snprintf(buf, size, "%s%lld.%lld %s", (n < 0 && whole == 0 ? "-" : ""), (long long)whole, (long long)tenth, units[u]);
+  const char* sign = (n < 0 ? "-" : "");
+  uint64_t a = (n < 0 ? (uint64_t)(-(n + 1)) + 1 : (uint64_t)n); /* |n| without overflow at INT64_MIN */
+  if (!bytes) {
+    snprintf(buf, size, "%s%llu", sign, (unsigned long long)a);
+    return;
+  }
+  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  size_t u = 0;
+  uint64_t div = 1;
+  while (u + 1 < sizeof(units) / sizeof(units[0]) && a >= div * 1024) {
+    div *= 1024;
+    u++;
+  }
+  if (u == 0) {
+    snprintf(buf, size, "%s%llu B", sign, (unsigned long long)a);
   } else {
-    snprintf(buf, size, "%lld %s", (long long)n, suffix);
+    uint64_t tenths = ((a % div) * 10) / div; /* a % div < 2^50: no overflow */
+    snprintf(buf, size, "%s%llu.%llu %s", sign, (unsigned long long)(a / div), (unsigned long long)tenths, units[u]);
   }
 }
 
-static void mi_stats_print_count(mi_output_fun* out, void* arg, const char* name, const mi_stat_count_t* stat, bool bytes) {
-  char cur[48], peak[48], total[48];
+static void mi_stats_print_count(mi_output_fun* out, void* arg, const char* label, const mi_stat_count_t* stat, bool bytes) {
+  char cur[32], peak[32], total[32];
   mi_stats_fmt(cur, sizeof(cur), stat->current, bytes);
   mi_stats_fmt(peak, sizeof(peak), stat->peak, bytes);
   mi_stats_fmt(total, sizeof(total), stat->total, bytes);
-  _mi_fprintf(out, arg, "%-20s %14s %14s %14s\n", name, cur, peak, total);
+  _mi_fprintf(out, arg, "%-26s %13s %13s %13s\n", label, cur, peak, total);
 }
 
-static void mi_stats_print_counter(mi_output_fun* out, void* arg, const char* name, const mi_stat_counter_t* stat) {
-  _mi_fprintf(out, arg, "%-20s %14s %14s %14lld\n", name, "", "", (long long)stat->total);
+static void mi_stats_print_counter(mi_output_fun* out, void* arg, const char* label, const mi_stat_counter_t* stat) {
+  char total[32];
+  mi_stats_fmt(total, sizeof(total), stat->total, false);
+  _mi_fprintf(out, arg, "%-26s %13s %13s %13s\n", label, "", "", total);
 }
 
-static void mi_stats_print_of(const mi_stats_t* st, mi_output_fun* out, void* arg) {
-  _mi_fprintf(out, arg, "%-20s %14s %14s %14s\n", "mimalloc-rs stats", "current", "peak", "total");
+static void mi_stats_print_msecs(char* buf, size_t size, size_t msecs) {
+  snprintf(buf, size, "%zu.%03zu s", msecs / 1000, msecs % 1000);
+}
+
+/* The whole report for one mi_stats_t (main or a thread's), then the process facts. */
+static void mi_stats_print_of(const mi_stats_t* st, const char* title, mi_output_fun* out, void* arg) {
+  _mi_fprintf(out, arg, "%-26s %13s %13s %13s\n", title, "current", "peak", "total");
   mi_stats_print_count(out, arg, "reserved", &st->reserved, true);
   mi_stats_print_count(out, arg, "committed", &st->committed, true);
   mi_stats_print_count(out, arg, "purged", &st->purged, true);
-  mi_stats_print_count(out, arg, "normal (in pages)", &st->normal, true);
-  mi_stats_print_count(out, arg, "huge", &st->huge, true);
+  mi_stats_print_count(out, arg, "normal blocks (in pages)", &st->normal, true);
+  mi_stats_print_count(out, arg, "huge blocks", &st->huge, true);
   if (st->malloc_requested.total != 0) mi_stats_print_count(out, arg, "requested", &st->malloc_requested, true);
   mi_stats_print_count(out, arg, "segments", &st->segments, false);
   mi_stats_print_count(out, arg, "  abandoned", &st->segments_abandoned, false);
@@ -207,94 +279,127 @@ static void mi_stats_print_of(const mi_stats_t* st, mi_output_fun* out, void* ar
   mi_stats_print_counter(out, arg, "purge calls", &st->purge_calls);
   mi_stats_print_counter(out, arg, "reclaimed segments", &st->reclaimed);
   mi_stats_print_counter(out, arg, "page searches", &st->searches);
-  mi_stats_print_counter(out, arg, "huge blocks", &st->huge_count);
+  mi_stats_print_counter(out, arg, "pages kept (not retired)", &st->page_no_retire);
+  mi_stats_print_counter(out, arg, "normal blocks handed out", &st->normal_count);
+  mi_stats_print_counter(out, arg, "huge blocks handed out", &st->huge_count);
+
   bool header = false;
-  for (size_t bin = 1; bin < MI_BIN_HUGE && bin < MI_STAT_BINS; bin++) {
+  for (size_t bin = 0; bin < MI_STAT_BINS; bin++) {
     const mi_stat_count_t* b = &st->normal_bins[bin];
-    if (b->total == 0) continue;
+    if (b->total == 0 && b->current == 0) continue;
     if (!header) {
       _mi_fprintf(out, arg, "pages per size class:\n");
       header = true;
     }
-    char name[64];
-    char size[48];
-    mi_stats_fmt(size, sizeof(size), (int64_t)_mi_bin_size(bin), true);
-    snprintf(name, sizeof(name), "  %s", size);
-    mi_stats_print_count(out, arg, name, b, false);
+    char label[48];
+    if (bin >= 1 && bin < MI_BIN_HUGE) {
+      char size[32];
+      mi_stats_fmt(size, sizeof(size), (int64_t)_mi_bin_size(bin), true);
+      snprintf(label, sizeof(label), "  bin %3zu: %s", bin, size);
+    } else {
+      snprintf(label, sizeof(label), "  bin %3zu: %s", bin, bin == MI_BIN_HUGE ? "huge" : "other");
+    }
+    mi_stats_print_count(out, arg, label, b, false);
   }
-  size_t elapsed, utime, stime, rss, peak_rss, commit, peak_commit, faults;
-  mi_process_info(&elapsed, &utime, &stime, &rss, &peak_rss, &commit, &peak_commit, &faults);
-  char rss_s[48], peak_s[48];
-  mi_stats_fmt(rss_s, sizeof(rss_s), (int64_t)rss, true);
-  mi_stats_fmt(peak_s, sizeof(peak_s), (int64_t)peak_rss, true);
-  _mi_fprintf(out, arg, "process: elapsed %zu.%03zu s, user %zu.%03zu s, system %zu.%03zu s, faults %zu, rss %s, peak rss %s\n",
-              elapsed / 1000, elapsed % 1000, utime / 1000, utime % 1000, stime / 1000, stime % 1000, faults, rss_s, peak_s);
+
+  mi_stats_process_t p;
+  mi_stats_process_get(&p);
+  char elapsed[32], user[32], sys[32], rss[32], peak_rss[32], commit[32], peak_commit[32];
+  mi_stats_print_msecs(elapsed, sizeof(elapsed), p.elapsed);
+  mi_stats_print_msecs(user, sizeof(user), p.utime);
+  mi_stats_print_msecs(sys, sizeof(sys), p.stime);
+  mi_stats_fmt(rss, sizeof(rss), (int64_t)p.rss, true);
+  mi_stats_fmt(peak_rss, sizeof(peak_rss), (int64_t)p.peak_rss, true);
+  mi_stats_fmt(commit, sizeof(commit), (int64_t)p.commit, true);
+  mi_stats_fmt(peak_commit, sizeof(peak_commit), (int64_t)p.peak_commit, true);
+  _mi_fprintf(out, arg, "process: elapsed %s, user %s, system %s, page faults %zu\n", elapsed, user, sys, p.faults);
+  _mi_fprintf(out, arg, "process: rss %s (peak %s), committed %s (peak %s)\n", rss, peak_rss, commit, peak_commit);
 }
 
 void mi_stats_print_out(mi_output_fun* out, void* arg) mi_attr_noexcept {
   mi_stats_t st;
   mi_stats_get(sizeof(st), &st);
-  mi_stats_print_of(&st, out, arg);
+  mi_stats_print_of(&st, "mimalloc-rs statistics", out, arg);
 }
 
 void mi_stats_print(void* out) mi_attr_noexcept { mi_stats_print_out((mi_output_fun*)out, NULL); }
 
+/* The calling thread's unmerged numbers: what it did since it started or last merged. */
 void mi_thread_stats_print_out(mi_output_fun* out, void* arg) mi_attr_noexcept {
-  mi_stats_t* st = mi_stats_thread();
-  if (st == NULL) return;
-  mi_stats_t copy = *st;
-  mi_stats_print_of(&copy, out, arg);
+  mi_stats_t copy;
+  const mi_stats_t* mine = mi_stats_of_thread();
+  if (mine != NULL) copy = *mine;
+  else memset(&copy, 0, sizeof(copy));
+  mi_stats_print_of(&copy, "mimalloc-rs thread statistics", out, arg);
 }
 
-/* ---- JSON ------------------------------------------------------------------------------------- */
+/* ---- JSON --------------------------------------------------------------------------------- */
 
-typedef struct mi_json_buf_s {
+/* A bounded writer that keeps counting past the end, so a first pass with no buffer measures
+ * the text and a second pass writes it. */
+typedef struct mi_stats_json_s {
   char* buf;
-  size_t size;
-  size_t len; /* may exceed size: then the output was truncated */
-} mi_json_buf_t;
+  size_t size; /* bytes available at buf (0 while measuring) */
+  size_t len;  /* bytes the text needs so far, without the terminator */
+} mi_stats_json_t;
 
-static void mi_json_printf(mi_json_buf_t* jb, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mi_json_printf(mi_json_buf_t* jb, const char* fmt, ...) {
+static void mi_stats_json_printf(mi_stats_json_t* j, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mi_stats_json_printf(mi_stats_json_t* j, const char* fmt, ...) {
+  size_t room = (j->len < j->size ? j->size - j->len : 0);
   va_list args;
   va_start(args, fmt);
-  size_t room = (jb->len < jb->size ? jb->size - jb->len : 0);
-  int n = vsnprintf(room > 0 ? jb->buf + jb->len : NULL, room, fmt, args);
+  int n = vsnprintf(room > 0 ? j->buf + j->len : NULL, room, fmt, args);
   va_end(args);
-  if (n > 0) jb->len += (size_t)n;
+  if (n > 0) j->len += (size_t)n;
 }
 
-static void mi_json_count(mi_json_buf_t* jb, const char* name, const mi_stat_count_t* c, bool last) {
-  mi_json_printf(jb, "  \"%s\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld}%s\n", name, (long long)c->current,
-                 (long long)c->peak, (long long)c->total, last ? "" : ",");
+static void mi_stats_json_count(mi_stats_json_t* j, const char* name, const mi_stat_count_t* c) {
+  mi_stats_json_printf(j, "  \"%s\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld},\n", name, (long long)c->current,
+                       (long long)c->peak, (long long)c->total);
+}
+
+static void mi_stats_json_render(mi_stats_json_t* j, const mi_stats_t* st, const mi_stats_process_t* p) {
+  mi_stats_json_printf(j, "{\n  \"version\": %zu,\n", st->version);
+#define MI_STATS_JSON_COUNT(f) mi_stats_json_count(j, #f, &st->f);
+#define MI_STATS_JSON_COUNTER(f) mi_stats_json_printf(j, "  \"%s\": %lld,\n", #f, (long long)st->f.total);
+  MI_STATS_COUNT_FIELDS(MI_STATS_JSON_COUNT)
+  MI_STATS_COUNTER_FIELDS(MI_STATS_JSON_COUNTER)
+#undef MI_STATS_JSON_COUNT
+#undef MI_STATS_JSON_COUNTER
+  mi_stats_json_printf(j, "  \"bins\": [");
+  bool first = true;
+  for (size_t bin = 0; bin < MI_STAT_BINS; bin++) {
+    const mi_stat_count_t* b = &st->normal_bins[bin];
+    if (b->total == 0 && b->current == 0) continue;
+    size_t block_size = (bin >= 1 && bin < MI_BIN_HUGE ? _mi_bin_size(bin) : 0); /* 0: not a size class */
+    mi_stats_json_printf(j, "%s\n    {\"bin\": %zu, \"block_size\": %zu, \"pages\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld}}",
+                         first ? "" : ",", bin, block_size, (long long)b->current, (long long)b->peak, (long long)b->total);
+    first = false;
+  }
+  mi_stats_json_printf(j, "%s],\n", first ? "" : "\n  ");
+  mi_stats_json_printf(j,
+                       "  \"process\": {\"elapsed_msecs\": %zu, \"user_msecs\": %zu, \"system_msecs\": %zu, "
+                       "\"current_rss\": %zu, \"peak_rss\": %zu, \"current_commit\": %zu, \"peak_commit\": %zu, "
+                       "\"page_faults\": %zu}\n}\n",
+                       p->elapsed, p->utime, p->stime, p->rss, p->peak_rss, p->commit, p->peak_commit, p->faults);
 }
 
 char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexcept {
   mi_stats_t st;
   mi_stats_get(sizeof(st), &st);
-  char local[16 * 1024]; /* the whole report fits; rendered here first so we know its length */
-  mi_json_buf_t jb = {local, sizeof(local), 0};
-  mi_json_printf(&jb, "{\n  \"version\": %zu,\n", st.version);
-#define MI_JSON_COUNT(f) mi_json_count(&jb, #f, &st.f, false);
-#define MI_JSON_COUNTER(f) mi_json_printf(&jb, "  \"%s\": %lld,\n", #f, (long long)st.f.total);
-  MI_STAT_COUNT_FIELDS(MI_JSON_COUNT)
-  MI_STAT_COUNTER_FIELDS(MI_JSON_COUNTER)
-  mi_json_printf(&jb, "  \"bins\": [");
-  bool first = true;
-  for (size_t bin = 1; bin < MI_BIN_HUGE && bin < MI_STAT_BINS; bin++) {
-    const mi_stat_count_t* b = &st.normal_bins[bin];
-    if (b->total == 0) continue;
-    mi_json_printf(&jb, "%s\n    {\"block_size\": %zu, \"pages\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld}}", first ? "" : ",",
-                   _mi_bin_size(bin), (long long)b->current, (long long)b->peak, (long long)b->total);
-    first = false;
-  }
-  mi_json_printf(&jb, "\n  ]\n}\n");
-  if (jb.len >= sizeof(local)) return NULL; /* cannot happen with the fields above */
+  mi_stats_process_t p;
+  mi_stats_process_get(&p);
+  /* Both passes render the same snapshot, so the measured length is the written length. */
+  mi_stats_json_t measure = {NULL, 0, 0};
+  mi_stats_json_render(&measure, &st, &p);
   char* out = buf;
-  if (out == NULL || buf_size < jb.len + 1) {
-    out = (char*)mi_malloc(jb.len + 1);
+  if (out == NULL || buf_size < measure.len + 1) {
+    out = (char*)mi_malloc(measure.len + 1);
     if (out == NULL) return NULL;
   }
-  memcpy(out, local, jb.len + 1);
+  mi_stats_json_t write = {out, measure.len + 1, 0};
+  mi_stats_json_render(&write, &st, &p);
   return out;
 }
+
+#undef MI_STATS_ONE
