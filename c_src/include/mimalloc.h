@@ -262,7 +262,7 @@ typedef enum mi_option_e {
   mi_option_reserve_os_memory,        /* accepted */
   mi_option_deprecated_segment_cache,
   mi_option_deprecated_page_reset,
-  mi_option_abandoned_page_purge,     /* purge free pages of a segment when its thread exits */
+  mi_option_abandoned_page_purge,     /* accepted: free pages are always purged when their thread exits */
   mi_option_deprecated_segment_reset,
   mi_option_eager_commit_delay,       /* accepted */
   mi_option_purge_delay,              /* milliseconds before an empty page is purged; 0 = at once, -1 = never */
@@ -276,7 +276,7 @@ typedef enum mi_option_e {
   mi_option_arena_reserve,            /* accepted */
   mi_option_arena_purge_mult,         /* accepted */
   mi_option_purge_extend_delay,       /* accepted */
-  mi_option_abandoned_reclaim_on_free,/* a free into an abandoned segment may reclaim it */
+  mi_option_abandoned_reclaim_on_free,/* accepted: abandoned segments are adopted when a thread needs one */
   mi_option_disallow_arena_alloc,     /* accepted */
   mi_option_retry_on_oom,             /* accepted */
   mi_option_visit_abandoned,          /* accepted */

@@ -40,8 +40,8 @@ static void* mi_heap_malloc_zero_aligned_at(mi_heap_t* heap, size_t size, size_t
     /* mi_malloc(n) is aligned to min(16, largest power of two <= n) */
     return _mi_heap_malloc_zero(heap, (size < alignment ? alignment : size), zero);
   }
-  if (size <= MI_SMALL_SIZE_MAX && alignment <= MI_ALIGN_OVERALLOC_MAX) {
-    mi_page_t* page = _mi_heap_get_free_small_page(heap, size);
+  if (size <= MI_SMALL_SIZE_MAX - MI_PADDING_SIZE && alignment <= MI_ALIGN_OVERALLOC_MAX) {
+    mi_page_t* page = _mi_heap_get_free_small_page(heap, size + MI_PADDING_SIZE);
     if (page->free != NULL && (((uintptr_t)page->free + offset) & (alignment - 1)) == 0) {
       return _mi_page_malloc(heap, page, size, zero);
     }

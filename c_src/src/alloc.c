@@ -16,18 +16,39 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
   page->used++;
   if (mi_unlikely(zero)) {
     if (page->free_is_zero) block->next = 0; /* only the link word was ever written */
-    else memset(block, 0, page->block_size);
+    else memset(block, 0, page->block_size - MI_PADDING_SIZE);
   }
+#if MI_FILL
+  else {
+    size_t fill = page->block_size - MI_PADDING_SIZE;
+    memset(block, MI_DEBUG_UNINIT, fill < 64 * MI_KiB ? fill : 64 * MI_KiB);
+  }
+#endif
+#if MI_PADDING
+  _mi_padding_init(page, block, size);
+#endif
+#if MI_STAT > 1
+  _mi_stat_increase(&heap->tld->stats.malloc_requested, size);
+  _mi_stat_counter_increase(&heap->tld->stats.normal_count, 1);
+#else
+  (void)heap;
+  (void)size;
+#endif
   return block;
 }
 
+/* `size` is what the caller asked for; the block must also hold the debug padding. */
 static inline void* mi_heap_malloc_small_zero(mi_heap_t* heap, size_t size, bool zero) {
-  mi_page_t* page = _mi_heap_get_free_small_page(heap, size);
+  mi_page_t* page = _mi_heap_get_free_small_page(heap, size + MI_PADDING_SIZE);
   return _mi_page_malloc(heap, page, size, zero);
 }
 
 void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero) {
-  if (mi_likely(size <= MI_SMALL_SIZE_MAX)) return mi_heap_malloc_small_zero(heap, size, zero);
+#if MI_PADDING
+  /* the usable size is the requested size here: keep a zero-size block usable (>= 1 byte) */
+  if (size == 0) size = 1;
+#endif
+  if (mi_likely(size <= MI_SMALL_SIZE_MAX - MI_PADDING_SIZE)) return mi_heap_malloc_small_zero(heap, size, zero);
   return _mi_malloc_generic(heap, size, zero, 0);
 }
 

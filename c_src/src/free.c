@@ -6,6 +6,136 @@
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
+#include <stdlib.h>
+
+/* ---- Checks of checked builds ------------------------------------------------------------ */
+
+void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block) {
+  _mi_error_message(EFAULT, "corrupted free list: the block at %p (block size %zu) has an invalid link; "
+                            "the block was probably written to after it was freed (detected by the encoded free list)",
+                    (const void*)block, page->block_size);
+  abort(); /* never hand out memory through a corrupted list, even when a hook returns */
+}
+
+#if MI_CHECK_OWNED
+/* Is `p` a pointer into a block of an in-use page of ours? Looks at the segment map first, so a
+ * foreign or wild pointer is answered without touching the memory it points to. */
+static mi_decl_noinline bool mi_free_check_owned(const void* p) {
+  if (_mi_segment_map_contains(p)) {
+    const mi_segment_t* segment = _mi_ptr_segment(p);
+    if (segment->cookie == ((uintptr_t)segment ^ _mi_process_cookie) &&
+        (uintptr_t)p < (uintptr_t)segment + segment->segment_size) {
+      const mi_page_t* page = _mi_segment_page_of(segment, p);
+      if (page->segment_in_use && mi_page_contains_addr(page, p)) return true;
+    }
+  }
+  _mi_error_message(EINVAL, "mi_free: %p was not allocated by this allocator, or its memory was already released "
+                            "(detected by the %s build's ownership check); the call is ignored",
+                    p, MI_SECURE > 0 ? "secure" : "debug");
+  return false;
+}
+#endif
+
+#if MI_CHECK_DOUBLE_FREE
+static bool mi_list_contains(const mi_page_t* page, const mi_block_t* list, const mi_block_t* elem) {
+  size_t n = 0;
+  while (list != NULL && n++ <= page->capacity) {
+    if (list == elem) return true;
+    mi_block_t* next = mi_block_next_raw(page, list);
+    if (next != NULL && !mi_page_contains_addr(page, next)) return false; /* racing owner: give up */
+    list = next;
+  }
+  return false;
+}
+
+/* A live block's first word is user data, which decodes to a random address; a free block's
+ * decodes into its own page. Only then are the page's lists searched to be sure. */
+static bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
+  mi_block_t* n = mi_block_next_raw(page, block);
+  if (n != NULL && !mi_page_contains_addr(page, n)) return false;
+  if (!mi_list_contains(page, page->free, block) && !mi_list_contains(page, page->local_free, block) &&
+      !mi_list_contains(page, mi_page_thread_free(page), block)) {
+    return false;
+  }
+  _mi_error_message(EAGAIN, "double free detected of block %p (block size %zu); the second free is refused",
+                    (const void*)block, page->block_size);
+  return true;
+}
+#endif
+
+#if MI_PADDING
+static mi_padding_t* mi_block_padding(const mi_page_t* page, const mi_block_t* block) {
+  return (mi_padding_t*)((uint8_t*)block + page->block_size - sizeof(mi_padding_t));
+}
+
+static uint32_t mi_padding_canary(const mi_page_t* page, const mi_block_t* block) {
+  return (uint32_t)((uintptr_t)block ^ page->keys[0] ^ (page->keys[1] >> 32)) | 1;
+}
+
+void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size) {
+  mi_padding_t* pad = mi_block_padding(page, block);
+  size_t delta = (size_t)((uint8_t*)pad - (uint8_t*)block) - size;
+  pad->canary = mi_padding_canary(page, block);
+  pad->delta = (uint32_t)delta;
+  memset((uint8_t*)block + size, MI_DEBUG_PADDING, delta < 256 ? delta : 256);
+}
+
+/* Requested bytes of a block, or the whole block when its padding is damaged. */
+static size_t mi_padding_requested(const mi_page_t* page, const mi_block_t* block, bool* ok) {
+  const mi_padding_t* pad = mi_block_padding(page, block);
+  size_t room = page->block_size - sizeof(mi_padding_t);
+  *ok = (pad->canary == mi_padding_canary(page, block) && pad->delta <= room);
+  return (*ok ? room - pad->delta : room);
+}
+
+static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
+  bool ok;
+  size_t size = mi_padding_requested(page, block, &ok);
+  size_t room = page->block_size - sizeof(mi_padding_t);
+  size_t bad = room; /* first damaged byte offset */
+  if (ok) {
+    const uint8_t* fill = (const uint8_t*)block + size;
+    size_t checked = (room - size < 256 ? room - size : 256);
+    for (size_t i = 0; i < checked; i++) {
+      if (fill[i] != MI_DEBUG_PADDING) {
+        bad = size + i;
+        ok = false;
+        break;
+      }
+    }
+  }
+  if (!ok) {
+    _mi_error_message(EFAULT, "buffer overflow in heap block %p of size %zu: %s at byte offset %zu "
+                              "(detected by the debug build's padding canary)",
+                      (const void*)block, size, bad == room ? "the canary after the block was overwritten" : "write past the end", bad);
+  }
+}
+#endif
+
+/* Checks run before a block is freed; false refuses the free. */
+static mi_decl_noinline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
+#if MI_CHECK_DOUBLE_FREE
+  if (mi_check_is_double_free(page, block)) return false;
+#endif
+#if MI_PADDING
+  mi_check_padding(page, block);
+#endif
+#if MI_FILL
+  /* everything but the link word and the padding; a block of a zero-size request is all padding
+   * (and so `fill` must not be computed by a subtraction that can wrap) */
+  size_t used_part = sizeof(mi_block_t) + MI_PADDING_SIZE;
+  if (page->block_size > used_part) {
+    size_t fill = page->block_size - used_part;
+    memset((uint8_t*)block + sizeof(mi_block_t), MI_DEBUG_FREED, fill < 64 * MI_KiB ? fill : 64 * MI_KiB);
+  }
+#endif
+  (void)page;
+  (void)block;
+  return true;
+}
+
+#define MI_FREE_CHECKS (MI_CHECK_DOUBLE_FREE || MI_PADDING || MI_FILL)
+
 mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p) {
   size_t diff = (size_t)((const uint8_t*)p - page->page_start);
   size_t adjust = diff % page->block_size;
@@ -78,14 +208,14 @@ static mi_decl_noinline void mi_free_generic(mi_page_t* page, bool local, void* 
  * stores, one decrement; no atomics. */
 void mi_free(void* p) mi_attr_noexcept {
   if (mi_unlikely(p == NULL)) return;
-  mi_segment_t* const segment = _mi_ptr_segment(p);
-#if MI_SECURE >= 1 || MI_DEBUG >= 1
-  if (mi_unlikely(!_mi_segment_map_contains(p) || segment->cookie != ((uintptr_t)segment ^ _mi_process_cookie))) {
-    _mi_error_message(EINVAL, "mi_free: pointer %p was not allocated by this allocator", p);
-    return;
-  }
+#if MI_CHECK_OWNED
+  if (mi_unlikely(!mi_free_check_owned(p))) return;
 #endif
+  mi_segment_t* const segment = _mi_ptr_segment(p);
   mi_page_t* const page = _mi_segment_page_of(segment, p);
+#if MI_FREE_CHECKS
+  if (!mi_free_checks(page, mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (mi_block_t*)p)) return;
+#endif
   if (mi_likely(mi_atomic_load_relaxed(&segment->thread_id) == _mi_thread_id())) {
     if (mi_likely(mi_page_flags(page) == 0)) {
       mi_block_t* const block = (mi_block_t*)p;
@@ -107,11 +237,16 @@ size_t _mi_usable_size(const void* p, const char* msg) {
   if (p == NULL) return 0;
   const mi_segment_t* segment = _mi_ptr_segment(p);
   const mi_page_t* page = _mi_segment_page_of(segment, p);
-  if (mi_unlikely(mi_page_has_aligned(page))) {
-    const mi_block_t* block = _mi_page_ptr_unalign(page, p);
-    return page->block_size - (size_t)((const uint8_t*)p - (const uint8_t*)block);
-  }
-  return page->block_size;
+  const mi_block_t* block = (mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (const mi_block_t*)p);
+  size_t offset = (size_t)((const uint8_t*)p - (const uint8_t*)block);
+#if MI_PADDING
+  /* the usable size is exactly what was asked for: writing all of it never trips the canary */
+  bool ok;
+  size_t size = mi_padding_requested(page, block, &ok);
+  return (size > offset ? size - offset : 0);
+#else
+  return page->block_size - offset;
+#endif
 }
 
 size_t mi_usable_size(const void* p) mi_attr_noexcept { return _mi_usable_size(p, "mi_usable_size"); }

@@ -245,7 +245,8 @@ bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, mi_page_t* page, mi_block
   _mi_page_free_collect(page, true);
   if (page->used == 0) return true;
   size_t bsize = page->block_size;
-  if (page->capacity == 1) return visitor(heap, NULL, page->page_start, bsize, arg);
+  size_t usable = bsize - MI_PADDING_SIZE; /* what the program may use of each block */
+  if (page->capacity == 1) return visitor(heap, NULL, page->page_start, usable, arg);
   /* mark the free blocks, then every unmarked block below capacity is live */
   uint64_t free_map[MI_VISIT_BITS / 64];
   size_t words = ((size_t)page->capacity + 63) / 64;
@@ -259,7 +260,7 @@ bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, mi_page_t* page, mi_block
   for (size_t i = 0; i < page->capacity && live < page->used; i++) {
     if (free_map[i / 64] & ((uint64_t)1 << (i % 64))) continue;
     live++;
-    if (!visitor(heap, NULL, page->page_start + i * bsize, bsize, arg)) return false;
+    if (!visitor(heap, NULL, page->page_start + i * bsize, usable, arg)) return false;
   }
   return true;
 }
@@ -280,9 +281,9 @@ static bool mi_heap_visit_areas_page(mi_heap_t* heap, mi_page_queue_t* pq, mi_pa
   area.reserved = (size_t)page->reserved * bsize;
   area.committed = (size_t)page->capacity * bsize;
   area.used = page->used;
-  area.block_size = bsize;
+  area.block_size = bsize - MI_PADDING_SIZE;
   area.full_block_size = bsize;
-  if (!args->visitor(heap, &area, NULL, bsize, args->arg)) return false;
+  if (!args->visitor(heap, &area, NULL, area.block_size, args->arg)) return false;
   if (args->visit_blocks) return _mi_heap_area_visit_blocks(heap, page, args->visitor, args->arg);
   return true;
 }

@@ -276,56 +276,65 @@ static bool mi_options_parse(const char* s, bool in_kib, long* result) {
   return true;
 }
 
-/* Look for MIMALLOC_<NAME> (uppercased) in the environment; `value` receives the trimmed text. */
-static bool mi_options_getenv(const char* name, char* var, size_t var_size, char* value, size_t value_size) {
+/* MIMALLOC_<NAME> with the name uppercased; false if it does not fit (it always does). */
+static bool mi_options_var_name(const char* name, char* var, size_t var_size) {
   static const char prefix[] = "MIMALLOC_";
   size_t len = strlen(name);
   if (sizeof(prefix) + len > var_size) return false; /* sizeof counts the terminator */
   memcpy(var, prefix, sizeof(prefix) - 1);
   for (size_t i = 0; i <= len; i++) var[sizeof(prefix) - 1 + i] = mi_options_upper(name[i]);
+  return true;
+}
+
+/* The value of `var`, trimmed; false when unset or empty (`MIMALLOC_X=` is how a shell unsets
+ * a variable for one command). */
+static bool mi_options_getenv(const char* var, char* value, size_t value_size) {
   if (!_mi_prim_getenv(var, value, value_size)) return false;
   size_t vlen = strlen(value);
   if (vlen + 1 >= value_size) {
-    /* possibly truncated by the copy: parsing a prefix could accept a wrong number */
-    value[value_size - 2] = '.'; /* shown as "...": the warning names the variable anyway */
-    value[value_size - 3] = '.';
-    value[value_size - 4] = '.';
+    /* possibly cut short by the copy, and a prefix of a number is a wrong number: make it
+     * unparsable, ending in "..." for the warning */
+    memcpy(value + value_size - 4, "...", 4);
     return true;
   }
   while (vlen > 0 && mi_options_is_space(value[vlen - 1])) value[--vlen] = 0;
   size_t start = 0;
   while (mi_options_is_space(value[start])) start++;
   if (start > 0) memmove(value, value + start, vlen - start + 1);
-  return true;
+  return value[0] != 0;
 }
 
-/* The first read of an option. `source` leaves UNREAD before any message is printed, because
- * printing reads show_errors/verbose/max_warnings, which may be this very option. */
+static void mi_options_mark_read(mi_option_desc_t* desc) {
+  int unread = MI_OPTION_UNREAD; /* a CAS, so a value mi_option_set stored meanwhile keeps SET */
+  mi_atomic_cas_strong_acq_rel(&desc->source, &unread, (int)MI_OPTION_DEFAULT);
+}
+
+/* The first read of an option: the current name, then the legacy one. `source` leaves UNREAD
+ * before any message is printed, because printing reads show_errors/verbose/max_warnings,
+ * which may be this very option. */
 static mi_decl_noinline mi_decl_cold void mi_options_read_env(mi_option_desc_t* desc) {
-  char var[64];
+  char var[2][64];
   char value[128];
   const char* names[2] = {desc->name, desc->legacy};
   for (int i = 0; i < 2; i++) {
-    if (names[i] == NULL || !mi_options_getenv(names[i], var, sizeof(var), value, sizeof(value))) continue;
-    if (value[0] == 0) continue; /* `MIMALLOC_X=` is how shells unset a variable for one command */
+    if (names[i] == NULL || !mi_options_var_name(names[i], var[i], sizeof(var[i]))) continue;
+    if (!mi_options_getenv(var[i], value, sizeof(value))) continue;
     long parsed;
     if (mi_options_parse(value, desc->in_kib, &parsed)) {
       mi_atomic_store_relaxed(&desc->value, parsed);
       mi_atomic_store_release(&desc->source, (int)MI_OPTION_ENV);
       if (i == 1) {
-        _mi_warning_message("environment variable %s is deprecated; use MIMALLOC_%s (the value %ld is used)\n", var,
-                            desc->name, parsed);
+        _mi_warning_message("environment variable %s is deprecated; use %s (the value %ld is used)\n", var[1],
+                            var[0], parsed);
       }
     } else {
-      int unread = MI_OPTION_UNREAD; /* keep a value mi_option_set stored meanwhile */
-      mi_atomic_cas_strong_acq_rel(&desc->source, &unread, (int)MI_OPTION_DEFAULT);
-      _mi_warning_message("environment variable %s has an invalid value \"%s\"; using %ld instead\n", var, value,
+      mi_options_mark_read(desc);
+      _mi_warning_message("environment variable %s has an invalid value \"%s\"; using %ld instead\n", var[i], value,
                           mi_atomic_load_relaxed(&desc->value));
     }
     return;
   }
-  int unread = MI_OPTION_UNREAD;
-  mi_atomic_cas_strong_acq_rel(&desc->source, &unread, (int)MI_OPTION_DEFAULT);
+  mi_options_mark_read(desc);
 }
 
 /* ---- Public option interface -------------------------------------------------------------- */
@@ -383,7 +392,8 @@ void _mi_options_init(void) {
       mi_atomic_store_release(&mi_options_table[i].source, (int)MI_OPTION_DEFAULT);
       continue;
     }
-    (void)mi_option_get((mi_option_t)i);
+    mi_option_desc_t* desc = &mi_options_table[i];
+    if (mi_atomic_load_acquire(&desc->source) == MI_OPTION_UNREAD) mi_options_read_env(desc);
   }
   if (!mi_option_is_enabled(mi_option_verbose)) return;
   static const char* const source_names[] = {"default", "default", "environment", "set"};
@@ -547,9 +557,14 @@ void _mi_error_message(int err, const char* fmt, ...) {
     mi_options_in_error_hook = false;
     return;
   }
-#if MI_DEBUG > 0
-  /* EFAULT means our own metadata or a block header is corrupt; in a debug build stop here,
-   * at the scene, rather than crash later somewhere unrelated. */
+#if MI_DEBUG > 0 || MI_SECURE > 0
+  /* EFAULT means our own metadata, a free list or a block's padding is corrupt; in a debug or
+   * secure build stop here, at the scene, rather than crash later somewhere unrelated. */
   if (err == EFAULT) abort();
+#endif
+#if MI_CHECK_DOUBLE_FREE
+  /* A double free was refused (the block is not freed twice); without a hook to decide
+   * otherwise, treat it as the memory-safety bug it is. */
+  if (err == EAGAIN) abort();
 #endif
 }

@@ -114,6 +114,19 @@ bool _mi_os_purge(void* p, size_t size, mi_stats_t* stats) {
   return zeroing && start == (uintptr_t)p && end == (uintptr_t)p + size;
 }
 
+bool _mi_os_protect(void* p, size_t size) {
+  static _Atomic(bool) warned;
+  int err = _mi_prim_protect(p, size, true);
+  if (err == 0) return true;
+  /* typically ENOMEM from vm.max_map_count: every guard splits a mapping in two. Allocation
+   * goes on without this guard rather than failing. */
+  bool expected = false;
+  if (mi_atomic_cas_strong_acq_rel(&warned, &expected, true)) {
+    _mi_warning_message("unable to protect a guard page at %p (error %d); further guard pages are skipped while the OS refuses them\n", p, err);
+  }
+  return false;
+}
+
 void* _mi_os_alloc_meta(size_t size, mi_stats_t* stats) {
   size = _mi_align_up(size, mi_os_config.page_size);
   return mi_os_map(NULL, size, false, stats);

@@ -16,10 +16,12 @@ size_t _mi_bin_size(size_t bin) {
   return ((size_t)256 << k) + (i + 1) * ((size_t)32 << k);
 }
 
+/* The bytes a block for `size` has room for (its class, less the debug padding). */
 size_t mi_good_size(size_t size) mi_attr_noexcept {
-  if (size <= MI_LARGE_OBJ_SIZE_MAX) return _mi_bin_size(_mi_bin(size));
-  if (size > MI_MAX_ALLOC_SIZE) return size;
-  return _mi_align_up(size, _mi_os_page_size());
+  if (size > MI_MAX_ALLOC_SIZE - MI_PADDING_SIZE) return size;
+  size_t padded = size + MI_PADDING_SIZE;
+  if (padded <= MI_LARGE_OBJ_SIZE_MAX) return _mi_bin_size(_mi_bin(padded)) - MI_PADDING_SIZE;
+  return _mi_align_up(padded, _mi_os_page_size()) - MI_PADDING_SIZE;
 }
 
 static bool mi_page_is_huge(const mi_page_t* page) { return _mi_page_segment(page)->page_kind == MI_PAGE_HUGE; }

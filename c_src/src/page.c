@@ -52,7 +52,28 @@ static void mi_page_thread_free_collect(mi_page_t* page) {
   page->used -= count;
 }
 
+#if MI_INVARIANTS
+static size_t mi_page_list_count(const mi_page_t* page, const mi_block_t* b) {
+  size_t n = 0;
+  for (; b != NULL && n <= page->capacity; b = mi_block_next(page, b)) n++;
+  return n;
+}
+
+/* used + |free| + |local_free| == capacity <= reserved: blocks are never lost or doubled. */
+static void mi_page_check(const mi_page_t* page) {
+  size_t nfree = mi_page_list_count(page, page->free);
+  size_t nlocal = mi_page_list_count(page, page->local_free);
+  if (page->capacity > page->reserved || page->used + nfree + nlocal != page->capacity) {
+    _mi_error_message(EFAULT, "page invariant broken (block size %zu): used %u + free %zu + local %zu != capacity %u (reserved %u)",
+                      page->block_size, page->used, nfree, nlocal, page->capacity, page->reserved);
+  }
+}
+#endif
+
 void _mi_page_free_collect(mi_page_t* page, bool force) {
+#if MI_INVARIANTS
+  if (force) mi_page_check(page);
+#endif
   if (force || mi_page_thread_free(page) != NULL) mi_page_thread_free_collect(page);
   if (page->local_free == NULL) return;
   if (mi_likely(page->free == NULL)) {
@@ -82,6 +103,30 @@ static void mi_page_extend_free(mi_page_t* page) {
   if (max_extend < MI_MIN_EXTEND) max_extend = MI_MIN_EXTEND;
   if (extend > max_extend) extend = max_extend;
   uint8_t* start = page->page_start + (size_t)page->capacity * bsize;
+#if MI_RANDOM_FREELIST
+  if (extend > 2) {
+    /* link the new blocks in a random order, so neither the first address handed out nor
+     * the distance between consecutive blocks can be predicted */
+    uint16_t order[MI_MAX_EXTEND_SIZE / sizeof(mi_block_t)];
+    size_t n = (extend < sizeof(order) / sizeof(order[0]) ? extend : sizeof(order) / sizeof(order[0]));
+    for (size_t i = 0; i < n; i++) order[i] = (uint16_t)i;
+    mi_heap_t* heap = mi_page_heap(page);
+    for (size_t i = n - 1; i > 0; i--) {
+      size_t j = (size_t)(_mi_random_next(&heap->keys[1]) % (i + 1));
+      uint16_t t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+      mi_block_set_next(page, (mi_block_t*)(start + order[i] * bsize), (mi_block_t*)(start + order[i + 1] * bsize));
+    }
+    mi_block_set_next(page, (mi_block_t*)(start + order[n - 1] * bsize), NULL);
+    page->free = (mi_block_t*)(start + order[0] * bsize);
+    page->free_is_zero = page->is_zero_init;
+    page->capacity += (uint32_t)n;
+    return;
+  }
+#endif
   mi_block_t* block = (mi_block_t*)start;
   for (size_t i = 1; i < extend; i++) {
     mi_block_t* next = (mi_block_t*)((uint8_t*)block + bsize);
@@ -279,7 +324,12 @@ static mi_page_t* mi_page_queue_find_free(mi_heap_t* heap, mi_page_queue_t* pq) 
   return page;
 }
 
-static mi_page_t* mi_find_page(mi_heap_t* heap, size_t size, size_t huge_alignment) {
+static mi_page_t* mi_find_page(mi_heap_t* heap, size_t req_size, size_t huge_alignment) {
+  if (mi_unlikely(req_size > MI_MAX_ALLOC_SIZE)) {
+    _mi_error_message(EOVERFLOW, "allocation request is too large (%zu bytes)", req_size);
+    return NULL;
+  }
+  size_t size = req_size + MI_PADDING_SIZE; /* the block also holds the debug padding */
   if (mi_unlikely(size > MI_LARGE_OBJ_SIZE_MAX || huge_alignment > 0)) {
     if (mi_unlikely(size > MI_MAX_ALLOC_SIZE)) {
       _mi_error_message(EOVERFLOW, "allocation request is too large (%zu bytes)", size);

@@ -98,9 +98,10 @@ static void mi_segment_insert_in_free_queue(mi_segment_t* segment, mi_tld_t* tld
 
 /* ---- Layout ------------------------------------------------------------------------------- */
 
+/* Header bytes, plus (secure) the guard page that follows the metadata. */
 static size_t mi_segment_info_size(size_t capacity) {
   size_t isize = sizeof(mi_segment_t) + (capacity - 1) * sizeof(mi_page_t);
-  return _mi_align_up(isize, _mi_os_page_size());
+  return _mi_align_up(isize, _mi_os_page_size()) + (MI_GUARD_PAGES ? _mi_os_page_size() : 0);
 }
 
 /* First block byte of a page and the bytes its blocks may use. */
@@ -111,9 +112,26 @@ static uint8_t* mi_segment_page_area(const mi_segment_t* segment, const mi_page_
     p += segment->segment_info_size;
     psize -= segment->segment_info_size;
   }
+#if MI_GUARD_PAGES
+  psize -= _mi_os_page_size(); /* the page's last OS page is its guard */
+#endif
   *area_size = psize;
   return p;
 }
+
+#if MI_GUARD_PAGES
+/* No-access pages after the metadata and after every page: a linear overflow out of a page, or
+ * into the metadata from below, faults instead of corrupting its neighbour. */
+static void mi_segment_protect_guards(mi_segment_t* segment) {
+  size_t ps = _mi_os_page_size();
+  if (!_mi_os_protect((uint8_t*)segment + segment->segment_info_size - ps, ps)) return;
+  for (size_t i = 0; i < segment->capacity; i++) {
+    size_t area;
+    uint8_t* start = mi_segment_page_area(segment, &segment->pages[i], &area);
+    if (!_mi_os_protect(start + area, ps)) return;
+  }
+}
+#endif
 
 static int64_t mi_segment_purge_delay(void) { return (int64_t)mi_option_get(mi_option_purge_delay); }
 
@@ -156,8 +174,14 @@ static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_os_free(segment->mem_base, segment->mem_size, &tld->stats);
 }
 
-static mi_segment_t* mi_segment_cache_pop(mi_tld_t* tld) {
+static mi_segment_t* mi_segment_cache_pop(mi_page_kind_t kind, mi_tld_t* tld) {
   mi_segment_t* segment = tld->segments.cache.first;
+#if MI_GUARD_PAGES
+  /* guard pages sit where this kind's pages end: only a segment of the same kind fits */
+  while (segment != NULL && segment->page_kind != kind) segment = segment->next;
+#else
+  (void)kind;
+#endif
   if (segment == NULL) return NULL;
   mi_segment_queue_remove(&tld->segments.cache, segment);
   tld->segments.cache_count--;
@@ -198,12 +222,12 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
       info_size = _mi_align_up(info_size, page_alignment);
     }
     if (huge_size > MI_MAX_ALLOC_SIZE - info_size - page_alignment - MI_SEGMENT_SIZE) return NULL;
-    segment_size = _mi_align_up(info_size + huge_size, _mi_os_page_size());
+    segment_size = _mi_align_up(info_size + huge_size, _mi_os_page_size()) + (MI_GUARD_PAGES ? _mi_os_page_size() : 0);
   }
 
   mi_segment_t* segment = NULL;
   bool is_zero = false;
-  if (kind != MI_PAGE_HUGE) segment = mi_segment_cache_pop(tld);
+  if (kind != MI_PAGE_HUGE) segment = mi_segment_cache_pop(kind, tld);
   void* base;
   size_t mapped;
   bool is_large = false;
@@ -211,7 +235,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     base = segment->mem_base;
     mapped = segment->mem_size;
     is_large = segment->mem_is_large;
-    memset(segment, 0, info_size);
+    memset(segment, 0, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
     size_t map_size = segment_size + align_offset;
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
@@ -240,6 +264,9 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     page->segment_idx = (uint8_t)i;
     page->is_zero_init = is_zero;
   }
+#if MI_GUARD_PAGES
+  if (is_zero) mi_segment_protect_guards(segment); /* a cached segment keeps its guards */
+#endif
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
   tld->segments.count++;
   _mi_stat_increase(&tld->stats.segments, 1);
@@ -419,7 +446,7 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
   size_t bin = _mi_bin(block_size);
   _mi_stat_increase(&tld->stats.normal_bins[bin < MI_STAT_BINS ? bin : 0], 1);
   if (segment->page_kind == MI_PAGE_HUGE) {
-    _mi_stat_increase(&tld->stats.huge, block_size);
+    _mi_stat_increase(&tld->stats.huge, page->block_size); /* as released: the whole area */
     _mi_stat_counter_increase(&tld->stats.huge_count, 1);
   } else {
     _mi_stat_increase(&tld->stats.normal, (size_t)page->reserved * block_size);

@@ -64,6 +64,7 @@ void _mi_os_free(void* base, size_t mapped, mi_stats_t* stats);
 /* Purge; returns true when the range now reads as zero. */
 bool _mi_os_purge(void* p, size_t size, mi_stats_t* stats);
 void* _mi_os_alloc_meta(size_t size, mi_stats_t* stats); /* zeroed, page-aligned metadata */
+bool _mi_os_protect(void* p, size_t size); /* make a guard page; false (warned once) when refused */
 void _mi_os_free_meta(void* p, size_t size, mi_stats_t* stats);
 
 /* ---- segment.c ---------------------------------------------------------------------------- */
@@ -113,6 +114,7 @@ void _mi_free_delayed_block(mi_block_t* block);
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block);
 mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p);
 size_t _mi_usable_size(const void* p, const char* msg);
+void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size);
 
 /* ---- heap.c ---------------------------------------------------------------------------------- */
 void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim);
@@ -248,14 +250,32 @@ static inline uintptr_t mi_rotr(uintptr_t x, uintptr_t shift) {
 }
 #endif
 
-static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t* block) {
+/* Is `p` inside the block area of `page`? Pure arithmetic: `p` is never dereferenced. */
+static inline bool mi_page_contains_addr(const mi_page_t* page, const void* p) {
+  return (size_t)((const uint8_t*)p - page->page_start) < (size_t)page->reserved * page->block_size;
+}
+
+/* Decode without judging the result (the double-free check wants the raw answer). */
+static inline mi_block_t* mi_block_next_raw(const mi_page_t* page, const mi_block_t* block) {
 #if MI_ENCODE_FREELIST
-  /* a NULL link encodes to keys[0]-dependent noise, so a zeroed word never decodes to NULL */
+  /* a NULL link encodes to key-dependent noise, so a zeroed word never decodes to NULL */
   return (mi_block_t*)(mi_rotr(block->next - page->keys[0], page->keys[0]) ^ page->keys[1]);
 #else
   (void)page;
   return (mi_block_t*)block->next;
 #endif
+}
+
+__attribute__((noreturn)) void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block);
+
+static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t* block) {
+  mi_block_t* next = mi_block_next_raw(page, block);
+#if MI_ENCODE_FREELIST
+  /* a link overwritten after free decodes to an address outside the page (with odds of
+   * about page size / 2^64 of passing): stop before handing that memory out */
+  if (mi_unlikely(next != NULL && !mi_page_contains_addr(page, next))) _mi_error_freelist_corrupted(page, block);
+#endif
+  return next;
 }
 
 static inline void mi_block_set_next(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {

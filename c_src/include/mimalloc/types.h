@@ -27,9 +27,20 @@
 #ifndef MI_LOCAL_DYNAMIC_TLS
 #define MI_LOCAL_DYNAMIC_TLS 0
 #endif
-#define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1)
-#define MI_PADDING (MI_DEBUG >= 2)
-#define MI_STAT (MI_DEBUG >= 2 ? 2 : 1)
+/* Named mitigations, each switched on by a level; the code tests these, never the levels. */
+#define MI_GUARD_PAGES (MI_SECURE >= 1)        /* no-access OS pages after metadata and after every page */
+#define MI_CHECK_OWNED (MI_SECURE >= 1 || MI_DEBUG >= 1) /* free refuses pointers we never handed out */
+#define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1) /* links encoded with per-page keys, checked on decode */
+#define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks are linked in a random order */
+#define MI_CHECK_DOUBLE_FREE (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a block already free is refused */
+#define MI_PADDING (MI_DEBUG >= 2)             /* a checked canary after every block */
+#define MI_FILL (MI_DEBUG >= 2)                /* fill patterns for fresh and freed memory */
+#define MI_INVARIANTS (MI_DEBUG >= 2)          /* internal consistency checks on slow paths */
+#define MI_STAT (MI_DEBUG >= 2 ? 2 : 1)        /* 2: exact per-allocation statistics */
+
+#define MI_DEBUG_UNINIT 0xD0  /* fresh, not zeroed memory */
+#define MI_DEBUG_FREED 0xDF   /* freed memory */
+#define MI_DEBUG_PADDING 0xDE /* between the requested size and the canary */
 
 /* ---- Sizes ------------------------------------------------------------------------------ */
 
@@ -94,6 +105,19 @@ typedef uintptr_t mi_encoded_t;
 typedef struct mi_block_s {
   mi_encoded_t next; /* next free block, through mi_block_next/mi_block_set_next only */
 } mi_block_t;
+
+/* Debug padding at the very end of each block: the canary and the distance from the end of
+ * the requested bytes to the canary (bytes in between hold MI_DEBUG_PADDING). */
+typedef struct mi_padding_s {
+  uint32_t canary; /* derived from the page keys and the block address */
+  uint32_t delta;  /* block_size - sizeof(mi_padding_t) - requested size */
+} mi_padding_t;
+
+#if MI_PADDING
+#define MI_PADDING_SIZE (sizeof(mi_padding_t))
+#else
+#define MI_PADDING_SIZE 0
+#endif
 
 /* Two flags tested together by the free fast path with one byte compare. Only the owner
  * writes them; a remote free reads `has_aligned` (stable while the block is live) in the same

@@ -1,0 +1,219 @@
+//! Memory-safety faults, each run in a child process (this test binary re-executed with a
+//! scenario name), with the outcome each build mode promises: secure and debug builds report
+//! the fault through the error output and stop (or refuse the operation); the same programs
+//! without the fault run clean in every mode.
+
+use core::ffi::c_void;
+use mimalloc_sys::*;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Output};
+
+const SCENARIO_VAR: &str = "MI_DEATH_SCENARIO";
+
+fn build() -> mi_build_config_t {
+    // SAFETY: fills the plain struct it is given.
+    unsafe {
+        let mut c: mi_build_config_t = core::mem::zeroed();
+        mi_build_config(&mut c);
+        c
+    }
+}
+
+fn checked_build() -> bool {
+    let c = build();
+    c.secure > 0 || c.debug > 0
+}
+
+/// The scenarios. Each runs in its own process; faulty ones are expected not to return normally
+/// in checked builds.
+fn run_scenario(name: &str) {
+    // SAFETY: these programs are deliberately wrong where their names say so; they only run in a
+    // child process whose outcome the parent inspects.
+    unsafe {
+        match name {
+            "double_free" => {
+                let p = mi_malloc(64);
+                let _keep = mi_malloc(64); // the page stays in use
+                mi_free(p);
+                mi_free(p);
+                // refused: two later allocations never return the same address
+                let a = mi_malloc(64);
+                let b = mi_malloc(64);
+                assert_ne!(a, b, "a double free put the block on a free list twice");
+            }
+            "double_free_clean" => {
+                let p = mi_malloc(64);
+                mi_free(p);
+                let q = mi_malloc(64);
+                mi_free(q);
+            }
+            "overflow" => {
+                let p = mi_malloc(100) as *mut u8;
+                core::ptr::write_bytes(p, 1, 100);
+                *p.add(100) = 0x55; // one byte past the end
+                mi_free(p as *mut c_void);
+            }
+            "overflow_clean" => {
+                let p = mi_malloc(100) as *mut u8;
+                let usable = mi_usable_size(p as *const c_void);
+                core::ptr::write_bytes(p, 1, usable); // all of the usable size is fine
+                mi_free(p as *mut c_void);
+            }
+            "use_after_free" => {
+                let keep = mi_malloc(48);
+                let p = mi_malloc(48) as *mut usize;
+                mi_free(p as *mut c_void);
+                *p = 0x4141_4141_4141_4141; // overwrite the freed block's link
+                for _ in 0..100_000 {
+                    let _ = mi_malloc(48); // sooner or later the list reaches the bad link
+                }
+                mi_free(keep);
+            }
+            "use_after_free_clean" => {
+                let p = mi_malloc(48);
+                mi_free(p);
+                for _ in 0..100_000 {
+                    let q = mi_malloc(48);
+                    mi_free(q);
+                }
+            }
+            "guard_page" => {
+                // 16 KiB blocks: a few per small page; writing 64 KiB from one runs off its page
+                let p = mi_malloc(16 * 1024) as *mut u8;
+                for i in 0..64 * 1024 {
+                    core::ptr::write_volatile(p.add(i), 0x77);
+                }
+                mi_free(p as *mut c_void);
+            }
+            "guard_page_clean" => {
+                let p = mi_malloc(16 * 1024) as *mut u8;
+                for i in 0..16 * 1024 {
+                    core::ptr::write_volatile(p.add(i), 0x77);
+                }
+                mi_free(p as *mut c_void);
+            }
+            "foreign_free" => {
+                let mut on_stack = [0u64; 4];
+                mi_free(on_stack.as_mut_ptr() as *mut c_void);
+                // refused, and the allocator goes on working
+                let p = mi_malloc(10);
+                mi_free(p);
+            }
+            other => panic!("unknown scenario {other}"),
+        }
+    }
+}
+
+/// The child's entry point: a test that does nothing unless the scenario variable is set.
+#[test]
+fn scenario_child() {
+    if let Ok(name) = std::env::var(SCENARIO_VAR) {
+        run_scenario(&name);
+    }
+}
+
+fn run_child(name: &str) -> Output {
+    let exe = std::env::current_exe().expect("test binary");
+    Command::new(exe)
+        .args([
+            "scenario_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SCENARIO_VAR, name)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run child")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A clean run: exit 0 and no allocator error on stderr.
+fn assert_clean(name: &str) {
+    let out = run_child(name);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{name}: {:?}\n{err}", out.status);
+    assert!(
+        !err.contains("mimalloc: error"),
+        "{name} reported an error:\n{err}"
+    );
+}
+
+fn assert_aborted_with(name: &str, message: &str) {
+    let out = run_child(name);
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGABRT),
+        "{name}: expected an abort, got {:?}\n{err}",
+        out.status
+    );
+    assert!(
+        err.contains(message),
+        "{name}: expected {message:?} in:\n{err}"
+    );
+}
+
+#[test]
+fn double_free_is_reported_and_stops() {
+    assert_clean("double_free_clean");
+    if build().secure >= 4 || build().debug >= 2 {
+        assert_aborted_with("double_free", "double free");
+    }
+}
+
+#[test]
+fn overflow_past_a_block_is_reported_with_its_size() {
+    assert_clean("overflow_clean");
+    if build().padding {
+        let out = run_child("overflow");
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("buffer overflow")
+                && err.contains("of size 100")
+                && err.contains("offset 100"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn write_after_free_over_the_link_is_a_corrupted_free_list() {
+    assert_clean("use_after_free_clean");
+    if build().encoded_freelist {
+        assert_aborted_with("use_after_free", "corrupted free list");
+    }
+}
+
+#[test]
+fn running_off_a_page_hits_its_guard() {
+    assert_clean("guard_page_clean");
+    if build().secure >= 1 {
+        let out = run_child("guard_page");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGSEGV),
+            "expected a fault on the guard page: {:?}\n{}",
+            out.status,
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn freeing_a_stack_address_is_reported_and_refused() {
+    if checked_build() {
+        let out = run_child("foreign_free");
+        let err = stderr(&out);
+        assert!(
+            out.status.success(),
+            "the refused free must not stop the program: {:?}\n{err}",
+            out.status
+        );
+        assert!(err.contains("was not allocated by this allocator"), "{err}");
+    }
+}
