@@ -18,21 +18,25 @@ void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block
 }
 
 #if MI_CHECK_OWNED
-/* Is `p` a pointer into a block of an in-use page of ours? Looks at the segment map first, so a
- * foreign or wild pointer is answered without touching the memory it points to. */
-static mi_decl_noinline bool mi_free_check_owned(const void* p) {
-  if (_mi_segment_map_contains(p)) {
-    const mi_segment_t* segment = _mi_ptr_segment(p);
-    if (segment->cookie == ((uintptr_t)segment ^ _mi_process_cookie) &&
-        (uintptr_t)p < (uintptr_t)segment + segment->segment_size) {
-      const mi_page_t* page = _mi_segment_page_of(segment, p);
-      if (page->segment_in_use && mi_page_contains_addr(page, p)) return true;
-    }
-  }
+static mi_decl_noinline mi_decl_cold bool mi_free_report_not_owned(const void* p) {
   _mi_error_message(EINVAL, "mi_free: %p was not allocated by this allocator, or its memory was already released "
                             "(detected by the %s build's ownership check); the call is ignored",
                     p, MI_SECURE > 0 ? "secure" : "debug");
   return false;
+}
+
+/* Is `p` a pointer into a block of an in-use page of ours? Looks at the segment map first, so a
+ * foreign or wild pointer is answered without touching the memory it points to. */
+static inline bool mi_free_check_owned(const void* p) {
+  if (mi_likely(_mi_segment_map_contains(p))) {
+    const mi_segment_t* segment = _mi_ptr_segment(p);
+    if (mi_likely(segment->cookie == ((uintptr_t)segment ^ _mi_process_cookie) &&
+                  (uintptr_t)p < (uintptr_t)segment + segment->segment_size)) {
+      const mi_page_t* page = _mi_segment_page_of(segment, p);
+      if (mi_likely(page->segment_in_use && mi_page_contains_addr(page, p))) return true;
+    }
+  }
+  return mi_free_report_not_owned(p);
 }
 #endif
 
@@ -48,11 +52,7 @@ static bool mi_list_contains(const mi_page_t* page, const mi_block_t* list, cons
   return false;
 }
 
-/* A live block's first word is user data, which decodes to a random address; a free block's
- * decodes into its own page. Only then are the page's lists searched to be sure. */
-static bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
-  mi_block_t* n = mi_block_next_raw(page, block);
-  if (n != NULL && !mi_page_contains_addr(page, n)) return false;
+static mi_decl_noinline bool mi_check_is_double_free_slow(const mi_page_t* page, const mi_block_t* block) {
   if (!mi_list_contains(page, page->free, block) && !mi_list_contains(page, page->local_free, block) &&
       !mi_list_contains(page, mi_page_thread_free(page), block)) {
     return false;
@@ -60,6 +60,14 @@ static bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* blo
   _mi_error_message(EAGAIN, "double free detected of block %p (block size %zu); the second free is refused",
                     (const void*)block, page->block_size);
   return true;
+}
+
+/* A live block's first word is user data, which decodes to a random address; a free block's
+ * decodes into its own page. Only then are the page's lists searched to be sure. */
+static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
+  mi_block_t* n = mi_block_next_raw(page, block);
+  if (mi_likely(n != NULL && !mi_page_contains_addr(page, n))) return false;
+  return mi_check_is_double_free_slow(page, block);
 }
 #endif
 
@@ -113,7 +121,7 @@ static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
 #endif
 
 /* Checks run before a block is freed; false refuses the free. */
-static mi_decl_noinline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
+static inline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
 #if MI_CHECK_DOUBLE_FREE
   if (mi_check_is_double_free(page, block)) return false;
 #endif
