@@ -210,7 +210,7 @@ typedef struct mi_stat_counter_s {
  * older header still gets a prefix it understands. Counts are process-wide: every thread's
  * numbers merged in, which the call itself does for the calling thread. */
 typedef struct mi_stats_s {
-  size_t size;                    /* sizeof(mi_stats_t) of the caller */
+  size_t size;                    /* sizeof(mi_stats_t) as this library knows it */
   size_t version;                 /* MI_STAT_VERSION */
   mi_stat_count_t reserved;       /* bytes of address space reserved from the OS */
   mi_stat_count_t committed;      /* bytes committed (or presumed so) */
@@ -220,7 +220,7 @@ typedef struct mi_stats_s {
   mi_stat_count_t segments_cache; /* empty segments kept for reuse */
   mi_stat_count_t pages;          /* allocator pages in use */
   mi_stat_count_t pages_abandoned;/* pages in abandoned segments */
-  mi_stat_count_t threads;        /* threads that have allocated */
+  mi_stat_count_t threads;        /* threads with allocator state (current, peak, total) */
   mi_stat_count_t normal;         /* bytes in small/medium/large blocks, counted per page */
   mi_stat_count_t huge;           /* bytes in huge blocks */
   mi_stat_count_t malloc_requested; /* bytes asked for (debug builds only; 0 otherwise) */
@@ -229,7 +229,7 @@ typedef struct mi_stats_s {
   mi_stat_counter_t purge_calls;  /* purge requests sent to the OS */
   mi_stat_counter_t page_no_retire;  /* empty pages kept a while to avoid thrashing */
   mi_stat_counter_t searches;     /* pages looked at in the slow path */
-  mi_stat_counter_t normal_count; /* blocks handed out through pages (slow-path estimate) */
+  mi_stat_counter_t normal_count; /* blocks handed out through pages (debug builds only; 0 otherwise) */
   mi_stat_counter_t huge_count;   /* huge blocks handed out */
   mi_stat_counter_t reclaimed;    /* abandoned segments taken over by another thread */
   mi_stat_count_t normal_bins[MI_STAT_BINS]; /* pages per size class (indexed by bin) */

@@ -102,7 +102,7 @@ void mi_thread_init(void) mi_attr_noexcept {
   mi_heap_t* heap = &td->heap;
   _mi_heap_init(heap, tld, false);
   tld->heap_backing = heap;
-  _mi_stat_increase(&tld->stats.threads, 1);
+  _mi_stat_increase(&_mi_stats_main.threads, 1); /* process-wide at once: the peak is real */
   _mi_heap_set_default_direct(heap);
   _mi_prim_thread_associate_default_heap(heap);
 }
@@ -121,7 +121,7 @@ void _mi_thread_done(mi_heap_t* heap) {
   }
   _mi_heap_collect_abandon(backing);
   _mi_segments_thread_done(tld);
-  _mi_stat_decrease(&tld->stats.threads, 1);
+  _mi_stat_decrease(&_mi_stats_main.threads, 1);
   _mi_stats_done(&tld->stats);
   /* a destructor that runs after us and allocates starts a fresh thread state */
   _mi_heap_set_default_direct((mi_heap_t*)&_mi_heap_empty);
