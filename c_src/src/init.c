@@ -85,6 +85,10 @@ __attribute__((destructor)) static void mi_process_done(void) {
   }
 }
 
+/* No locks are held across a fork (there are none), so the child only needs the abandoned
+ * stack's reader count cleared; other threads' heaps are simply gone with their threads. */
+void _mi_process_fork_child(void) { _mi_segments_fork_child(); }
+
 /* ---- Threads ---------------------------------------------------------------------------------- */
 
 void mi_thread_init(void) mi_attr_noexcept {
@@ -139,7 +143,7 @@ void mi_thread_done(void) mi_attr_noexcept {
 
 int mi_version(void) mi_attr_noexcept { return MI_MALLOC_VERSION; }
 
-bool mi_is_redirected(void) mi_attr_noexcept { return false; }
+bool mi_is_redirected(void) mi_attr_noexcept { return MI_MALLOC_OVERRIDE != 0; }
 
 void mi_build_config(mi_build_config_t* config) mi_attr_noexcept {
   if (config == NULL) return;

@@ -174,9 +174,12 @@ static void mi_prim_thread_done(void* value) {
   if (value != NULL) _mi_thread_done((mi_heap_t*)value);
 }
 
+static void mi_prim_fork_child(void) { _mi_process_fork_child(); }
+
 void _mi_prim_thread_init_auto_done(void) {
   if (mi_prim_heap_key == (pthread_key_t)(-1)) {
     (void)pthread_key_create(&mi_prim_heap_key, &mi_prim_thread_done);
+    (void)pthread_atfork(NULL, NULL, &mi_prim_fork_child);
   }
 }
 

@@ -54,6 +54,10 @@ static mi_segment_t* mi_abandoned_pop(void) {
   return segment;
 }
 
+/* In a child after fork only the forking thread exists: a reader the fork caught inside a pop
+ * will never leave, and must not keep the child from ever unmapping a segment. */
+void _mi_segments_fork_child(void) { mi_atomic_store_release(&mi_abandoned_readers, 0); }
+
 void _mi_abandoned_await_readers(void) {
   while (mi_atomic_load_acquire(&mi_abandoned_readers) != 0) mi_atomic_yield();
 }

@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #endif
 
+#define MI_IN_STATIC_C 1
+
 #include "prim-unix.c"
 #include "random.c"
 #include "os.c"
@@ -24,3 +26,4 @@
 #include "options.c"
 #include "stats.c"
 #include "init.c"
+#include "alloc-override.c"

@@ -242,7 +242,7 @@ static void mi_stats_fmt(char* buf, size_t size, int64_t n, bool bytes) {
 }
 
 static void mi_stats_print_count(mi_output_fun* out, void* arg, const char* label, const mi_stat_count_t* stat, bool bytes) {
-  char cur[32], peak[32], total[32];
+  char cur[64], peak[64], total[64];
   mi_stats_fmt(cur, sizeof(cur), stat->current, bytes);
   mi_stats_fmt(peak, sizeof(peak), stat->peak, bytes);
   mi_stats_fmt(total, sizeof(total), stat->total, bytes);
@@ -250,7 +250,7 @@ static void mi_stats_print_count(mi_output_fun* out, void* arg, const char* labe
 }
 
 static void mi_stats_print_counter(mi_output_fun* out, void* arg, const char* label, const mi_stat_counter_t* stat) {
-  char total[32];
+  char total[64];
   mi_stats_fmt(total, sizeof(total), stat->total, false);
   _mi_fprintf(out, arg, "%-26s %13s %13s %13s\n", label, "", "", total);
 }
@@ -291,9 +291,9 @@ static void mi_stats_print_of(const mi_stats_t* st, const char* title, mi_output
       _mi_fprintf(out, arg, "pages per size class:\n");
       header = true;
     }
-    char label[48];
+    char label[96];
     if (bin >= 1 && bin < MI_BIN_HUGE) {
-      char size[32];
+      char size[64];
       mi_stats_fmt(size, sizeof(size), (int64_t)_mi_bin_size(bin), true);
       snprintf(label, sizeof(label), "  bin %3zu: %s", bin, size);
     } else {
@@ -304,7 +304,7 @@ static void mi_stats_print_of(const mi_stats_t* st, const char* title, mi_output
 
   mi_stats_process_t p;
   mi_stats_process_get(&p);
-  char elapsed[32], user[32], sys[32], rss[32], peak_rss[32], commit[32], peak_commit[32];
+  char elapsed[64], user[64], sys[64], rss[64], peak_rss[64], commit[64], peak_commit[64];
   mi_stats_print_msecs(elapsed, sizeof(elapsed), p.elapsed);
   mi_stats_print_msecs(user, sizeof(user), p.utime);
   mi_stats_print_msecs(sys, sizeof(sys), p.stime);

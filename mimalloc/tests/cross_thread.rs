@@ -73,18 +73,31 @@ fn blocks_freed_by_other_threads_leave_no_leak() {
         "abandoned segments left"
     );
     assert_eq!(after.huge.current, before.huge.current, "huge bytes leaked");
-    assert_eq!(
-        after.pages.current, before.pages.current,
+    // With `override`, libc's own allocations (stdio buffers, thread bookkeeping) come from us
+    // too and may stay live across the test: allow them a couple of pages (and so a segment).
+    let (page_slack, segment_slack, byte_slack) = if cfg!(feature = "override") {
+        (2, 1, 2 << 20)
+    } else {
+        (0, 0, 0)
+    };
+    let grew = |a: i64, b: i64| (a - b).abs();
+    assert!(
+        grew(after.pages.current, before.pages.current) <= page_slack,
         "pages leaked ({} -> {})",
-        before.pages.current, after.pages.current
+        before.pages.current,
+        after.pages.current
     );
-    assert_eq!(
-        after.segments.current, before.segments.current,
-        "segments leaked"
+    assert!(
+        grew(after.segments.current, before.segments.current) <= segment_slack,
+        "segments leaked ({} -> {})",
+        before.segments.current,
+        after.segments.current
     );
-    assert_eq!(
-        after.normal.current, before.normal.current,
-        "page bytes leaked"
+    assert!(
+        grew(after.normal.current, before.normal.current) <= byte_slack,
+        "page bytes leaked ({} -> {})",
+        before.normal.current,
+        after.normal.current
     );
     assert!(
         after.threads.current <= before.threads.current,

@@ -27,6 +27,7 @@ extern const mi_heap_t _mi_heap_empty;
 extern mi_decl_thread mi_heap_t* _mi_heap_default; /* the thread's default heap; never NULL */
 extern uintptr_t _mi_process_cookie;
 void _mi_thread_done(mi_heap_t* heap);
+void _mi_process_fork_child(void); /* run in the child of a fork */
 bool _mi_is_main_thread(void);
 void _mi_process_load(void);
 bool _mi_preloading(void);
@@ -75,6 +76,7 @@ void _mi_segments_collect(mi_tld_t* tld, bool force);
 void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld);
 void _mi_segments_thread_done(mi_tld_t* tld);
 void _mi_abandoned_await_readers(void);
+void _mi_segments_fork_child(void);
 void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld);
 bool _mi_segment_is_valid(const mi_segment_t* segment);
 
