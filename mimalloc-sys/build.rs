@@ -12,6 +12,83 @@ const FEATURE_DEFINES: &[(&str, &str, &str)] = &[
     ("OVERRIDE", "MI_MALLOC_OVERRIDE", "1"),
 ];
 
+/// Every option of `mi_option_t` (upstream v2 numbering), by its environment name. A build-time
+/// `MIMALLOC_DEFAULT_<NAME>` becomes the compiled-in default (`-DMI_DEFAULT_<NAME>`), so a
+/// program's settings hold from its very first allocation; `MIMALLOC_<NAME>` at run time still
+/// overrides it. Sizes (KiB internally) accept K/M/G suffixes.
+const OPTIONS: &[(&str, bool)] = &[
+    ("SHOW_ERRORS", false),
+    ("SHOW_STATS", false),
+    ("VERBOSE", false),
+    ("EAGER_COMMIT", false),
+    ("ARENA_EAGER_COMMIT", false),
+    ("PURGE_DECOMMITS", false),
+    ("ALLOW_LARGE_OS_PAGES", false),
+    ("RESERVE_HUGE_OS_PAGES", false),
+    ("RESERVE_HUGE_OS_PAGES_AT", false),
+    ("RESERVE_OS_MEMORY", true),
+    ("ABANDONED_PAGE_PURGE", false),
+    ("EAGER_COMMIT_DELAY", false),
+    ("PURGE_DELAY", false),
+    ("USE_NUMA_NODES", false),
+    ("DISALLOW_OS_ALLOC", false),
+    ("OS_TAG", false),
+    ("MAX_ERRORS", false),
+    ("MAX_WARNINGS", false),
+    ("MAX_SEGMENT_RECLAIM", false),
+    ("DESTROY_ON_EXIT", false),
+    ("ARENA_RESERVE", true),
+    ("ARENA_PURGE_MULT", false),
+    ("PURGE_EXTEND_DELAY", false),
+    ("ABANDONED_RECLAIM_ON_FREE", false),
+    ("DISALLOW_ARENA_ALLOC", false),
+    ("RETRY_ON_OOM", false),
+];
+
+/// Parses a build-time option value the way the C side parses the run-time environment.
+fn parse_option_value(name: &str, value: &str, is_size: bool) -> i64 {
+    let v = value.trim();
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => return 1,
+        "0" | "false" | "no" | "off" => return 0,
+        _ => {}
+    }
+    if is_size {
+        let lower = v.to_ascii_lowercase();
+        let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let suffix = &lower[digits.len()..];
+        let kib: i64 = match suffix.trim_end_matches('b').trim_end_matches('i') {
+            "" => 0, // plain bytes
+            "k" => 1,
+            "m" => 1024,
+            "g" => 1024 * 1024,
+            _ => panic!("MIMALLOC_DEFAULT_{name}={value}: unknown size suffix (use K, M or G)"),
+        };
+        let n: i64 = digits
+            .parse()
+            .unwrap_or_else(|_| panic!("MIMALLOC_DEFAULT_{name}={value}: not a size"));
+        return if kib == 0 { (n + 1023) / 1024 } else { n * kib };
+    }
+    v.parse().unwrap_or_else(|_| {
+        panic!("MIMALLOC_DEFAULT_{name}={value}: expected an integer or on/off")
+    })
+}
+
+/// The compiled-in defaults the build environment asks for.
+fn option_defaults() -> Vec<(String, String)> {
+    let mut defines = Vec::new();
+    for (name, is_size) in OPTIONS {
+        let var = format!("MIMALLOC_DEFAULT_{name}");
+        println!("cargo:rerun-if-env-changed={var}");
+        if let Ok(value) = env::var(&var) {
+            let v = parse_option_value(name, &value, *is_size);
+            println!("cargo:warning=mimalloc-sys: option default {name} = {v} (from {var})");
+            defines.push((format!("MI_DEFAULT_{name}"), v.to_string()));
+        }
+    }
+    defines
+}
+
 /// Environment knobs this script reads; cargo reruns it when one changes.
 const ENV_KNOBS: &[&str] = &["MIMALLOC_SYS_CFLAGS", "MIMALLOC_SYS_WERROR", "CI"];
 
@@ -107,6 +184,9 @@ fn main() {
         .define("_GNU_SOURCE", None);
     for (define, value) in feature_defines() {
         build.define(define, value);
+    }
+    for (define, value) in option_defaults() {
+        build.define(&define, value.as_str());
     }
     target_settings(&mut build);
     if env::var_os("CI").is_some() || env::var_os("MIMALLOC_SYS_WERROR").is_some() {

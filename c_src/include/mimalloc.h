@@ -239,6 +239,10 @@ typedef struct mi_stats_s {
  * knows it, and only that many bytes are written. */
 mi_decl_export void mi_stats_get(size_t stats_size, mi_stats_t* stats) mi_attr_noexcept;
 
+/* Block size of size class `bin` (an index of mi_stats_t.normal_bins), 0 for an index that is
+ * not a size class. */
+mi_decl_export size_t mi_stats_bin_block_size(size_t bin) mi_attr_noexcept;
+
 /* The statistics as a JSON object. Written into `buf` when it is non-NULL and `buf_size` is
  * large enough; otherwise a new buffer is allocated with mi_malloc (free it with mi_free).
  * Returns NULL only when the text does not fit and no buffer could be allocated. */

@@ -73,16 +73,15 @@ void _mi_stat_counter_increase(mi_stat_counter_t* stat, size_t amount) {
 
 /* ---- Merging ------------------------------------------------------------------------------ */
 
-/* `current` and `total` add up across threads. Peaks do not: two threads' peaks need not
- * coincide, so their sum would overstate and either alone says nothing about the process.
- * The main peak is therefore the highest main `current` ever seen after an update or merge:
- * exact for what is counted in main directly, an underestimate for per-thread quantities
- * (it misses a high point that was given back before the thread merged). */
+/* `current` and `total` add up across threads. A thread's peak is relative to what main held
+ * when the thread last merged, so main's value then plus the thread's peak is the process's
+ * high point exactly when one thread allocates (the common case, and the main thread asking
+ * for its own numbers); with several threads merging at different times it is an estimate. */
 static void mi_stats_count_merge(mi_stat_count_t* dst, const mi_stat_count_t* src) {
-  if (src->current == 0 && src->total == 0) return;
-  int64_t current = __atomic_add_fetch(&dst->current, src->current, __ATOMIC_RELAXED);
+  if (src->current == 0 && src->total == 0 && src->peak == 0) return;
+  int64_t before = __atomic_fetch_add(&dst->current, src->current, __ATOMIC_RELAXED);
   __atomic_fetch_add(&dst->total, src->total, __ATOMIC_RELAXED);
-  mi_stats_peak_raise(&dst->peak, current);
+  mi_stats_peak_raise(&dst->peak, before + (src->peak > src->current ? src->peak : src->current));
 }
 
 static void mi_stats_counter_merge(mi_stat_counter_t* dst, const mi_stat_counter_t* src) {
@@ -403,3 +402,7 @@ char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexcept {
 }
 
 #undef MI_STATS_ONE
+
+size_t mi_stats_bin_block_size(size_t bin) mi_attr_noexcept {
+  return (bin >= 1 && bin < MI_BIN_HUGE ? _mi_bin_size(bin) : 0);
+}

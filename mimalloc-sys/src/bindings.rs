@@ -603,6 +603,9 @@ extern "C" {
     pub fn mi_stats_get(stats_size: usize, stats: *mut mi_stats_t);
 }
 extern "C" {
+    pub fn mi_stats_bin_block_size(bin: usize) -> usize;
+}
+extern "C" {
     pub fn mi_stats_get_json(
         buf_size: usize,
         buf: *mut ::core::ffi::c_char,

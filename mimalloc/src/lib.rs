@@ -16,6 +16,31 @@
 //! }
 //! ```
 //!
+//! # Heaps, options and statistics
+//!
+//! - [`Heap`]: a heap of its own, usable as an allocator for collections (`&Heap` implements
+//!   [`allocator_api2`]'s `Allocator`, the trait `hashbrown` uses); dropping it frees everything
+//!   in it at once.
+//! - [`MiOption`]: every option the allocator implements, typed, with its environment variable.
+//!   Defaults can be compiled in with `MIMALLOC_DEFAULT_<NAME>` in the build environment.
+//! - [`stats`], [`process_info`], [`stats_print`], [`stats_reset`], [`collect`]: the
+//!   allocator's numbers as data, and the text report.
+//! - [`set_output`], [`set_error_handler`]: where messages go, and who hears of errors.
+//!
+//! ```
+//! use mimalloc::{Heap, MiOption};
+//! use mimalloc::allocator_api2::vec::Vec;
+//!
+//! MiOption::PurgeDelay.set(0); // return empty pages to the OS at once
+//! let heap = Heap::new();
+//! let mut names = Vec::new_in(&heap);
+//! names.push("ada");
+//! assert_eq!(names.len(), 1);
+//! drop(names);
+//! drop(heap);
+//! assert!(mimalloc::stats().threads.current >= 1);
+//! ```
+//!
 //! # Cargo features
 //!
 //! | feature | effect |
@@ -26,11 +51,13 @@
 //! | `override` | the C side also exports `malloc`/`free`, so C dependencies use it too |
 //! | `local_dynamic_tls` | thread-local model that works when loaded with `dlopen` |
 //! | `extended` | re-exports the raw C API as `mimalloc::ffi` (always available as `mimalloc_sys`) |
+//! | `nightly` | `&Heap` also implements the standard library's unstable `Allocator` trait |
 //!
 //! Switching from crates.io `mimalloc` is a one-line change of the dependency: `MiMalloc`,
 //! [`MiMalloc::version`] and [`MiMalloc::usable_size`] have the same names and meaning.
 
 #![no_std]
+#![cfg_attr(feature = "nightly", feature(allocator_api))]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
@@ -38,6 +65,23 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 
 use mimalloc_sys as sys;
+
+mod heap;
+mod hooks;
+mod options;
+mod stats;
+
+pub use heap::{BlockInfo, Heap};
+pub use hooks::{set_error_handler, set_output};
+pub use options::MiOption;
+pub use stats::{
+    collect, process_info, stats, stats_print, stats_reset, Count, ProcessInfo, SizeClass, Stats,
+    SIZE_CLASS_SLOTS,
+};
+
+/// The `allocator-api2` crate whose `Allocator` trait `&Heap` implements: the version current
+/// `hashbrown` uses, so `hashbrown::HashMap::new_in(&heap)` works on stable Rust.
+pub use allocator_api2;
 
 /// The raw C API (`mi_malloc`, `mi_heap_new`, `mi_option_set`, …), as crates.io `mimalloc`
 /// re-exports it with its `extended` feature.

@@ -1,0 +1,345 @@
+//! First-class heaps: allocate many objects in one heap and free them all at once.
+
+use core::alloc::Layout;
+use core::ffi::c_void;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use allocator_api2::alloc::{AllocError, Allocator};
+use mimalloc_sys as sys;
+
+/// A heap of its own, owned by the thread that created it.
+///
+/// `&Heap` is an [`Allocator`](allocator_api2::alloc::Allocator), so collections can live in
+/// it; the borrow checker then proves that nothing allocated in the heap outlives it. Dropping
+/// the heap frees everything in it at once (`mi_heap_destroy`), which is much faster than
+/// freeing objects one by one: the pattern of a per-request arena.
+///
+/// ```
+/// use mimalloc::Heap;
+/// use mimalloc::allocator_api2::vec::Vec;
+///
+/// let heap = Heap::new();
+/// let mut v = Vec::new_in(&heap);
+/// v.extend(0..1000u32);
+/// assert_eq!(v.iter().sum::<u32>(), 499_500);
+/// assert!(heap.contains(v.as_ptr().cast()));
+/// drop(v);
+/// drop(heap); // frees whatever is still in it
+/// ```
+///
+/// A heap belongs to its thread: it is neither `Send` nor `Sync`.
+///
+/// ```compile_fail
+/// let heap = mimalloc::Heap::new();
+/// std::thread::spawn(move || drop(heap));
+/// ```
+///
+/// A collection cannot outlive its heap:
+///
+/// ```compile_fail
+/// use mimalloc::allocator_api2::vec::Vec;
+/// let v = {
+///     let heap = mimalloc::Heap::new();
+///     let mut v = Vec::new_in(&heap);
+///     v.push(1u8);
+///     v
+/// };
+/// ```
+#[derive(Debug)]
+pub struct Heap {
+    raw: NonNull<sys::mi_heap_t>,
+    /// Heaps belong to one thread: `*mut` makes the type `!Send` and `!Sync`.
+    _owned_by_thread: PhantomData<*mut ()>,
+}
+
+/// One live block, as [`Heap::visit_blocks`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// Address of the block.
+    pub addr: *const u8,
+    /// Bytes of the block the program may use.
+    pub size: usize,
+}
+
+impl Heap {
+    /// A new, empty heap owned by the calling thread.
+    ///
+    /// # Panics
+    /// When the heap's bookkeeping cannot be allocated (out of memory); see [`Heap::try_new`].
+    pub fn new() -> Heap {
+        match Heap::try_new() {
+            Some(heap) => heap,
+            None => panic!("mimalloc: out of memory while creating a heap"),
+        }
+    }
+
+    /// A new heap, or `None` when memory is exhausted.
+    pub fn try_new() -> Option<Heap> {
+        // SAFETY: mi_heap_new has no preconditions; the result is owned by this thread.
+        let raw = unsafe { sys::mi_heap_new() };
+        NonNull::new(raw).map(|raw| Heap {
+            raw,
+            _owned_by_thread: PhantomData,
+        })
+    }
+
+    /// The underlying C heap, for the raw `mi_heap_*` functions.
+    pub fn as_raw(&self) -> *mut sys::mi_heap_t {
+        self.raw.as_ptr()
+    }
+
+    /// Whether `ptr` points into a live block of this heap. Any pointer may be asked about:
+    /// the answer never reads the memory it points to.
+    pub fn contains(&self, ptr: *const u8) -> bool {
+        // SAFETY: the heap is live; mi_heap_contains_block accepts any pointer (it consults the
+        // segment map before touching allocator metadata).
+        unsafe { sys::mi_heap_contains_block(self.raw.as_ptr(), ptr as *const c_void) }
+    }
+
+    /// Usable bytes of the block at `ptr`, or `None` when `ptr` is not a block of this heap.
+    pub fn usable_size(&self, ptr: *const u8) -> Option<usize> {
+        if !self.contains(ptr) {
+            return None;
+        }
+        // SAFETY: `ptr` lies in a live block of this heap (checked above).
+        Some(unsafe { sys::mi_usable_size(ptr as *const c_void) })
+    }
+
+    /// Gives empty pages back; with `force`, also returns memory to the OS at once.
+    pub fn collect(&self, force: bool) {
+        // SAFETY: the heap is live and used on its own thread (Heap is !Send).
+        unsafe { sys::mi_heap_collect(self.raw.as_ptr(), force) }
+    }
+
+    /// Calls `visit` with every live block of the heap; stops early when it returns `false`.
+    /// Returns `false` when stopped early.
+    ///
+    /// ```
+    /// let heap = mimalloc::Heap::new();
+    /// let blocks: Vec<*mut u8> = (1..=10).map(|n| heap.allocate_raw(n * 8)).collect();
+    /// let mut count = 0;
+    /// heap.visit_blocks(|block| {
+    ///     assert!(block.size >= 8);
+    ///     count += 1;
+    ///     true
+    /// });
+    /// assert_eq!(count, blocks.len());
+    /// ```
+    pub fn visit_blocks<F: FnMut(BlockInfo) -> bool>(&self, mut visit: F) -> bool {
+        unsafe extern "C" fn trampoline<F: FnMut(BlockInfo) -> bool>(
+            _heap: *const sys::mi_heap_t,
+            _area: *const sys::mi_heap_area_t,
+            block: *mut c_void,
+            block_size: usize,
+            arg: *mut c_void,
+        ) -> bool {
+            if block.is_null() {
+                return true; // an area header; only blocks are reported
+            }
+            // SAFETY: `arg` is the `&mut F` passed to mi_heap_visit_blocks below, alive for the call.
+            let visit = unsafe { &mut *(arg as *mut F) };
+            visit(BlockInfo {
+                addr: block as *const u8,
+                size: block_size,
+            })
+        }
+        // SAFETY: the heap is live and on its thread; the callback matches mi_block_visit_fun and
+        // `arg` points to `visit` for the duration of the call.
+        unsafe {
+            sys::mi_heap_visit_blocks(
+                self.raw.as_ptr(),
+                true,
+                Some(trampoline::<F>),
+                &mut visit as *mut F as *mut c_void,
+            )
+        }
+    }
+
+    /// Deletes the heap but keeps its live blocks: they move to the thread's default heap and
+    /// must then be freed like any other (with `mi_free`, or by the global allocator when it is
+    /// [`MiMalloc`](crate::MiMalloc)).
+    pub fn delete_keep_blocks(self) {
+        let raw = self.raw.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: the heap is live, on its thread, and not used again (self was consumed).
+        unsafe { sys::mi_heap_delete(raw) }
+    }
+
+    /// Allocates `size` bytes in this heap (a raw block, freed with the heap or `mi_free`).
+    /// Returns null when memory is exhausted.
+    pub fn allocate_raw(&self, size: usize) -> *mut u8 {
+        // SAFETY: the heap is live and on its thread.
+        unsafe { sys::mi_heap_malloc(self.raw.as_ptr(), size) as *mut u8 }
+    }
+
+    fn alloc_layout(&self, layout: Layout, zero: bool) -> Result<NonNull<[u8]>, AllocError> {
+        let (size, align) = (layout.size(), layout.align());
+        if size == 0 {
+            return Ok(dangling(layout));
+        }
+        let heap = self.raw.as_ptr();
+        // SAFETY: the heap is live and on its thread; `align` is a power of two (Layout).
+        let p = unsafe {
+            match (align <= sys::MI_MAX_ALIGN_SIZE && align <= size, zero) {
+                (true, false) => sys::mi_heap_malloc(heap, size),
+                (true, true) => sys::mi_heap_zalloc(heap, size),
+                (false, false) => sys::mi_heap_malloc_aligned(heap, size, align),
+                (false, true) => sys::mi_heap_zalloc_aligned(heap, size, align),
+            }
+        };
+        block_slice(p as *mut u8, size)
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::new()
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        // SAFETY: the heap is live and on its thread (Heap is !Send); every block allocated
+        // through `&Heap` borrowed the heap, so none is reachable any more.
+        unsafe { sys::mi_heap_destroy(self.raw.as_ptr()) }
+    }
+}
+
+/// A well-aligned, non-null pointer for zero-size allocations, which never reach C.
+fn dangling(layout: Layout) -> NonNull<[u8]> {
+    // SAFETY: an alignment is never zero.
+    let p = unsafe { NonNull::new_unchecked(layout.align() as *mut u8) };
+    NonNull::slice_from_raw_parts(p, 0)
+}
+
+fn block_slice(p: *mut u8, size: usize) -> Result<NonNull<[u8]>, AllocError> {
+    let p = NonNull::new(p).ok_or(AllocError)?;
+    Ok(NonNull::slice_from_raw_parts(p, size))
+}
+
+// SAFETY: blocks come from this heap with at least the layout's size and alignment; they stay
+// valid until deallocated or the heap is dropped, which the `&Heap` borrow prevents while any
+// collection using it is alive. Zero-size layouts get dangling, aligned pointers.
+unsafe impl Allocator for &Heap {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.alloc_layout(layout, false)
+    }
+
+    fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.alloc_layout(layout, true)
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() != 0 {
+            // SAFETY: the Allocator contract: `ptr` is a live block of this heap.
+            unsafe { sys::mi_free(ptr.as_ptr() as *mut c_void) }
+        }
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        if old.size() == 0 {
+            return self.allocate(new);
+        }
+        // SAFETY: `ptr` is a live block of this heap (Allocator contract); the new alignment is
+        // a power of two; realloc keeps the first old.size() bytes.
+        let p = unsafe {
+            sys::mi_heap_realloc_aligned(
+                self.raw.as_ptr(),
+                ptr.as_ptr() as *mut c_void,
+                new.size(),
+                new.align(),
+            )
+        };
+        block_slice(p as *mut u8, new.size())
+    }
+
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded Allocator contract.
+        let block = unsafe { self.grow(ptr, old, new)? };
+        // SAFETY: the new block has new.size() bytes; the bytes past old.size() must be zero.
+        unsafe {
+            core::ptr::write_bytes(
+                (block.as_ptr() as *mut u8).add(old.size()),
+                0,
+                new.size() - old.size(),
+            )
+        };
+        Ok(block)
+    }
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        if new.size() == 0 {
+            // SAFETY: forwarded Allocator contract.
+            unsafe { self.deallocate(ptr, old) };
+            return Ok(dangling(new));
+        }
+        // SAFETY: as in grow.
+        let p = unsafe {
+            sys::mi_heap_realloc_aligned(
+                self.raw.as_ptr(),
+                ptr.as_ptr() as *mut c_void,
+                new.size(),
+                new.align(),
+            )
+        };
+        block_slice(p as *mut u8, new.size())
+    }
+}
+
+#[cfg(feature = "nightly")]
+// SAFETY: the same contract as the allocator-api2 implementation above, which this forwards to.
+unsafe impl core::alloc::Allocator for &Heap {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        Allocator::allocate(self, layout).map_err(|_| core::alloc::AllocError)
+    }
+    fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        Allocator::allocate_zeroed(self, layout).map_err(|_| core::alloc::AllocError)
+    }
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { Allocator::deallocate(self, ptr, layout) }
+    }
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        // SAFETY: forwarded contract.
+        unsafe { Allocator::grow(self, ptr, old, new) }.map_err(|_| core::alloc::AllocError)
+    }
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        // SAFETY: forwarded contract.
+        unsafe { Allocator::grow_zeroed(self, ptr, old, new) }.map_err(|_| core::alloc::AllocError)
+    }
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        // SAFETY: forwarded contract.
+        unsafe { Allocator::shrink(self, ptr, old, new) }.map_err(|_| core::alloc::AllocError)
+    }
+}

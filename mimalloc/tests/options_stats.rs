@@ -1,0 +1,106 @@
+//! Typed options round-trip and match their C values and environment names; statistics move as
+//! expected after known allocations; process information is plausible; the output hook works.
+//! One binary, one test at a time (process-wide state): every test takes LOCK.
+
+use mimalloc::{MiMalloc, MiOption};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+#[test]
+fn options_round_trip() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for opt in MiOption::ALL {
+        let old = opt.get();
+        opt.set(old + 3);
+        assert_eq!(opt.get(), old + 3, "{opt:?}");
+        opt.set(old);
+        assert_eq!(opt.get(), old);
+        assert!(opt.env_var().starts_with("MIMALLOC_"));
+    }
+    MiOption::ShowStats.enable();
+    assert!(MiOption::ShowStats.is_enabled());
+    MiOption::ShowStats.disable();
+    assert!(!MiOption::ShowStats.is_enabled());
+    // a default does not override a value that was set
+    MiOption::MaxWarnings.set(5);
+    MiOption::MaxWarnings.set_default(99);
+    assert_eq!(MiOption::MaxWarnings.get(), 5);
+    assert_eq!(
+        MiOption::PurgeDelay.raw(),
+        mimalloc_sys::mi_option_purge_delay
+    );
+}
+
+#[test]
+fn statistics_follow_known_allocations() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    mimalloc::collect(true);
+    let before = mimalloc::stats();
+    let huge: Vec<u8> = vec![1; 16 << 20];
+    let small: Vec<Box<[u8; 48]>> = (0..100_000).map(|_| Box::new([2u8; 48])).collect();
+    let during = mimalloc::stats();
+    assert!(
+        during.huge_bytes.current >= before.huge_bytes.current + (16 << 20),
+        "huge block not counted"
+    );
+    assert!(
+        during.pages.current > before.pages.current,
+        "pages not counted"
+    );
+    assert!(during.reserved.current >= during.normal_bytes.current);
+    let class48 = during
+        .used_size_classes()
+        .find(|c| c.block_size == 48)
+        .expect("the 48-byte class was used");
+    assert!(class48.pages.current >= 100_000 * 48 / (64 * 1024));
+    drop(huge);
+    drop(small);
+    mimalloc::collect(true);
+    let after = mimalloc::stats();
+    assert_eq!(after.huge_bytes.current, before.huge_bytes.current);
+    assert!(after.pages.current <= before.pages.current + 1);
+    assert!(after.threads.current >= 1);
+}
+
+#[test]
+fn process_info_is_plausible() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let v: Vec<u8> = vec![3; 32 << 20];
+    let info = mimalloc::process_info();
+    assert!(
+        info.current_rss >= 32 << 20,
+        "rss {} below a live 32 MiB",
+        info.current_rss
+    );
+    assert!(info.peak_rss >= info.current_rss / 2);
+    assert!(info.current_commit >= 32 << 20);
+    assert!(info.peak_commit >= info.current_commit);
+    assert!(info.page_faults > 0);
+    drop(v);
+}
+
+static LINES: AtomicUsize = AtomicUsize::new(0);
+
+fn count_lines(msg: &str) {
+    LINES.fetch_add(msg.matches('\n').count(), Ordering::Relaxed);
+}
+
+#[test]
+fn output_goes_to_the_registered_function() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    mimalloc::set_output(Some(count_lines));
+    mimalloc::stats_print();
+    mimalloc::set_output(None);
+    assert!(
+        LINES.load(Ordering::Relaxed) > 10,
+        "the report did not reach the output function"
+    );
+    mimalloc::stats_reset();
+    let st = mimalloc::stats();
+    assert_eq!(st.mmap_calls, 0, "reset restarts counters");
+}
