@@ -83,6 +83,28 @@ pub use stats::{
 /// `hashbrown` uses, so `hashbrown::HashMap::new_in(&heap)` works on stable Rust.
 pub use allocator_api2;
 
+/// The statistics as JSON text, freed when dropped; dereferences to a [`CStr`](core::ffi::CStr).
+#[derive(Debug)]
+pub struct StatsJson {
+    text: core::ptr::NonNull<core::ffi::c_char>,
+}
+
+impl core::ops::Deref for StatsJson {
+    type Target = core::ffi::CStr;
+
+    fn deref(&self) -> &core::ffi::CStr {
+        // SAFETY: `text` is the NUL-terminated string mi_stats_get_json returned, alive until drop.
+        unsafe { core::ffi::CStr::from_ptr(self.text.as_ptr()) }
+    }
+}
+
+impl Drop for StatsJson {
+    fn drop(&mut self) {
+        // SAFETY: the text was allocated with mi_malloc and is freed once.
+        unsafe { sys::mi_free(self.text.as_ptr() as *mut c_void) }
+    }
+}
+
 /// The raw C API (`mi_malloc`, `mi_heap_new`, `mi_option_set`, …), as crates.io `mimalloc`
 /// re-exports it with its `extended` feature.
 #[cfg(feature = "extended")]
@@ -163,6 +185,21 @@ unsafe impl GlobalAlloc for MiMalloc {
 }
 
 impl MiMalloc {
+    /// The process's statistics as a JSON document (as crates.io `mimalloc` offers it).
+    ///
+    /// ```
+    /// let json = mimalloc::MiMalloc::stats_json().expect("memory for the text");
+    /// let text = json.to_str().expect("ASCII");
+    /// assert!(text.starts_with('{') && text.contains("\"pages\""));
+    /// ```
+    pub fn stats_json() -> Result<StatsJson, &'static str> {
+        // SAFETY: with a NULL buffer, mi_stats_get_json allocates the text with mi_malloc.
+        let text = unsafe { sys::mi_stats_get_json(0, core::ptr::null_mut()) };
+        core::ptr::NonNull::new(text)
+            .map(|text| StatsJson { text })
+            .ok_or("out of memory for the statistics text")
+    }
+
     /// The allocator's version as `major * 100 + minor` (our own version, not upstream's).
     ///
     /// ```
