@@ -3,16 +3,19 @@
 //! what is timed, except for the channel and batch vectors, which both sides share alike).
 //!
 //! Each benchmark is one criterion group with the allocators as its parameters:
-//! - `small_churn`: a round allocates a batch of blocks of pseudo-random sizes in 16..=1024,
+//! - `small_churn`: 20,000 operations on a live set of 1,000 blocks; each frees a random slot
+//!   and refills it with a block of a pseudo-random size in 16..=1024, written to;
+//! - `small_batch`: a round allocates 1,000 blocks of pseudo-random sizes in 16..=1024,
 //!   writes to each, then frees them all in a shuffled order;
-//! - `remote_free`: a producer allocates batches and sends them over a channel to a consumer
-//!   thread that frees them (every free is a free by a thread that does not own the block);
-//!   the whole handoff is timed, thread start-up excluded.
+//! - `remote_free`: a producer allocates batches of 1,000 blocks (16..=512 bytes) and sends
+//!   them over a channel to a consumer thread that frees them (every free is a free by a
+//!   thread that does not own the block); the whole handoff is timed, thread start excluded.
 //!
 //! `cargo bench -p mimalloc-benches [-- --quick]`, then
 //! `cargo run -p mimalloc-benches --bin ratios` for a table of medians and ratios.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use mimalloc::MiMalloc;
 use mimalloc_benches::XorShift;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -20,13 +23,66 @@ use std::hint::black_box;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// Blocks per round in `small_churn`, and per batch sent in `remote_free`.
+/// Live blocks in `small_churn`.
+const SLOTS: usize = 1000;
+/// Free-and-refill operations per `small_churn` iteration.
+const CHURN_OPS: usize = 20_000;
+/// Blocks per round in `small_batch`, and per batch sent in `remote_free`.
 const BATCH: usize = 1000;
 
-/// The allocators compared, with the names the results are filed under (`ratios` looks for
-/// `mimalloc-rs` as ours and divides by `system`).
+/// The allocators compared. Results are filed under `mimalloc-rs` (ours, as `ratios`
+/// expects) and `system`.
 static MI: MiMalloc = MiMalloc;
 static SYS: System = System;
+
+/// A live set: slot → (block, its layout); null while empty.
+type Slots = Vec<(*mut u8, Layout)>;
+
+/// Replace random slots of a live set with blocks of random sizes in 16..=1024.
+fn churn<A: GlobalAlloc>(a: &A, slots: &mut Slots, rng: &mut XorShift) {
+    for _ in 0..CHURN_OPS {
+        let i = rng.below(SLOTS as u64) as usize;
+        let (p, layout) = slots[i];
+        if !p.is_null() {
+            // SAFETY: `p` was allocated by `a` with `layout` and is freed once (slot refilled).
+            unsafe { a.dealloc(p, layout) };
+        }
+        let size = 16 + rng.below(1009) as usize;
+        let layout = Layout::from_size_align(size, 8).expect("valid layout");
+        // SAFETY: the layout has a non-zero size.
+        let q = unsafe { a.alloc(layout) };
+        assert!(!q.is_null(), "allocation failed");
+        // SAFETY: `q` points to at least `size >= 16` writable bytes.
+        unsafe { q.write(size as u8) };
+        slots[i] = (black_box(q), layout);
+    }
+}
+
+/// Frees what is left in a live set.
+fn free_all<A: GlobalAlloc>(a: &A, slots: &mut Slots) {
+    for (p, layout) in slots.iter_mut() {
+        if !p.is_null() {
+            // SAFETY: allocated by `a` with `layout`; the slot is emptied so it is freed once.
+            unsafe { a.dealloc(*p, *layout) };
+            *p = std::ptr::null_mut();
+        }
+    }
+}
+
+fn small_churn(c: &mut Criterion) {
+    fn run<A: GlobalAlloc>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, a: &A) {
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            let mut slots: Slots = vec![(std::ptr::null_mut(), Layout::new::<u8>()); SLOTS];
+            let mut rng = XorShift::new(42);
+            b.iter(|| churn(a, &mut slots, &mut rng));
+            free_all(a, &mut slots);
+        });
+    }
+    let mut group = c.benchmark_group("small_churn");
+    run(&mut group, "mimalloc-rs", &MI);
+    run(&mut group, "system", &SYS);
+    group.finish();
+}
 
 /// The same request sequence for every allocator: `BATCH` layouts with sizes in `lo..=hi`.
 fn layouts(seed: u64, lo: usize, hi: usize) -> Vec<Layout> {
@@ -39,7 +95,7 @@ fn layouts(seed: u64, lo: usize, hi: usize) -> Vec<Layout> {
         .collect()
 }
 
-/// A permutation of `0..BATCH` (Fisher–Yates), the order in which a round frees its blocks.
+/// A permutation of `0..BATCH` (Fisher–Yates): the order in which a round frees its blocks.
 fn shuffled(seed: u64) -> Vec<usize> {
     let mut rng = XorShift::new(seed);
     let mut order: Vec<usize> = (0..BATCH).collect();
@@ -49,8 +105,8 @@ fn shuffled(seed: u64) -> Vec<usize> {
     order
 }
 
-/// One round of `small_churn`: allocate the batch, touch every block, free in `order`.
-fn churn_round<A: GlobalAlloc>(a: &A, layouts: &[Layout], order: &[usize], ptrs: &mut [*mut u8]) {
+/// One round of `small_batch`: allocate the batch, touch every block, free in `order`.
+fn batch_round<A: GlobalAlloc>(a: &A, layouts: &[Layout], order: &[usize], ptrs: &mut [*mut u8]) {
     for (slot, layout) in ptrs.iter_mut().zip(layouts) {
         // SAFETY: every layout has a non-zero size (at least 16 bytes).
         let p = unsafe { a.alloc(*layout) };
@@ -60,22 +116,22 @@ fn churn_round<A: GlobalAlloc>(a: &A, layouts: &[Layout], order: &[usize], ptrs:
         *slot = black_box(p);
     }
     for &i in order {
-        // SAFETY: `ptrs[i]` was allocated just above by `a` with `layouts[i]`; freed once.
+        // SAFETY: `ptrs[i]` was allocated just above by `a` with `layouts[i]`; `order` is a
+        // permutation, so each block is freed once.
         unsafe { a.dealloc(ptrs[i], layouts[i]) };
     }
 }
 
-fn small_churn(c: &mut Criterion) {
+fn small_batch(c: &mut Criterion) {
     let layouts = layouts(42, 16, 1024);
     let order = shuffled(43);
-    let mut group = c.benchmark_group("small_churn");
-    group.throughput(Throughput::Elements(BATCH as u64));
     let mut ptrs = vec![std::ptr::null_mut::<u8>(); BATCH];
+    let mut group = c.benchmark_group("small_batch");
     group.bench_function(BenchmarkId::from_parameter("mimalloc-rs"), |b| {
-        b.iter(|| churn_round(&MI, &layouts, &order, &mut ptrs))
+        b.iter(|| batch_round(&MI, &layouts, &order, &mut ptrs))
     });
     group.bench_function(BenchmarkId::from_parameter("system"), |b| {
-        b.iter(|| churn_round(&SYS, &layouts, &order, &mut ptrs))
+        b.iter(|| batch_round(&SYS, &layouts, &order, &mut ptrs))
     });
     group.finish();
 }
@@ -86,7 +142,7 @@ struct Batch(Vec<(usize, Layout)>);
 
 /// `iters` batches allocated here and freed on another thread; returns the time from the
 /// first allocation to the last free (the consumer is started before the clock).
-fn remote_free_run<A: GlobalAlloc + Sync>(a: &'static A, layouts: &[Layout], iters: u64) -> Duration {
+fn remote_free_run<A: GlobalAlloc + Sync>(a: &'static A, iters: u64) -> Duration {
     let (tx, rx) = mpsc::sync_channel::<Batch>(4);
     let consumer = std::thread::spawn(move || {
         for batch in rx {
@@ -96,16 +152,16 @@ fn remote_free_run<A: GlobalAlloc + Sync>(a: &'static A, layouts: &[Layout], ite
             }
         }
     });
+    let mut rng = XorShift::new(7);
     let start = Instant::now();
     for _ in 0..iters {
         let mut batch = Vec::with_capacity(BATCH);
-        for layout in layouts {
-            // SAFETY: every layout has a non-zero size.
-            let p = unsafe { a.alloc(*layout) };
+        for _ in 0..BATCH {
+            let layout = Layout::from_size_align(16 + rng.below(497) as usize, 8).expect("layout");
+            // SAFETY: the layout has a non-zero size.
+            let p = unsafe { a.alloc(layout) };
             assert!(!p.is_null(), "allocation failed");
-            // SAFETY: `p` points to at least 16 writable bytes.
-            unsafe { p.write(1) };
-            batch.push((p as usize, *layout));
+            batch.push((p as usize, layout));
         }
         tx.send(Batch(batch)).expect("consumer alive");
     }
@@ -115,14 +171,12 @@ fn remote_free_run<A: GlobalAlloc + Sync>(a: &'static A, layouts: &[Layout], ite
 }
 
 fn remote_free(c: &mut Criterion) {
-    let layouts = layouts(7, 16, 512);
     let mut group = c.benchmark_group("remote_free");
-    group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function(BenchmarkId::from_parameter("mimalloc-rs"), |b| {
-        b.iter_custom(|iters| remote_free_run(&MI, &layouts, iters))
+        b.iter_custom(|iters| remote_free_run(&MI, iters))
     });
     group.bench_function(BenchmarkId::from_parameter("system"), |b| {
-        b.iter_custom(|iters| remote_free_run(&SYS, &layouts, iters))
+        b.iter_custom(|iters| remote_free_run(&SYS, iters))
     });
     group.finish();
 }
@@ -132,6 +186,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = small_churn, remote_free
+    targets = small_churn, small_batch, remote_free
 }
 criterion_main!(alloc);

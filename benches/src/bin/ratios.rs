@@ -1,18 +1,27 @@
-//! Reads criterion's results (`target/criterion/<group>/<allocator>/new/estimates.json`) and
-//! prints a markdown table of median times with the ratio of each allocator to ours.
-//! Usage: `cargo run -p mimalloc-benches --bin ratios [criterion-dir]`.
+//! Reads criterion's results (`target/criterion/**/new/estimates.json`, where the last
+//! directory above `new/` names the allocator and the path above it the benchmark) and prints
+//! a markdown table: per benchmark, our median time, each peer's, and the ratio ours / peer
+//! (below 1: ours is faster).
+//!
+//! Usage: `cargo run -p mimalloc-benches --bin ratios [criterion-dir]` after
+//! `cargo bench -p mimalloc-benches`. Quotes only what the last bench run measured.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The name our allocator's results are filed under.
 const OURS: &str = "mimalloc-rs";
 
-/// The median's point estimate (nanoseconds) from an estimates.json, without a JSON library.
+/// The median's point estimate (nanoseconds) in an estimates.json, read without a JSON
+/// library: the first `point_estimate` after the `"median"` key is the median's own (its
+/// `confidence_interval` holds no such key).
 fn median_ns(path: &Path) -> Option<f64> {
     let text = fs::read_to_string(path).ok()?;
     let median = &text[text.find("\"median\"")?..];
-    let pe = &median[median.find("\"point_estimate\"")? + "\"point_estimate\"".len()..];
-    let num: String = pe
+    let key = "\"point_estimate\"";
+    let rest = &median[median.find(key)? + key.len()..];
+    let num: String = rest
         .chars()
         .skip_while(|c| *c == ':' || c.is_whitespace())
         .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
@@ -20,15 +29,43 @@ fn median_ns(path: &Path) -> Option<f64> {
     num.parse().ok()
 }
 
+/// Every `<benchmark path>/<allocator>/new/estimates.json` under `dir`, as
+/// benchmark → allocator → median (ns).
+fn collect(dir: &Path, rel: &[String], out: &mut BTreeMap<String, BTreeMap<String, f64>>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !path.is_dir() || name == "report" {
+            continue;
+        }
+        if name == "new" {
+            if let (Some((alloc, bench)), Some(m)) =
+                (rel.split_last(), median_ns(&path.join("estimates.json")))
+            {
+                out.entry(bench.join("/"))
+                    .or_default()
+                    .insert(alloc.clone(), m);
+            }
+            continue;
+        }
+        let mut sub = rel.to_vec();
+        sub.push(name);
+        collect(&path, &sub, out);
+    }
+}
+
 fn fmt_time(ns: f64) -> String {
     if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
+        format!("{:.3} s", ns / 1e9)
     } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
+        format!("{:.3} ms", ns / 1e6)
     } else if ns >= 1e3 {
         format!("{:.2} µs", ns / 1e3)
     } else {
-        format!("{ns:.0} ns")
+        format!("{ns:.1} ns")
     }
 }
 
@@ -41,40 +78,29 @@ fn main() {
                 .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target").into());
             PathBuf::from(target).join("criterion")
         });
-    let Ok(groups) = fs::read_dir(&dir) else {
+    let mut results = BTreeMap::new();
+    collect(&dir, &[], &mut results);
+    if results.is_empty() {
         eprintln!(
-            "no criterion results in {}: run `cargo bench -p mimalloc-benches` first",
+            "no criterion results under {}: run `cargo bench -p mimalloc-benches` first",
             dir.display()
         );
         std::process::exit(1);
-    };
-    let mut groups: Vec<PathBuf> = groups
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && !p.ends_with("report"))
-        .collect();
-    groups.sort();
-    println!("| benchmark | allocator | median | ratio to {OURS} |");
-    println!("|---|---|---:|---:|");
-    for group in groups {
-        let name = group
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let Some(ours) = median_ns(&group.join(OURS).join("new/estimates.json")) else {
+    }
+    println!("| benchmark | {OURS} (ours) | peer | peer median | ours / peer |");
+    println!("|---|---:|---|---:|---:|");
+    for (bench, allocs) in &results {
+        let Some(&ours) = allocs.get(OURS) else {
+            eprintln!("{bench}: no result for {OURS}, skipped");
             continue;
         };
-        let mut peers: Vec<(String, f64)> = fs::read_dir(&group)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let alloc = e.file_name().to_string_lossy().into_owned();
-                median_ns(&e.path().join("new/estimates.json")).map(|m| (alloc, m))
-            })
-            .collect();
-        peers.sort_by_key(|a| (a.0 != OURS, a.0.clone()));
-        for (alloc, m) in peers {
-            println!("| {name} | {alloc} | {} | {:.2} |", fmt_time(m), m / ours);
+        for (peer, &m) in allocs.iter().filter(|(a, _)| a.as_str() != OURS) {
+            println!(
+                "| {bench} | {} | {peer} | {} | {:.2} |",
+                fmt_time(ours),
+                fmt_time(m),
+                ours / m
+            );
         }
     }
 }
