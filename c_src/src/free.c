@@ -127,6 +127,14 @@ static inline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
 #endif
 #if MI_PADDING
   mi_check_padding(page, block);
+#if MI_STAT > 1
+  /* exact statistics: the padding knows the request, so the freeing thread can subtract it */
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (mi_heap_is_initialized(heap)) {
+    bool ok;
+    _mi_stat_decrease(&heap->tld->stats.malloc_requested, mi_padding_requested(page, block, &ok));
+  }
+#endif
 #endif
 #if MI_FILL
   /* everything but the link word and the padding; a block of a zero-size request is all padding

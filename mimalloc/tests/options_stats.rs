@@ -63,6 +63,18 @@ fn statistics_follow_known_allocations() {
     mimalloc::collect(true);
     let after = mimalloc::stats();
     assert_eq!(after.huge_bytes.current, before.huge_bytes.current);
+    if cfg!(any(feature = "debug", feature = "debug_full")) {
+        // debug builds keep exact request statistics (the padding records each request)
+        let asked = (16 << 20) + 100_000 * 48;
+        assert!(
+            during.requested_bytes.current >= before.requested_bytes.current + asked,
+            "requests not counted"
+        );
+        assert!(
+            after.requested_bytes.current <= before.requested_bytes.current + (64 << 10),
+            "frees not subtracted"
+        );
+    }
     assert!(after.pages.current <= before.pages.current + 1);
     assert!(after.threads.current >= 1);
 }
