@@ -53,11 +53,16 @@ fn statistics_follow_known_allocations() {
         "pages not counted"
     );
     assert!(during.reserved.current >= during.normal_bytes.current);
-    let class48 = during
+    // 48-byte blocks (64-byte ones in debug builds, which add padding) fill whole pages
+    let pages_48: i64 = during
         .used_size_classes()
-        .find(|c| c.block_size == 48)
-        .expect("the 48-byte class was used");
-    assert!(class48.pages.current >= 100_000 * 48 / (64 * 1024));
+        .filter(|c| (48..=64).contains(&c.block_size))
+        .map(|c| c.pages.current)
+        .sum();
+    assert!(
+        pages_48 >= 100_000 * 48 / (64 * 1024),
+        "only {pages_48} pages for 100,000 small boxes"
+    );
     drop(huge);
     drop(small);
     mimalloc::collect(true);
