@@ -181,7 +181,8 @@ typedef struct mi_heap_area_s {
   size_t full_block_size; /* bytes each block takes, padding included */
 } mi_heap_area_t;
 
-/* Called once per area with `block == NULL`, then (when asked) once per live block.
+/* Called once per area with `block == NULL`, then (when asked) once per live block with the
+ * same area.
  * Returning false stops the walk. */
 typedef bool(mi_cdecl mi_block_visit_fun)(const mi_heap_t* heap, const mi_heap_area_t* area, void* block, size_t block_size, void* arg);
 mi_decl_export bool mi_heap_visit_blocks(const mi_heap_t* heap, bool visit_all_blocks, mi_block_visit_fun* visitor, void* arg);

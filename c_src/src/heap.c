@@ -241,12 +241,12 @@ bool mi_is_in_heap_region(const void* p) mi_attr_noexcept { return mi_page_conta
 
 #define MI_VISIT_BITS (MI_SMALL_PAGE_SIZE / MI_INTPTR_SIZE) /* most blocks a page can have */
 
-bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, mi_page_t* page, mi_block_visit_fun* visitor, void* arg) {
+bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, const mi_heap_area_t* area, mi_page_t* page, mi_block_visit_fun* visitor, void* arg) {
   _mi_page_free_collect(page, true);
   if (page->used == 0) return true;
   size_t bsize = page->block_size;
   size_t usable = bsize - MI_PADDING_SIZE; /* what the program may use of each block */
-  if (page->capacity == 1) return visitor(heap, NULL, page->page_start, usable, arg);
+  if (page->capacity == 1) return visitor(heap, area, page->page_start, usable, arg);
   /* mark the free blocks, then every unmarked block below capacity is live */
   uint64_t free_map[MI_VISIT_BITS / 64];
   size_t words = ((size_t)page->capacity + 63) / 64;
@@ -260,7 +260,7 @@ bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, mi_page_t* page, mi_block
   for (size_t i = 0; i < page->capacity && live < page->used; i++) {
     if (free_map[i / 64] & ((uint64_t)1 << (i % 64))) continue;
     live++;
-    if (!visitor(heap, NULL, page->page_start + i * bsize, usable, arg)) return false;
+    if (!visitor(heap, area, page->page_start + i * bsize, usable, arg)) return false;
   }
   return true;
 }
@@ -284,12 +284,15 @@ static bool mi_heap_visit_areas_page(mi_heap_t* heap, mi_page_queue_t* pq, mi_pa
   area.block_size = bsize - MI_PADDING_SIZE;
   area.full_block_size = bsize;
   if (!args->visitor(heap, &area, NULL, area.block_size, args->arg)) return false;
-  if (args->visit_blocks) return _mi_heap_area_visit_blocks(heap, page, args->visitor, args->arg);
+  if (args->visit_blocks) return _mi_heap_area_visit_blocks(heap, &area, page, args->visitor, args->arg);
   return true;
 }
 
 bool mi_heap_visit_blocks(const mi_heap_t* heap, bool visit_blocks, mi_block_visit_fun* visitor, void* arg) {
   if (heap == NULL || visitor == NULL || !mi_heap_is_initialized(heap)) return true;
+  /* blocks other threads freed into full pages wait on the heap's delayed list: free them
+   * first (only the owner may), or the walk would report them as live */
+  if (heap->thread_id == _mi_thread_id()) _mi_heap_delayed_free_all((mi_heap_t*)heap);
   mi_visit_blocks_args_t args = {visit_blocks, visitor, arg};
   return mi_heap_visit_pages((mi_heap_t*)heap, &mi_heap_visit_areas_page, &args);
 }

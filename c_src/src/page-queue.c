@@ -19,6 +19,9 @@ size_t _mi_bin_size(size_t bin) {
 /* The bytes a block for `size` has room for (its class, less the debug padding). */
 size_t mi_good_size(size_t size) mi_attr_noexcept {
   if (size > MI_MAX_ALLOC_SIZE - MI_PADDING_SIZE) return size;
+#if MI_PADDING
+  if (size == 0) size = 1; /* as the allocation itself does: a zero-size block has one usable byte */
+#endif
   size_t padded = size + MI_PADDING_SIZE;
   if (padded <= MI_LARGE_OBJ_SIZE_MAX) return _mi_bin_size(_mi_bin(padded)) - MI_PADDING_SIZE;
   return _mi_align_up(padded, _mi_os_page_size()) - MI_PADDING_SIZE;

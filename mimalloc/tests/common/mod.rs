@@ -1,9 +1,11 @@
-//! Helpers shared by the test binaries of this crate.
+//! Helpers shared by the test binaries of this crate: resident memory, the allocator's
+//! statistics, a deterministic generator, and content patterns that are written and checked at
+//! memcpy/memcmp speed (so the sweeps stay fast even in an unoptimised build).
 #![allow(dead_code)]
 
 use mimalloc_sys::{mi_stats_get, mi_stats_t};
 
-/// Resident set size of this process in bytes, from /proc/self/statm.
+/// Resident set size of this process in bytes: field 2 of /proc/self/statm times the page size.
 pub fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
     let pages: usize = statm
@@ -26,7 +28,14 @@ pub fn stats() -> mi_stats_t {
     }
 }
 
-/// A cheap deterministic generator for sizes and choices.
+/// Whether the C side also serves libc's malloc (the `override` feature): then the test
+/// harness's and libc's own allocations land in our heaps and statistics too.
+pub fn redirected() -> bool {
+    // SAFETY: no preconditions.
+    unsafe { mimalloc_sys::mi_is_redirected() }
+}
+
+/// A cheap deterministic generator for sizes and choices (xorshift64).
 pub struct Rng(u64);
 
 impl Rng {
@@ -44,23 +53,129 @@ impl Rng {
     }
 }
 
-/// A heap block with a content pattern derived from its address and length.
-pub struct Block(pub Vec<u8>);
+// ---- Content patterns ---------------------------------------------------------------------
+//
+// Byte i of a block filled with `seed` is BASE[(i + seed) % PERIOD]. PERIOD is prime, so a
+// block shifted by anything but a multiple of 251 bytes, or two blocks with different seeds
+// overlapping, read back wrong. Filling copies CHUNK bytes at a time from a pre-built table;
+// CHUNK is a multiple of PERIOD, so every chunk starts at the same phase.
+
+const PERIOD: usize = 251;
+const CHUNK: usize = PERIOD * 64;
+static PATTERN: [u8; CHUNK + PERIOD] = build_pattern();
+static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
+const fn build_pattern() -> [u8; CHUNK + PERIOD] {
+    let mut a = [0u8; CHUNK + PERIOD];
+    let mut i = 0;
+    while i < a.len() {
+        // 7 is odd, so j * 7 is a bijection on bytes: the 251 values of a period are distinct
+        a[i] = ((i % PERIOD) as u8).wrapping_mul(7) ^ 0xa5;
+        i += 1;
+    }
+    a
+}
+
+/// The byte at offset `i` of a block filled with `seed`.
+pub fn pattern_byte(i: usize, seed: usize) -> u8 {
+    PATTERN[(i + seed) % PERIOD]
+}
+
+/// Writes the pattern of `seed` over `len` bytes at `p`.
+///
+/// # Safety
+/// `p..p+len` must be writable.
+pub unsafe fn fill(p: *mut u8, len: usize, seed: usize) {
+    let phase = seed % PERIOD;
+    let mut off = 0;
+    while off < len {
+        let n = (len - off).min(CHUNK);
+        // SAFETY: PATTERN has CHUNK bytes after any phase < PERIOD; the caller owns p..p+len.
+        unsafe { core::ptr::copy_nonoverlapping(PATTERN.as_ptr().add(phase), p.add(off), n) };
+        off += n;
+    }
+}
+
+/// Writes the pattern of `seed` over `from..to` of the block at `p` (offsets within the
+/// block, so the bytes match what `fill(p, to, seed)` would have written there).
+///
+/// # Safety
+/// `p+from..p+to` must be writable.
+pub unsafe fn fill_range(p: *mut u8, from: usize, to: usize, seed: usize) {
+    // bytes up to the next multiple of PERIOD one by one, then whole chunks from there
+    let mut off = from;
+    while off < to && off % PERIOD != 0 {
+        // SAFETY: off is inside the caller's range.
+        unsafe { *p.add(off) = pattern_byte(off, seed) };
+        off += 1;
+    }
+    if off < to {
+        // SAFETY: as above; `off` is a multiple of PERIOD, where `fill` starts its phase.
+        unsafe { fill(p.add(off), to - off, seed) };
+    }
+}
+
+/// The first offset in `0..len` at which the block at `p` differs from the pattern of `seed`.
+///
+/// # Safety
+/// `p..p+len` must be readable.
+pub unsafe fn first_mismatch(p: *const u8, len: usize, seed: usize) -> Option<usize> {
+    let phase = seed % PERIOD;
+    let mut off = 0;
+    while off < len {
+        let n = (len - off).min(CHUNK);
+        // SAFETY: the caller's range; PATTERN has CHUNK bytes after `phase`.
+        let got = unsafe { core::slice::from_raw_parts(p.add(off), n) };
+        let want = &PATTERN[phase..phase + n];
+        if got != want {
+            let i = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
+            return Some(off + i);
+        }
+        off += n;
+    }
+    None
+}
+
+/// The first offset in `0..len` at which the block at `p` is not zero.
+///
+/// # Safety
+/// `p..p+len` must be readable.
+pub unsafe fn first_nonzero(p: *const u8, len: usize) -> Option<usize> {
+    let mut off = 0;
+    while off < len {
+        let n = (len - off).min(CHUNK);
+        // SAFETY: the caller's range.
+        let got = unsafe { core::slice::from_raw_parts(p.add(off), n) };
+        if got != &ZEROS[..n] {
+            return Some(off + got.iter().position(|b| *b != 0).unwrap_or(0));
+        }
+        off += n;
+    }
+    None
+}
+
+/// A heap block (through the global allocator) holding the pattern of its seed.
+pub struct Block(pub Vec<u8>, pub usize);
 
 impl Block {
-    pub fn new(len: usize, seed: u8) -> Block {
+    pub fn new(len: usize, seed: usize) -> Block {
         let mut v = Vec::with_capacity(len);
-        v.extend((0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed));
-        Block(v)
+        // SAFETY: the Vec has capacity for `len` bytes, all written before set_len.
+        unsafe {
+            fill(v.as_mut_ptr(), len, seed);
+            v.set_len(len);
+        }
+        Block(v, seed)
     }
-    pub fn check(&self, seed: u8) {
+    pub fn check(&self) {
+        // SAFETY: the Vec's `len` bytes are initialised.
+        let bad = unsafe { first_mismatch(self.0.as_ptr(), self.0.len(), self.1) };
         assert!(
-            self.0
-                .iter()
-                .enumerate()
-                .all(|(i, b)| *b == (i as u8).wrapping_mul(31) ^ seed),
-            "block of {} bytes corrupted",
-            self.0.len()
+            bad.is_none(),
+            "block of {} bytes at {:p} corrupted at offset {:?}",
+            self.0.len(),
+            self.0.as_ptr(),
+            bad
         );
     }
 }
