@@ -126,9 +126,10 @@ fn feature_defines() -> Vec<(&'static str, &'static str)> {
             defines.push((*define, *value));
         }
     }
-    // debug_in_debug: debug checks only in a debug-assertions build of the final profile.
+    // debug_in_debug: debug checks only where the profile has debug assertions (dev and test by
+    // default), the same condition as `cfg!(debug_assertions)` in the crates being built.
     if feature("DEBUG_IN_DEBUG")
-        && env::var("PROFILE").map(|p| p == "debug").unwrap_or(false)
+        && env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some()
         && !defines.iter().any(|(d, _)| *d == "MI_DEBUG")
     {
         defines.push(("MI_DEBUG", "2"));
@@ -141,6 +142,24 @@ fn feature_defines() -> Vec<(&'static str, &'static str)> {
         println!("cargo:warning=mimalloc-sys: building with {define}={value}");
     }
     defines
+}
+
+/// Refuses targets the C code is not written for, before the compiler fails in a less clear way.
+fn check_target() {
+    let width = env::var("CARGO_CFG_TARGET_POINTER_WIDTH").unwrap_or_default();
+    let family = env::var("CARGO_CFG_TARGET_FAMILY").unwrap_or_default();
+    let target = env::var("TARGET").unwrap_or_default();
+    // The C side assumes 64-bit words (MI_INTPTR_SIZE), and the committed bindings' layout
+    // checks were generated for them.
+    assert!(
+        width == "64",
+        "mimalloc-sys: target {target} has {width}-bit pointers; only 64-bit targets are supported"
+    );
+    // The only OS layer is prim-unix.c (mmap, madvise, pthread keys).
+    assert!(
+        family.split(',').any(|f| f == "unix"),
+        "mimalloc-sys: target {target} is not a Unix; the C code has no OS layer for it yet"
+    );
 }
 
 /// Target-specific settings, one reason per line.
@@ -168,6 +187,7 @@ fn target_settings(build: &mut cc::Build) {
 fn main() {
     let c_src = c_src_dir();
     rerun_triggers(&c_src);
+    check_target();
 
     let mut build = cc::Build::new();
     build

@@ -14,10 +14,16 @@ extern "C" {
     pub fn mi_calloc(count: usize, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
-    pub fn mi_realloc(p: *mut ::core::ffi::c_void, newsize: usize) -> *mut ::core::ffi::c_void;
+    pub fn mi_realloc(
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+    ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
-    pub fn mi_expand(p: *mut ::core::ffi::c_void, newsize: usize) -> *mut ::core::ffi::c_void;
+    pub fn mi_expand(
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+    ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
     pub fn mi_free(p: *mut ::core::ffi::c_void);
@@ -29,7 +35,10 @@ extern "C" {
     pub fn mi_strdup(s: *const ::core::ffi::c_char) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
-    pub fn mi_strndup(s: *const ::core::ffi::c_char, n: usize) -> *mut ::core::ffi::c_char;
+    pub fn mi_strndup(
+        s: *const ::core::ffi::c_char,
+        n: usize,
+    ) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
     pub fn mi_realpath(
@@ -57,7 +66,10 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
-    pub fn mi_reallocf(p: *mut ::core::ffi::c_void, newsize: usize) -> *mut ::core::ffi::c_void;
+    pub fn mi_reallocf(
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+    ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
     pub fn mi_usable_size(p: *const ::core::ffi::c_void) -> usize;
@@ -230,10 +242,16 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
-    pub fn mi_heap_malloc_small(heap: *mut mi_heap_t, size: usize) -> *mut ::core::ffi::c_void;
+    pub fn mi_heap_malloc_small(
+        heap: *mut mi_heap_t,
+        size: usize,
+    ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
-    pub fn mi_heap_zalloc_small(heap: *mut mi_heap_t, size: usize) -> *mut ::core::ffi::c_void;
+    pub fn mi_heap_zalloc_small(
+        heap: *mut mi_heap_t,
+        size: usize,
+    ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
     pub fn mi_heap_realloc(
@@ -342,7 +360,10 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
-    pub fn mi_rezalloc(p: *mut ::core::ffi::c_void, newsize: usize) -> *mut ::core::ffi::c_void;
+    pub fn mi_rezalloc(
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+    ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
     pub fn mi_recalloc(
@@ -435,10 +456,16 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
-    pub fn mi_heap_contains_block(heap: *mut mi_heap_t, p: *const ::core::ffi::c_void) -> bool;
+    pub fn mi_heap_contains_block(
+        heap: *mut mi_heap_t,
+        p: *const ::core::ffi::c_void,
+    ) -> bool;
 }
 extern "C" {
-    pub fn mi_heap_check_owned(heap: *mut mi_heap_t, p: *const ::core::ffi::c_void) -> bool;
+    pub fn mi_heap_check_owned(
+        heap: *mut mi_heap_t,
+        p: *const ::core::ffi::c_void,
+    ) -> bool;
 }
 extern "C" {
     pub fn mi_check_owned(p: *const ::core::ffi::c_void) -> bool;
@@ -457,18 +484,24 @@ pub struct mi_heap_area_s {
 const _: () = {
     ["Size of mi_heap_area_s"][::core::mem::size_of::<mi_heap_area_s>() - 48usize];
     ["Alignment of mi_heap_area_s"][::core::mem::align_of::<mi_heap_area_s>() - 8usize];
-    ["Offset of field: mi_heap_area_s::blocks"]
-        [::core::mem::offset_of!(mi_heap_area_s, blocks) - 0usize];
-    ["Offset of field: mi_heap_area_s::reserved"]
-        [::core::mem::offset_of!(mi_heap_area_s, reserved) - 8usize];
-    ["Offset of field: mi_heap_area_s::committed"]
-        [::core::mem::offset_of!(mi_heap_area_s, committed) - 16usize];
-    ["Offset of field: mi_heap_area_s::used"]
-        [::core::mem::offset_of!(mi_heap_area_s, used) - 24usize];
-    ["Offset of field: mi_heap_area_s::block_size"]
-        [::core::mem::offset_of!(mi_heap_area_s, block_size) - 32usize];
-    ["Offset of field: mi_heap_area_s::full_block_size"]
-        [::core::mem::offset_of!(mi_heap_area_s, full_block_size) - 40usize];
+    [
+        "Offset of field: mi_heap_area_s::blocks",
+    ][::core::mem::offset_of!(mi_heap_area_s, blocks) - 0usize];
+    [
+        "Offset of field: mi_heap_area_s::reserved",
+    ][::core::mem::offset_of!(mi_heap_area_s, reserved) - 8usize];
+    [
+        "Offset of field: mi_heap_area_s::committed",
+    ][::core::mem::offset_of!(mi_heap_area_s, committed) - 16usize];
+    [
+        "Offset of field: mi_heap_area_s::used",
+    ][::core::mem::offset_of!(mi_heap_area_s, used) - 24usize];
+    [
+        "Offset of field: mi_heap_area_s::block_size",
+    ][::core::mem::offset_of!(mi_heap_area_s, block_size) - 32usize];
+    [
+        "Offset of field: mi_heap_area_s::full_block_size",
+    ][::core::mem::offset_of!(mi_heap_area_s, full_block_size) - 40usize];
 };
 pub type mi_heap_area_t = mi_heap_area_s;
 pub type mi_block_visit_fun = ::core::option::Option<
@@ -504,13 +537,18 @@ pub struct mi_stat_count_s {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of mi_stat_count_s"][::core::mem::size_of::<mi_stat_count_s>() - 24usize];
-    ["Alignment of mi_stat_count_s"][::core::mem::align_of::<mi_stat_count_s>() - 8usize];
-    ["Offset of field: mi_stat_count_s::total"]
-        [::core::mem::offset_of!(mi_stat_count_s, total) - 0usize];
-    ["Offset of field: mi_stat_count_s::peak"]
-        [::core::mem::offset_of!(mi_stat_count_s, peak) - 8usize];
-    ["Offset of field: mi_stat_count_s::current"]
-        [::core::mem::offset_of!(mi_stat_count_s, current) - 16usize];
+    [
+        "Alignment of mi_stat_count_s",
+    ][::core::mem::align_of::<mi_stat_count_s>() - 8usize];
+    [
+        "Offset of field: mi_stat_count_s::total",
+    ][::core::mem::offset_of!(mi_stat_count_s, total) - 0usize];
+    [
+        "Offset of field: mi_stat_count_s::peak",
+    ][::core::mem::offset_of!(mi_stat_count_s, peak) - 8usize];
+    [
+        "Offset of field: mi_stat_count_s::current",
+    ][::core::mem::offset_of!(mi_stat_count_s, current) - 16usize];
 };
 pub type mi_stat_count_t = mi_stat_count_s;
 #[repr(C)]
@@ -521,9 +559,12 @@ pub struct mi_stat_counter_s {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of mi_stat_counter_s"][::core::mem::size_of::<mi_stat_counter_s>() - 8usize];
-    ["Alignment of mi_stat_counter_s"][::core::mem::align_of::<mi_stat_counter_s>() - 8usize];
-    ["Offset of field: mi_stat_counter_s::total"]
-        [::core::mem::offset_of!(mi_stat_counter_s, total) - 0usize];
+    [
+        "Alignment of mi_stat_counter_s",
+    ][::core::mem::align_of::<mi_stat_counter_s>() - 8usize];
+    [
+        "Offset of field: mi_stat_counter_s::total",
+    ][::core::mem::offset_of!(mi_stat_counter_s, total) - 0usize];
 };
 pub type mi_stat_counter_t = mi_stat_counter_s;
 #[repr(C)]
@@ -557,46 +598,75 @@ pub struct mi_stats_s {
 const _: () = {
     ["Size of mi_stats_s"][::core::mem::size_of::<mi_stats_s>() - 3344usize];
     ["Alignment of mi_stats_s"][::core::mem::align_of::<mi_stats_s>() - 8usize];
-    ["Offset of field: mi_stats_s::size"][::core::mem::offset_of!(mi_stats_s, size) - 0usize];
-    ["Offset of field: mi_stats_s::version"][::core::mem::offset_of!(mi_stats_s, version) - 8usize];
-    ["Offset of field: mi_stats_s::reserved"]
-        [::core::mem::offset_of!(mi_stats_s, reserved) - 16usize];
-    ["Offset of field: mi_stats_s::committed"]
-        [::core::mem::offset_of!(mi_stats_s, committed) - 40usize];
-    ["Offset of field: mi_stats_s::purged"][::core::mem::offset_of!(mi_stats_s, purged) - 64usize];
-    ["Offset of field: mi_stats_s::segments"]
-        [::core::mem::offset_of!(mi_stats_s, segments) - 88usize];
-    ["Offset of field: mi_stats_s::segments_abandoned"]
-        [::core::mem::offset_of!(mi_stats_s, segments_abandoned) - 112usize];
-    ["Offset of field: mi_stats_s::segments_cache"]
-        [::core::mem::offset_of!(mi_stats_s, segments_cache) - 136usize];
-    ["Offset of field: mi_stats_s::pages"][::core::mem::offset_of!(mi_stats_s, pages) - 160usize];
-    ["Offset of field: mi_stats_s::pages_abandoned"]
-        [::core::mem::offset_of!(mi_stats_s, pages_abandoned) - 184usize];
-    ["Offset of field: mi_stats_s::threads"]
-        [::core::mem::offset_of!(mi_stats_s, threads) - 208usize];
-    ["Offset of field: mi_stats_s::normal"][::core::mem::offset_of!(mi_stats_s, normal) - 232usize];
-    ["Offset of field: mi_stats_s::huge"][::core::mem::offset_of!(mi_stats_s, huge) - 256usize];
-    ["Offset of field: mi_stats_s::malloc_requested"]
-        [::core::mem::offset_of!(mi_stats_s, malloc_requested) - 280usize];
-    ["Offset of field: mi_stats_s::mmap_calls"]
-        [::core::mem::offset_of!(mi_stats_s, mmap_calls) - 304usize];
-    ["Offset of field: mi_stats_s::munmap_calls"]
-        [::core::mem::offset_of!(mi_stats_s, munmap_calls) - 312usize];
-    ["Offset of field: mi_stats_s::purge_calls"]
-        [::core::mem::offset_of!(mi_stats_s, purge_calls) - 320usize];
-    ["Offset of field: mi_stats_s::page_no_retire"]
-        [::core::mem::offset_of!(mi_stats_s, page_no_retire) - 328usize];
-    ["Offset of field: mi_stats_s::searches"]
-        [::core::mem::offset_of!(mi_stats_s, searches) - 336usize];
-    ["Offset of field: mi_stats_s::normal_count"]
-        [::core::mem::offset_of!(mi_stats_s, normal_count) - 344usize];
-    ["Offset of field: mi_stats_s::huge_count"]
-        [::core::mem::offset_of!(mi_stats_s, huge_count) - 352usize];
-    ["Offset of field: mi_stats_s::reclaimed"]
-        [::core::mem::offset_of!(mi_stats_s, reclaimed) - 360usize];
-    ["Offset of field: mi_stats_s::normal_bins"]
-        [::core::mem::offset_of!(mi_stats_s, normal_bins) - 368usize];
+    [
+        "Offset of field: mi_stats_s::size",
+    ][::core::mem::offset_of!(mi_stats_s, size) - 0usize];
+    [
+        "Offset of field: mi_stats_s::version",
+    ][::core::mem::offset_of!(mi_stats_s, version) - 8usize];
+    [
+        "Offset of field: mi_stats_s::reserved",
+    ][::core::mem::offset_of!(mi_stats_s, reserved) - 16usize];
+    [
+        "Offset of field: mi_stats_s::committed",
+    ][::core::mem::offset_of!(mi_stats_s, committed) - 40usize];
+    [
+        "Offset of field: mi_stats_s::purged",
+    ][::core::mem::offset_of!(mi_stats_s, purged) - 64usize];
+    [
+        "Offset of field: mi_stats_s::segments",
+    ][::core::mem::offset_of!(mi_stats_s, segments) - 88usize];
+    [
+        "Offset of field: mi_stats_s::segments_abandoned",
+    ][::core::mem::offset_of!(mi_stats_s, segments_abandoned) - 112usize];
+    [
+        "Offset of field: mi_stats_s::segments_cache",
+    ][::core::mem::offset_of!(mi_stats_s, segments_cache) - 136usize];
+    [
+        "Offset of field: mi_stats_s::pages",
+    ][::core::mem::offset_of!(mi_stats_s, pages) - 160usize];
+    [
+        "Offset of field: mi_stats_s::pages_abandoned",
+    ][::core::mem::offset_of!(mi_stats_s, pages_abandoned) - 184usize];
+    [
+        "Offset of field: mi_stats_s::threads",
+    ][::core::mem::offset_of!(mi_stats_s, threads) - 208usize];
+    [
+        "Offset of field: mi_stats_s::normal",
+    ][::core::mem::offset_of!(mi_stats_s, normal) - 232usize];
+    [
+        "Offset of field: mi_stats_s::huge",
+    ][::core::mem::offset_of!(mi_stats_s, huge) - 256usize];
+    [
+        "Offset of field: mi_stats_s::malloc_requested",
+    ][::core::mem::offset_of!(mi_stats_s, malloc_requested) - 280usize];
+    [
+        "Offset of field: mi_stats_s::mmap_calls",
+    ][::core::mem::offset_of!(mi_stats_s, mmap_calls) - 304usize];
+    [
+        "Offset of field: mi_stats_s::munmap_calls",
+    ][::core::mem::offset_of!(mi_stats_s, munmap_calls) - 312usize];
+    [
+        "Offset of field: mi_stats_s::purge_calls",
+    ][::core::mem::offset_of!(mi_stats_s, purge_calls) - 320usize];
+    [
+        "Offset of field: mi_stats_s::page_no_retire",
+    ][::core::mem::offset_of!(mi_stats_s, page_no_retire) - 328usize];
+    [
+        "Offset of field: mi_stats_s::searches",
+    ][::core::mem::offset_of!(mi_stats_s, searches) - 336usize];
+    [
+        "Offset of field: mi_stats_s::normal_count",
+    ][::core::mem::offset_of!(mi_stats_s, normal_count) - 344usize];
+    [
+        "Offset of field: mi_stats_s::huge_count",
+    ][::core::mem::offset_of!(mi_stats_s, huge_count) - 352usize];
+    [
+        "Offset of field: mi_stats_s::reclaimed",
+    ][::core::mem::offset_of!(mi_stats_s, reclaimed) - 360usize];
+    [
+        "Offset of field: mi_stats_s::normal_bins",
+    ][::core::mem::offset_of!(mi_stats_s, normal_bins) - 368usize];
 };
 pub type mi_stats_t = mi_stats_s;
 extern "C" {
@@ -703,19 +773,27 @@ pub struct mi_build_config_s {
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
     ["Size of mi_build_config_s"][::core::mem::size_of::<mi_build_config_s>() - 12usize];
-    ["Alignment of mi_build_config_s"][::core::mem::align_of::<mi_build_config_s>() - 4usize];
-    ["Offset of field: mi_build_config_s::secure"]
-        [::core::mem::offset_of!(mi_build_config_s, secure) - 0usize];
-    ["Offset of field: mi_build_config_s::debug"]
-        [::core::mem::offset_of!(mi_build_config_s, debug) - 4usize];
-    ["Offset of field: mi_build_config_s::padding"]
-        [::core::mem::offset_of!(mi_build_config_s, padding) - 8usize];
-    ["Offset of field: mi_build_config_s::encoded_freelist"]
-        [::core::mem::offset_of!(mi_build_config_s, encoded_freelist) - 9usize];
-    ["Offset of field: mi_build_config_s::override_"]
-        [::core::mem::offset_of!(mi_build_config_s, override_) - 10usize];
-    ["Offset of field: mi_build_config_s::local_dynamic_tls"]
-        [::core::mem::offset_of!(mi_build_config_s, local_dynamic_tls) - 11usize];
+    [
+        "Alignment of mi_build_config_s",
+    ][::core::mem::align_of::<mi_build_config_s>() - 4usize];
+    [
+        "Offset of field: mi_build_config_s::secure",
+    ][::core::mem::offset_of!(mi_build_config_s, secure) - 0usize];
+    [
+        "Offset of field: mi_build_config_s::debug",
+    ][::core::mem::offset_of!(mi_build_config_s, debug) - 4usize];
+    [
+        "Offset of field: mi_build_config_s::padding",
+    ][::core::mem::offset_of!(mi_build_config_s, padding) - 8usize];
+    [
+        "Offset of field: mi_build_config_s::encoded_freelist",
+    ][::core::mem::offset_of!(mi_build_config_s, encoded_freelist) - 9usize];
+    [
+        "Offset of field: mi_build_config_s::override_",
+    ][::core::mem::offset_of!(mi_build_config_s, override_) - 10usize];
+    [
+        "Offset of field: mi_build_config_s::local_dynamic_tls",
+    ][::core::mem::offset_of!(mi_build_config_s, local_dynamic_tls) - 11usize];
 };
 pub type mi_build_config_t = mi_build_config_s;
 extern "C" {
@@ -770,7 +848,11 @@ extern "C" {
     pub fn mi_free_size(p: *mut ::core::ffi::c_void, size: usize);
 }
 extern "C" {
-    pub fn mi_free_size_aligned(p: *mut ::core::ffi::c_void, size: usize, alignment: usize);
+    pub fn mi_free_size_aligned(
+        p: *mut ::core::ffi::c_void,
+        size: usize,
+        alignment: usize,
+    );
 }
 extern "C" {
     pub fn mi_free_aligned(p: *mut ::core::ffi::c_void, alignment: usize);
