@@ -104,12 +104,16 @@ static void* mi_heap_realloc_zero_aligned_at(mi_heap_t* heap, void* p, size_t ne
   if (p == NULL) return mi_heap_malloc_zero_aligned_at(heap, newsize, alignment, offset, zero);
   size_t size = mi_usable_size(p);
   if (newsize <= size && newsize >= size - size / 2 && (((uintptr_t)p + offset) & (alignment - 1)) == 0) {
-    return p; /* still fits, still aligned, at most half wasted */
+    /* still fits, still aligned, at most half wasted; rezalloc keeps the bytes past the request
+     * zero up to the usable size (see _mi_heap_realloc_zero) */
+    if (zero) memset((uint8_t*)p + newsize, 0, size - newsize);
+    return p;
   }
   void* newp = mi_heap_malloc_zero_aligned_at(heap, newsize, alignment, offset, false);
   if (newp == NULL) return NULL;
-  memcpy(newp, p, (newsize > size ? size : newsize));
-  if (zero && newsize > size) memset((uint8_t*)newp + size, 0, newsize - size);
+  size_t copied = (newsize > size ? size : newsize);
+  memcpy(newp, p, copied);
+  if (zero) memset((uint8_t*)newp + copied, 0, mi_usable_size(newp) - copied);
   mi_free(p);
   return newp;
 }

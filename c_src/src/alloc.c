@@ -101,12 +101,19 @@ void* mi_expand(void* p, size_t newsize) mi_attr_noexcept {
 void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero) {
   size_t size = _mi_usable_size(p, "mi_realloc");
   /* stay in place while the block is big enough and at most half of it would be wasted */
-  if (mi_unlikely(newsize <= size && newsize >= size / 2 && newsize > 0)) return p;
+  if (mi_unlikely(newsize <= size && newsize >= size / 2 && newsize > 0)) {
+    /* rezalloc keeps every byte past the request zero up to the usable size, because the next
+     * rezalloc that grows the block treats them as its zeroed growth (a shrink in place would
+     * otherwise leave old data there: test-bad-input.c, test_rezalloc_tail_is_zero) */
+    if (zero) memset((uint8_t*)p + newsize, 0, size - newsize);
+    return p;
+  }
   void* newp = mi_heap_malloc(heap, newsize);
   if (mi_likely(newp != NULL)) {
-    if (p != NULL) memcpy(newp, p, (newsize > size ? size : newsize));
-    /* the old block was zeroed over its whole usable size, so only the growth needs it */
-    if (zero && newsize > size) memset((uint8_t*)newp + size, 0, newsize - size);
+    size_t copied = (newsize > size ? size : newsize);
+    if (p != NULL) memcpy(newp, p, copied);
+    /* zero to the new block's usable size, not just to the request: see above */
+    if (zero) memset((uint8_t*)newp + copied, 0, mi_usable_size(newp) - copied);
     if (p != NULL) mi_free(p);
   }
   return newp;
