@@ -1,0 +1,820 @@
+//! The workload suite's comparison runner: builds one workload binary per allocator, runs
+//! every workload with every allocator several times, each run in a fresh process, and
+//! reports median wall times and peak resident memory next to ours.
+//!
+//! ```sh
+//! cargo run --release -p mimalloc-benches --bin compare                    # the full run
+//! cargo run --release -p mimalloc-benches --bin compare -- --tiny          # CI: each once, tiny
+//! cargo run --release -p mimalloc-benches --bin compare -- \
+//!     --workloads larson,xmalloc --allocators ours,mimalloc --reps 5       # a focused look
+//! ```
+//!
+//! Binaries: ours is `workload` of this package (our `MiMalloc` as global allocator); the
+//! peers' are `workload-<name>` of the separate Cargo project `benches/peers/` (crates.io
+//! `mimalloc` exports the same C symbols as ours and its sys crate the same `links` value, so
+//! it cannot share a dependency graph with us). All link the same `mimalloc-workloads` code.
+//!
+//! Each run is timed from spawn to exit (start-up and tear-down included, as `time` does)
+//! and its peak RSS read from `wait4`'s rusage. Within a repetition the allocators take turns,
+//! in an order that rotates between repetitions, so slow drifts of the machine's load fall on
+//! all of them alike. Every run must exit 0 (the workload verified its result) and print the
+//! same checksum as every other run of that workload.
+//!
+//! A full run writes `<out>/<date>-<machine>.md` and `.svg` and copies them to `latest.md`
+//! and `latest.svg` (`<out>` is `benches/results` unless `--out` says otherwise).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// An allocator of the comparison and the binary that runs the workloads with it.
+struct Allocator {
+    /// Its name on the command line and in tables.
+    key: &'static str,
+    /// What it is, for the report.
+    what: &'static str,
+    /// The workload binary's name.
+    bin: &'static str,
+    /// Whether the binary comes from the peers project.
+    peer: bool,
+}
+
+const ALLOCATORS: &[Allocator] = &[
+    Allocator {
+        key: "ours",
+        what: "mimalloc-rs, this repository (`mimalloc::MiMalloc`)",
+        bin: "workload",
+        peer: false,
+    },
+    Allocator {
+        key: "system",
+        what: "the system allocator (`std::alloc::System`, glibc malloc on Linux)",
+        bin: "workload-system",
+        peer: true,
+    },
+    Allocator {
+        key: "mimalloc",
+        what: "upstream mimalloc through crates.io `mimalloc` (default features)",
+        bin: "workload-mimalloc",
+        peer: true,
+    },
+    Allocator {
+        key: "jemalloc",
+        what: "jemalloc through `tikv-jemallocator`",
+        bin: "workload-jemalloc",
+        peer: true,
+    },
+    Allocator {
+        key: "snmalloc",
+        what: "snmalloc through `snmalloc-rs`",
+        bin: "workload-snmalloc",
+        peer: true,
+    },
+];
+
+/// The scale of `--tiny`.
+const TINY_SCALE: f64 = 0.01;
+
+const USAGE: &str =
+    "usage: compare [--workloads a,b] [--allocators ours,system,mimalloc,jemalloc,snmalloc]
+               [--reps N] [--scale S] [--threads N] [--out DIR] [--tiny] [--list]
+Builds the workload binaries, runs every workload with every allocator --reps times
+(default 3) and prints markdown tables of median time and peak RSS, each relative to ours
+(or to the first allocator listed when ours is not), with geometric means; writes them with
+an SVG chart to DIR/<date>-<machine>.md|.svg and DIR/latest.md|.svg (DIR: benches/results).
+--tiny: CI mode: every workload once at scale 0.01, results verified, nothing written.
+--threads defaults to the available parallelism, --scale to 1.0.";
+
+/// What the command line asked for.
+struct Config {
+    workloads: Vec<&'static str>,
+    allocators: Vec<&'static Allocator>,
+    reps: usize,
+    scale: f64,
+    threads: usize,
+    out: PathBuf,
+    tiny: bool,
+}
+
+/// The repository root (this package lives in `<root>/benches`).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
+    let mut c = Config {
+        workloads: mimalloc_workloads::WORKLOADS
+            .iter()
+            .map(|w| w.name)
+            .collect(),
+        allocators: ALLOCATORS.iter().collect(),
+        reps: 3,
+        scale: 1.0,
+        threads: mimalloc_workloads::default_threads(),
+        out: root().join("benches/results"),
+        tiny: false,
+    };
+    let (mut reps, mut scale) = (None, None);
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            "--list" => {
+                for w in mimalloc_workloads::WORKLOADS {
+                    println!("{:<15} {}", w.name, w.description);
+                }
+                for a in ALLOCATORS {
+                    println!("allocator {:<9} {}", a.key, a.what);
+                }
+                return Ok(None);
+            }
+            "--tiny" => c.tiny = true,
+            "--workloads" => {
+                c.workloads = value()?
+                    .split(',')
+                    .map(|n| {
+                        mimalloc_workloads::find(n.trim())
+                            .map(|w| w.name)
+                            .ok_or_else(|| format!("no workload called {n:?} (--list)"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--allocators" => {
+                c.allocators = value()?
+                    .split(',')
+                    .map(|n| {
+                        ALLOCATORS
+                            .iter()
+                            .find(|a| a.key == n.trim())
+                            .ok_or_else(|| format!("no allocator called {n:?} (--list)"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--reps" => {
+                let v = value()?;
+                reps = Some(match v.parse::<usize>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => return Err(format!("--reps wants a positive integer, not {v:?}")),
+                });
+            }
+            "--threads" => {
+                let v = value()?;
+                c.threads = match v.parse::<usize>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => return Err(format!("--threads wants a positive integer, not {v:?}")),
+                };
+            }
+            "--scale" => {
+                let v = value()?;
+                scale = Some(match v.parse::<f64>() {
+                    Ok(s) if s.is_finite() && s > 0.0 => s,
+                    _ => return Err(format!("--scale wants a positive number, not {v:?}")),
+                });
+            }
+            "--out" => c.out = PathBuf::from(value()?),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if c.workloads.is_empty() || c.allocators.is_empty() {
+        return Err("nothing to run".into());
+    }
+    // ours is the baseline whenever it runs
+    if let Some(i) = c.allocators.iter().position(|a| a.key == "ours") {
+        let ours = c.allocators.remove(i);
+        c.allocators.insert(0, ours);
+    }
+    c.reps = reps.unwrap_or(if c.tiny { 1 } else { 3 });
+    c.scale = scale.unwrap_or(if c.tiny { TINY_SCALE } else { 1.0 });
+    Ok(Some(c))
+}
+
+/// Runs a cargo build and returns the executables it reported, by file name.
+fn cargo_build(args: &[&str]) -> Result<BTreeMap<String, PathBuf>, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let start = Instant::now();
+    let out = Command::new(&cargo)
+        .arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`cargo build {}` failed", args.join(" ")));
+    }
+    eprintln!(
+        "compare: built {} in {:.1} s",
+        args.join(" "),
+        start.elapsed().as_secs_f64()
+    );
+    let mut exes = BTreeMap::new();
+    // Each message is one JSON object per line; the artifacts' executables are plain
+    // strings whose only escapes are backslashes and quotes (absent from our paths).
+    let key = "\"executable\":\"";
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(at) = line.find(key) {
+            let rest = &line[at + key.len()..];
+            if let Some(end) = rest.find('"') {
+                let path = PathBuf::from(&rest[..end]);
+                if let Some(name) = path.file_name() {
+                    exes.insert(name.to_string_lossy().into_owned(), path);
+                }
+            }
+        }
+    }
+    Ok(exes)
+}
+
+/// Builds what `allocators` need (the peers project in any case when `always_peers`).
+fn build(
+    allocators: &[&Allocator],
+    always_peers: bool,
+) -> Result<BTreeMap<&'static str, PathBuf>, String> {
+    let mut exes = BTreeMap::new();
+    if always_peers || allocators.iter().any(|a| a.peer) {
+        let manifest = root().join("benches/peers/Cargo.toml");
+        let manifest = manifest.to_string_lossy().into_owned();
+        exes.extend(cargo_build(&["--release", "--manifest-path", &manifest])?);
+    }
+    if allocators.iter().any(|a| !a.peer) {
+        exes.extend(cargo_build(&[
+            "--release",
+            "-p",
+            "mimalloc-benches",
+            "--bin",
+            "workload",
+        ])?);
+    }
+    allocators
+        .iter()
+        .map(|a| {
+            exes.get(a.bin)
+                .map(|p| (a.key, p.clone()))
+                .ok_or_else(|| format!("the build reported no binary {}", a.bin))
+        })
+        .collect()
+}
+
+/// One run's measurements.
+#[derive(Clone, Copy)]
+struct Sample {
+    secs: f64,
+    rss_kib: u64,
+}
+
+/// Runs one workload binary to its end; returns its measurements and checksum.
+fn run_once(bin: &Path, workload: &str, c: &Config) -> Result<(Sample, String), String> {
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args(["--workload", workload])
+        .args(["--threads", &c.threads.to_string()])
+        .args(["--scale", &c.scale.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let mut stderr = child.stderr.take().ok_or("no stderr pipe")?;
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `pid` is our child, not yet reaped (std's Child is never waited on
+        // here); `status` and `usage` are valid for writes.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait4: {e}"));
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let stderr = err_reader.join().unwrap_or_default();
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        let how = if libc::WIFEXITED(status) {
+            format!("exited with {}", libc::WEXITSTATUS(status))
+        } else {
+            format!("was killed by signal {}", libc::WTERMSIG(status))
+        };
+        return Err(format!("{how}: {}", stderr.trim()));
+    }
+    let checksum = stdout
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("checksum="))
+        .ok_or_else(|| format!("no checksum in its output {stdout:?}"))?
+        .to_string();
+    // ru_maxrss is in KiB on Linux.
+    let rss_kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
+    Ok((Sample { secs, rss_kib }, checksum))
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn geomean(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+
+/// Medians per workload and allocator; `None` where a run failed.
+struct Results {
+    workloads: Vec<&'static str>,
+    allocators: Vec<&'static str>,
+    /// [workload][allocator] → (median seconds, median peak RSS in KiB).
+    cells: Vec<Vec<Option<(f64, f64)>>>,
+}
+
+impl Results {
+    /// Ratios of allocator `a` to the baseline (column 0) for the value `pick` selects, for
+    /// the workloads where both have results.
+    fn ratios(&self, a: usize, pick: fn(&(f64, f64)) -> f64) -> Vec<Option<f64>> {
+        self.cells
+            .iter()
+            .map(|row| match (&row[0], &row[a]) {
+                (Some(b), Some(x)) => Some(pick(x) / pick(b)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A markdown table of `pick` (formatted with `fmt`) with ratios and geometric means.
+    fn table(&self, what: &str, pick: fn(&(f64, f64)) -> f64, fmt: fn(f64) -> String) -> String {
+        let mut s = String::new();
+        let _ = write!(s, "| {what} |");
+        for a in &self.allocators {
+            let _ = write!(s, " {a} |");
+        }
+        s.push_str("\n|---|");
+        s.push_str(&"---:|".repeat(self.allocators.len()));
+        s.push('\n');
+        for (w, row) in self.workloads.iter().zip(&self.cells) {
+            let _ = write!(s, "| {w} |");
+            for (a, cell) in row.iter().enumerate() {
+                match (cell, &row[0]) {
+                    (None, _) => s.push_str(" failed |"),
+                    (Some(x), _) if a == 0 => {
+                        let _ = write!(s, " {} |", fmt(pick(x)));
+                    }
+                    (Some(x), Some(b)) => {
+                        let _ = write!(s, " {} ({:.2}) |", fmt(pick(x)), pick(x) / pick(b));
+                    }
+                    (Some(x), None) => {
+                        let _ = write!(s, " {} |", fmt(pick(x)));
+                    }
+                }
+            }
+            s.push('\n');
+        }
+        s.push_str("| **geometric mean** |");
+        for a in 0..self.allocators.len() {
+            let r: Vec<f64> = self.ratios(a, pick).into_iter().flatten().collect();
+            if r.is_empty() {
+                s.push_str(" – |");
+            } else {
+                let _ = write!(s, " **{:.2}** |", geomean(&r));
+            }
+        }
+        s.push('\n');
+        s
+    }
+
+    /// A grouped bar chart of the time ratios to the baseline, on a log scale, one group per
+    /// workload and one for the geometric mean, with the 1.0 line drawn across.
+    fn svg(&self, title: &str) -> String {
+        const COLORS: [&str; 5] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1"];
+        let peers: Vec<usize> = (1..self.allocators.len()).collect();
+        let mut groups: Vec<(String, Vec<Option<f64>>)> = self
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(w, name)| {
+                let r = peers.iter().map(|&a| self.ratios(a, |x| x.0)[w]).collect();
+                (name.to_string(), r)
+            })
+            .collect();
+        groups.push((
+            "geomean".into(),
+            peers
+                .iter()
+                .map(|&a| {
+                    let r: Vec<f64> = self.ratios(a, |x| x.0).into_iter().flatten().collect();
+                    (!r.is_empty()).then(|| geomean(&r))
+                })
+                .collect(),
+        ));
+        let max_log = groups
+            .iter()
+            .flat_map(|(_, r)| r.iter().flatten())
+            .map(|r| r.log2().abs())
+            .fold(1.0f64, f64::max)
+            .ceil();
+        let bar = 12.0;
+        let group_w = bar * peers.len().max(1) as f64 + 14.0;
+        let (left, top, plot_h, bottom) = (60.0, 40.0, 320.0, 110.0);
+        let width = left + group_w * groups.len() as f64 + 20.0;
+        let height = top + plot_h + bottom;
+        let y = |ratio: f64| top + plot_h / 2.0 * (1.0 - ratio.log2() / max_log);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" \
+             font-family=\"sans-serif\" font-size=\"11\">"
+        );
+        let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+        let _ = writeln!(
+            s,
+            "<text x=\"{left}\" y=\"18\" font-size=\"13\">{}</text>",
+            xml(title)
+        );
+        // gridlines at powers of two
+        let mut k = -max_log;
+        while k <= max_log {
+            let r = k.exp2();
+            let yy = y(r);
+            let stroke = if k == 0.0 { "#000" } else { "#ddd" };
+            let _ = writeln!(
+                s,
+                "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"{stroke}\"/>",
+                width - 20.0
+            );
+            let label = if r >= 1.0 {
+                format!("{r:.0}×")
+            } else {
+                format!("1/{:.0}", 1.0 / r)
+            };
+            let _ = writeln!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+                left - 6.0,
+                yy + 4.0
+            );
+            k += 1.0;
+        }
+        for (g, (name, ratios)) in groups.iter().enumerate() {
+            let x0 = left + group_w * g as f64 + 7.0;
+            for (i, r) in ratios.iter().enumerate() {
+                let Some(r) = r else { continue };
+                let x = x0 + bar * i as f64;
+                let (y1, y2) = (y(1.0), y(*r));
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\">\
+                     <title>{} {}: {r:.2}</title></rect>",
+                    y1.min(y2),
+                    bar - 1.0,
+                    (y1 - y2).abs().max(0.5),
+                    COLORS[i % COLORS.len()],
+                    xml(name),
+                    self.allocators[peers[i]]
+                );
+            }
+            let lx = x0 + group_w / 2.0 - 7.0;
+            let ly = top + plot_h + 8.0;
+            let _ = writeln!(
+                s,
+                "<text x=\"{lx:.1}\" y=\"{ly:.1}\" text-anchor=\"end\" \
+                 transform=\"rotate(-45 {lx:.1} {ly:.1})\">{}</text>",
+                xml(name)
+            );
+        }
+        for (i, &a) in peers.iter().enumerate() {
+            let x = left + 110.0 * i as f64;
+            let yy = height - 14.0;
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"{yy:.1}\">{}</text>",
+                yy - 9.0,
+                COLORS[i % COLORS.len()],
+                x + 14.0,
+                xml(self.allocators[a])
+            );
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+/// Escapes text for SVG.
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn fmt_secs(s: f64) -> String {
+    format!("{s:.3} s")
+}
+
+fn fmt_kib(k: f64) -> String {
+    if k >= 1024.0 * 1024.0 {
+        format!("{:.2} GiB", k / 1024.0 / 1024.0)
+    } else {
+        format!("{:.1} MiB", k / 1024.0)
+    }
+}
+
+/// The output of a command, trimmed, or `unknown`.
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The first value of `key` in a `key : value` file such as /proc/cpuinfo.
+fn proc_field(file: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_string())
+    })
+}
+
+/// Today's date (UTC) as YYYY-MM-DD, from the days since 1970 (the civil-calendar
+/// conversion of Howard Hinnant's `civil_from_days`).
+fn today() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A short file-name-safe description of the machine: `<n>cpu-<cpu model>`.
+fn machine_slug(cpus: usize, model: &str) -> String {
+    let mut slug = format!("{cpus}cpu");
+    let cleaned = model
+        .to_lowercase()
+        .replace("(r)", "")
+        .replace("(tm)", "")
+        .replace(" cpu", "");
+    let cleaned = cleaned.split('@').next().unwrap_or("");
+    for word in cleaned.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if !word.is_empty() && slug.len() < 40 {
+            slug.push('-');
+            slug.push_str(word);
+        }
+    }
+    slug
+}
+
+/// The version of each package named `name` in a Cargo.lock.
+fn locked_version(lock: &str, name: &str) -> String {
+    let needle = format!("name = \"{name}\"\nversion = \"");
+    lock.find(&needle)
+        .and_then(|at| {
+            let rest = &lock[at + needle.len()..];
+            rest.find('"').map(|end| rest[..end].to_string())
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The machine and software the numbers were measured on, as markdown list items.
+fn machine_description(cpus: usize, model: &str) -> String {
+    let mem = proc_field("/proc/meminfo", "MemTotal")
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or("unknown".into(), |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or("unknown".into(), |s| s.trim().to_string());
+    let lock = std::fs::read_to_string(root().join("benches/peers/Cargo.lock")).unwrap_or_default();
+    let v = |n| locked_version(&lock, n);
+    let glibc = command_output("ldd", &["--version"]);
+    let glibc = glibc.lines().next().unwrap_or("unknown");
+    format!(
+        "- CPUs: {cpus} × {model}\n- memory: {mem}\n- kernel: Linux {kernel}\n- {}\n- system \
+         allocator: {glibc}\n- peers: mimalloc {} (libmimalloc-sys {}), tikv-jemallocator {} \
+         (tikv-jemalloc-sys {}), snmalloc-rs {} (snmalloc-sys {})\n",
+        command_output("rustc", &["--version"]),
+        v("mimalloc"),
+        v("libmimalloc-sys"),
+        v("tikv-jemallocator"),
+        v("tikv-jemalloc-sys"),
+        v("snmalloc-rs"),
+        v("snmalloc-sys"),
+    )
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let c = match parse_args(&args) {
+        Ok(Some(c)) => c,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("compare: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let build_start = Instant::now();
+    let exes = match build(&c.allocators, c.tiny) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("compare: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let build_secs = build_start.elapsed().as_secs_f64();
+    let load_before = loadavg();
+    let run_start = Instant::now();
+    eprintln!(
+        "compare: {} workloads × {} allocators × {} reps, {} threads, scale {}",
+        c.workloads.len(),
+        c.allocators.len(),
+        c.reps,
+        c.threads,
+        c.scale
+    );
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut cells = Vec::new();
+    for &w in &c.workloads {
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); c.allocators.len()];
+        let mut bad = vec![false; c.allocators.len()];
+        let mut first_sum: Option<(String, &str)> = None;
+        for rep in 0..c.reps {
+            for k in 0..c.allocators.len() {
+                let a = (k + rep) % c.allocators.len();
+                let alloc = c.allocators[a];
+                match run_once(&exes[alloc.key], w, &c) {
+                    Ok((s, sum)) => {
+                        let mismatch = match &first_sum {
+                            None => {
+                                first_sum = Some((sum.clone(), alloc.key));
+                                None
+                            }
+                            Some((f, by)) if *f != sum => Some(format!(
+                                "checksum {sum} differs from {f} computed with {by}"
+                            )),
+                            Some(_) => None,
+                        };
+                        if let Some(m) = mismatch {
+                            eprintln!("FAILED {w} with {}: {m}", alloc.key);
+                            bad[a] = true;
+                            failed += 1;
+                            continue;
+                        }
+                        passed += 1;
+                        eprintln!(
+                            "  {w:<15} {:<9} rep {}/{}  {:>8.3} s  {:>9}",
+                            alloc.key,
+                            rep + 1,
+                            c.reps,
+                            s.secs,
+                            fmt_kib(s.rss_kib as f64)
+                        );
+                        samples[a].push(s);
+                    }
+                    Err(e) => {
+                        eprintln!("FAILED {w} with {}: {e}", alloc.key);
+                        bad[a] = true;
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        cells.push(
+            samples
+                .iter()
+                .zip(&bad)
+                .map(|(s, &bad)| {
+                    (!bad && !s.is_empty()).then(|| {
+                        let t: Vec<f64> = s.iter().map(|x| x.secs).collect();
+                        let m: Vec<f64> = s.iter().map(|x| x.rss_kib as f64).collect();
+                        (median(&t), median(&m))
+                    })
+                })
+                .collect(),
+        );
+    }
+    let run_secs = run_start.elapsed().as_secs_f64();
+    eprintln!("compare: builds {build_secs:.1} s, runs {run_secs:.1} s");
+    if c.tiny {
+        println!("{passed} passed, {failed} failed");
+        return if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let results = Results {
+        workloads: c.workloads.clone(),
+        allocators: c.allocators.iter().map(|a| a.key).collect(),
+        cells,
+    };
+    let base = results.allocators[0];
+    let time_table = results.table("median time", |x| x.0, fmt_secs);
+    let mem_table = results.table("peak RSS", |x| x.1, fmt_kib);
+    println!("Median wall time (ratio: time / {base}'s time; above 1 is slower than {base})\n");
+    println!("{time_table}");
+    println!("Median peak resident memory (ratio: RSS / {base}'s RSS)\n");
+    println!("{mem_table}");
+
+    let cpus = mimalloc_workloads::default_threads();
+    let model = proc_field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown CPU".into());
+    let date = today();
+    let name = format!("{date}-{}", machine_slug(cpus, &model));
+    let title = format!(
+        "Median time relative to {base} (log scale, lower is faster), {date}, {cpus} × {model}"
+    );
+    let svg = results.svg(&title);
+    let report = |svg_name: &str| {
+        format!(
+            "# Workload suite: {date}\n\n`cargo run --release -p mimalloc-benches --bin compare -- {}`\n\n\
+             {} threads, scale {}, {} runs per workload and allocator (medians), allocators taking \
+             turns. Time is wall time from spawn to exit; peak RSS is the child's `ru_maxrss`.\n\n\
+             ## Machine\n\n{}- load average before the runs: {load_before}; after: {}\n\
+             - build {build_secs:.0} s, runs {run_secs:.0} s\n\n## Allocators\n\n{}\n\
+             ## Time\n\nRatio: time / {base}'s time (above 1: slower than {base}).\n\n{time_table}\n\
+             ![time ratios]({svg_name})\n\n## Peak resident memory\n\nRatio: RSS / {base}'s RSS.\n\n{mem_table}",
+            args.join(" "),
+            c.threads,
+            c.scale,
+            c.reps,
+            machine_description(cpus, &model),
+            loadavg(),
+            c.allocators
+                .iter()
+                .map(|a| format!("- `{}`: {}\n", a.key, a.what))
+                .collect::<String>(),
+        )
+    };
+    let written = std::fs::create_dir_all(&c.out)
+        .and_then(|()| {
+            std::fs::write(
+                c.out.join(format!("{name}.md")),
+                report(&format!("{name}.svg")),
+            )
+        })
+        .and_then(|()| std::fs::write(c.out.join(format!("{name}.svg")), &svg))
+        .and_then(|()| std::fs::write(c.out.join("latest.md"), report("latest.svg")))
+        .and_then(|()| std::fs::write(c.out.join("latest.svg"), &svg));
+    match written {
+        Ok(()) => eprintln!(
+            "compare: wrote {0}/{name}.md, {0}/{name}.svg, {0}/latest.md, {0}/latest.svg",
+            c.out.display()
+        ),
+        Err(e) => {
+            eprintln!(
+                "compare: cannot write the results under {}: {e}",
+                c.out.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("compare: {failed} runs failed");
+        ExitCode::FAILURE
+    }
+}
