@@ -9,7 +9,13 @@
 //!   writes to each, then frees them all in a shuffled order;
 //! - `remote_free`: a producer allocates batches of 1,000 blocks (16..=512 bytes) and sends
 //!   them over a channel to a consumer thread that frees them (every free is a free by a
-//!   thread that does not own the block); the whole handoff is timed, thread start excluded.
+//!   thread that does not own the block); the whole handoff is timed, thread start excluded;
+//! - `size_class/<size>`: 64 blocks of one size (16 B to 256 KiB) allocated, written and
+//!   freed in allocation order;
+//! - `realloc_growth/<factor>`: a buffer grown by `realloc` from 16 B to 1 MiB, doubling
+//!   (`x2`) or by half (`x1.5`) each step, its last byte written after every step;
+//! - `aligned/<align>`: 100 blocks of 16-256 bytes at alignment 64 or 4096, then freed;
+//! - `zeroed/<size>`: `alloc_zeroed` of 4 KiB, 64 KiB or 1 MiB, a byte checked, freed.
 //!
 //! `cargo bench -p mimalloc-benches [-- --quick]`, then
 //! `cargo run -p mimalloc-benches --bin ratios` for a table of medians and ratios.
@@ -181,11 +187,151 @@ fn remote_free(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs the body as benchmark `<group>/<function>/<allocator>` with `$a` bound to ours and
+/// then to the system allocator (the path `ratios` reads: the allocator comes last). A macro
+/// rather than a closure over `&dyn GlobalAlloc`, so each allocator's calls are direct.
+macro_rules! both {
+    ($group:expr, $function:expr, |$b:ident, $a:ident| $body:expr) => {{
+        let function: String = $function;
+        $group.bench_function(BenchmarkId::new(function.clone(), "mimalloc-rs"), |$b| {
+            let $a = &MI;
+            $body
+        });
+        $group.bench_function(BenchmarkId::new(function, "system"), |$b| {
+            let $a = &SYS;
+            $body
+        });
+    }};
+}
+
+/// A group of the quicker per-operation benchmarks: shorter measurement than the churn ones.
+fn short_group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    group
+}
+
+/// A size for benchmark names: `16B`, `4KiB`, `1MiB`.
+fn size_name(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 && s % (1 << 20) == 0 => format!("{}MiB", s >> 20),
+        s if s >= 1 << 10 && s % (1 << 10) == 0 => format!("{}KiB", s >> 10),
+        s => format!("{s}B"),
+    }
+}
+
+/// Blocks per round of `size_class`.
+const SIZE_CLASS_BATCH: usize = 64;
+
+fn size_class(c: &mut Criterion) {
+    let mut group = short_group(c, "size_class");
+    for size in [16, 64, 256, 1024, 4096, 32 * 1024, 256 * 1024] {
+        let layout = Layout::from_size_align(size, 8).expect("valid layout");
+        let mut ptrs = [std::ptr::null_mut::<u8>(); SIZE_CLASS_BATCH];
+        both!(group, size_name(size), |b, a| {
+            b.iter(|| {
+                for slot in ptrs.iter_mut() {
+                    // SAFETY: the layout has a non-zero size.
+                    let p = unsafe { a.alloc(layout) };
+                    assert!(!p.is_null(), "allocation failed");
+                    // SAFETY: `p` points to `size >= 16` writable bytes.
+                    unsafe { p.write(1) };
+                    *slot = black_box(p);
+                }
+                for &p in ptrs.iter() {
+                    // SAFETY: allocated just above by `a` with `layout`, freed once.
+                    unsafe { a.dealloc(p, layout) };
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn realloc_growth(c: &mut Criterion) {
+    let mut group = short_group(c, "realloc_growth");
+    for (name, num, den) in [("x2", 2, 1), ("x1.5", 3, 2)] {
+        both!(group, name.to_string(), |b, a| {
+            b.iter(|| {
+                let mut layout = Layout::from_size_align(16, 8).expect("valid layout");
+                // SAFETY: the layout has a non-zero size.
+                let mut p = unsafe { a.alloc(layout) };
+                assert!(!p.is_null(), "allocation failed");
+                while layout.size() < 1 << 20 {
+                    let new = (layout.size() * num / den).min(1 << 20);
+                    // SAFETY: `p` is live, allocated by `a` with `layout`; `new` is non-zero
+                    // and far below isize::MAX.
+                    p = unsafe { a.realloc(p, layout, new) };
+                    assert!(!p.is_null(), "reallocation failed");
+                    layout = Layout::from_size_align(new, 8).expect("valid layout");
+                    // SAFETY: `p` points to `new` writable bytes.
+                    unsafe { p.add(new - 1).write(new as u8) };
+                }
+                // SAFETY: `p` is live with `layout`, freed once.
+                unsafe { a.dealloc(black_box(p), layout) };
+            })
+        });
+    }
+    group.finish();
+}
+
+fn aligned(c: &mut Criterion) {
+    let mut group = short_group(c, "aligned");
+    for align in [64, 4096] {
+        let mut rng = XorShift::new(align as u64);
+        let layouts: Vec<Layout> = (0..100)
+            .map(|_| {
+                let size = 16 + rng.below(241) as usize;
+                Layout::from_size_align(size, align).expect("valid layout")
+            })
+            .collect();
+        let mut ptrs = vec![std::ptr::null_mut::<u8>(); layouts.len()];
+        both!(group, align.to_string(), |b, a| {
+            b.iter(|| {
+                for (slot, layout) in ptrs.iter_mut().zip(&layouts) {
+                    // SAFETY: the layout has a non-zero size and a power-of-two alignment.
+                    let p = unsafe { a.alloc(*layout) };
+                    assert!(!p.is_null(), "allocation failed");
+                    assert_eq!(p as usize % layout.align(), 0, "misaligned block");
+                    *slot = black_box(p);
+                }
+                for (&p, layout) in ptrs.iter().zip(&layouts) {
+                    // SAFETY: allocated just above by `a` with `layout`, freed once.
+                    unsafe { a.dealloc(p, *layout) };
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn zeroed(c: &mut Criterion) {
+    let mut group = short_group(c, "zeroed");
+    for size in [4096, 64 * 1024, 1 << 20] {
+        let layout = Layout::from_size_align(size, 8).expect("valid layout");
+        both!(group, size_name(size), |b, a| {
+            b.iter(|| {
+                // SAFETY: the layout has a non-zero size.
+                let p = unsafe { a.alloc_zeroed(layout) };
+                assert!(!p.is_null(), "allocation failed");
+                // SAFETY: `p` points to `size` initialised (zero) bytes.
+                let last = unsafe { p.add(size - 1).read() };
+                assert_eq!(last, 0, "alloc_zeroed returned a dirty block");
+                // SAFETY: allocated just above by `a` with `layout`, freed once.
+                unsafe { a.dealloc(black_box(p), layout) };
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = alloc;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = small_churn, small_batch, remote_free
+    targets = small_churn, small_batch, remote_free, size_class, realloc_growth, aligned, zeroed
 }
 criterion_main!(alloc);

@@ -57,6 +57,30 @@ fn collect(dir: &Path, rel: &[String], out: &mut BTreeMap<String, BTreeMap<Strin
     }
 }
 
+/// A sort key that puts sizes in numeric order (`16B` < `1KiB` < `256KiB` < `1MiB`, `64` <
+/// `4096`): each `/`-separated component that starts with digits sorts by its value times its
+/// unit, before any other component, which sorts as text.
+fn natural_key(bench: &str) -> Vec<(u8, u64, String)> {
+    bench
+        .split('/')
+        .map(|part| {
+            let digits = part.len() - part.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            match part[..digits].parse::<u64>() {
+                Ok(n) => {
+                    let unit = match &part[digits..] {
+                        "KiB" | "K" => 1 << 10,
+                        "MiB" | "M" => 1 << 20,
+                        "GiB" | "G" => 1 << 30,
+                        _ => 1,
+                    };
+                    (0, n.saturating_mul(unit), part[digits..].to_string())
+                }
+                Err(_) => (1, 0, part.to_string()),
+            }
+        })
+        .collect()
+}
+
 fn fmt_time(ns: f64) -> String {
     if ns >= 1e9 {
         format!("{:.3} s", ns / 1e9)
@@ -89,6 +113,8 @@ fn main() {
     }
     println!("| benchmark | {OURS} (ours) | peer | peer median | ours / peer |");
     println!("|---|---:|---|---:|---:|");
+    let mut results: Vec<_> = results.into_iter().collect();
+    results.sort_by_cached_key(|(bench, _)| natural_key(bench));
     for (bench, allocs) in &results {
         let Some(&ours) = allocs.get(OURS) else {
             eprintln!("{bench}: no result for {OURS}, skipped");
