@@ -3,6 +3,7 @@
 
 use std::env;
 use std::path::PathBuf;
+use std::process::Stdio;
 
 /// Cargo feature → C define. The meaning of each level lives in `c_src/include/mimalloc/types.h`.
 const FEATURE_DEFINES: &[(&str, &str, &str)] = &[
@@ -10,6 +11,7 @@ const FEATURE_DEFINES: &[(&str, &str, &str)] = &[
     ("DEBUG", "MI_DEBUG", "2"),
     ("DEBUG_FULL", "MI_DEBUG", "3"),
     ("OVERRIDE", "MI_MALLOC_OVERRIDE", "1"),
+    ("VALGRIND", "MI_TRACK_VALGRIND", "1"),
 ];
 
 /// Every option of `mi_option_t` (upstream v2 numbering), by its environment name. A build-time
@@ -162,6 +164,30 @@ fn check_target() {
     );
 }
 
+/// The `valgrind` feature compiles against valgrind's client-request header: say plainly what is
+/// missing before the compiler fails on the include.
+fn check_valgrind_header(build: &cc::Build) {
+    if !feature("VALGRIND") {
+        return;
+    }
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let probe = out.join("valgrind_probe.c");
+    std::fs::write(&probe, "#include <valgrind/memcheck.h>\n").expect("OUT_DIR is writable");
+    let found = build
+        .get_compiler()
+        .to_command()
+        .arg("-E")
+        .arg(&probe)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "mimalloc-sys: the `valgrind` feature needs <valgrind/memcheck.h>: install valgrind (Debian package valgrind)"
+    );
+}
+
 /// Target-specific settings, one reason per line.
 fn target_settings(build: &mut cc::Build) {
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -209,6 +235,7 @@ fn main() {
         build.define(&define, value.as_str());
     }
     target_settings(&mut build);
+    check_valgrind_header(&build);
     if env::var_os("CI").is_some() || env::var_os("MIMALLOC_SYS_WERROR").is_some() {
         build.warnings_into_errors(true);
     }

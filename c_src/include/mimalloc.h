@@ -322,6 +322,7 @@ typedef struct mi_build_config_s {
   bool encoded_freelist; /* free-list links are encoded */
   bool override;       /* exports malloc/free */
   bool local_dynamic_tls; /* built for dlopen */
+  bool valgrind;       /* blocks are annotated for valgrind's memcheck (MI_TRACK_VALGRIND) */
 } mi_build_config_t;
 mi_decl_export void mi_build_config(mi_build_config_t* config) mi_attr_noexcept;
 

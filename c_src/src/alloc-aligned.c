@@ -20,6 +20,9 @@ static mi_decl_noinline void* mi_heap_malloc_zero_aligned_at_generic(mi_heap_t* 
   if (p == NULL) return NULL;
   uintptr_t poffset = ((uintptr_t)p + offset) & (alignment - 1);
   uintptr_t adjust = (poffset == 0 ? 0 : alignment - poffset);
+#if MI_TRACK_VALGRIND
+  _mi_track_align(p, oversize, adjust, size, zero);
+#endif
   if (adjust == 0) return p;
   mi_page_set_has_aligned(_mi_ptr_page(p), true);
   return (uint8_t*)p + adjust;
@@ -36,6 +39,11 @@ static void* mi_heap_malloc_zero_aligned_at(mi_heap_t* heap, size_t size, size_t
     errno = ENOMEM;
     return NULL;
   }
+#if MI_PADDING
+  /* the usable size is the request here: keep a zero-size block usable (>= 1 byte), as
+   * _mi_heap_malloc_zero does (the small fast path below would hand out 0 bytes otherwise) */
+  if (size == 0) size = 1;
+#endif
   if (offset == 0 && alignment <= MI_MAX_ALIGN_SIZE) {
     /* mi_malloc(n) is aligned to min(16, largest power of two <= n) */
     return _mi_heap_malloc_zero(heap, (size < alignment ? alignment : size), zero);

@@ -14,6 +14,7 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
   if (mi_unlikely(block == NULL)) return _mi_malloc_generic(heap, size, zero, 0);
   page->free = mi_block_next(page, block);
   page->used++;
+  mi_track_mem_undefined(block, page->block_size); /* ours to write until handed out */
   if (mi_unlikely(zero)) {
     if (page->free_is_zero) block->next = 0; /* only the link word was ever written */
     else memset(block, 0, page->block_size - MI_PADDING_SIZE);
@@ -34,6 +35,9 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
   (void)heap;
   (void)size;
 #endif
+  /* memcheck's block is exactly the request; the rest (padding included) is off limits */
+  mi_track_malloc(block, size, zero);
+  mi_track_mem_noaccess((uint8_t*)block + size, page->block_size - size);
   return block;
 }
 

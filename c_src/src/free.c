@@ -85,6 +85,9 @@ void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size) {
   size_t delta = (size_t)((uint8_t*)pad - (uint8_t*)block) - size;
   pad->canary = mi_padding_canary(page, block);
   pad->delta = (uint32_t)delta;
+#if MI_TRACK_VALGRIND
+  pad->track_offset = 0;
+#endif
   memset((uint8_t*)block + size, MI_DEBUG_PADDING, delta < 256 ? delta : 256);
 }
 
@@ -92,10 +95,14 @@ void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size) {
 static size_t mi_padding_requested(const mi_page_t* page, const mi_block_t* block, bool* ok) {
   const mi_padding_t* pad = mi_block_padding(page, block);
   size_t room = page->block_size - sizeof(mi_padding_t);
+  mi_track_mem_defined(pad, sizeof(mi_padding_t)); /* never part of the program's block */
   *ok = (pad->canary == mi_padding_canary(page, block) && pad->delta <= room);
-  return (*ok ? room - pad->delta : room);
+  size_t delta = pad->delta;
+  mi_track_mem_noaccess(pad, sizeof(mi_padding_t));
+  return (*ok ? room - delta : room);
 }
 
+#if MI_CHECK_PADDING
 static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
   bool ok;
   size_t size = mi_padding_requested(page, block, &ok);
@@ -119,22 +126,55 @@ static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
   }
 }
 #endif
+#endif
 
-/* Checks run before a block is freed; false refuses the free. */
+#if MI_TRACK_VALGRIND
+/* The aligned path hands out `adjust` bytes into a block it allocated for `oversize` bytes:
+ * from now on the block is the `size` bytes the program sees, to memcheck and to
+ * mi_usable_size alike, and heap destruction can find the pointer memcheck knows. */
+void _mi_track_align(void* p, size_t oversize, size_t adjust, size_t size, bool zero) {
+  mi_page_t* page = _mi_ptr_page(p);
+  mi_block_t* block = (mi_block_t*)p;
+  mi_track_free(p);
+  mi_track_mem_undefined(block, page->block_size);
+  _mi_padding_init(page, block, adjust + size);
+  mi_block_padding(page, block)->track_offset = (uint32_t)adjust;
+  mi_track_mem_noaccess(block, page->block_size);
+  mi_track_malloc((uint8_t*)p + adjust, size, zero);
+#if MI_STAT > 1
+  _mi_stat_decrease(&mi_page_heap(page)->tld->stats.malloc_requested, oversize - adjust - size);
+#else
+  (void)oversize;
+#endif
+}
+
+/* A live block freed by heap destruction, without the program calling free. */
+void _mi_track_destroy_block(const mi_page_t* page, const mi_block_t* block) {
+  mi_padding_t* pad = mi_block_padding(page, block);
+  mi_track_mem_defined(pad, sizeof(mi_padding_t));
+  size_t offset = pad->track_offset;
+  mi_track_mem_noaccess(pad, sizeof(mi_padding_t));
+  mi_track_free((const uint8_t*)block + offset);
+}
+#endif
+
+/* Checks run before a block is freed; false refuses the free. Memcheck already considers the
+ * block free: the checks open it for themselves and close it again. */
 static inline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
 #if MI_CHECK_DOUBLE_FREE
-  if (mi_check_is_double_free(page, block)) return false;
+  if (mi_check_is_double_free(page, block)) return false; /* reads only the link, opened by itself */
 #endif
-#if MI_PADDING
+  mi_track_mem_defined(block, page->block_size);
+#if MI_CHECK_PADDING
   mi_check_padding(page, block);
-#if MI_STAT > 1
+#endif
+#if MI_PADDING && MI_STAT > 1
   /* exact statistics: the padding knows the request, so the freeing thread can subtract it */
   mi_heap_t* heap = mi_prim_get_default_heap();
   if (mi_heap_is_initialized(heap)) {
     bool ok;
     _mi_stat_decrease(&heap->tld->stats.malloc_requested, mi_padding_requested(page, block, &ok));
   }
-#endif
 #endif
 #if MI_FILL
   /* everything but the link word and the padding; a block of a zero-size request is all padding
@@ -145,12 +185,13 @@ static inline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
     memset((uint8_t*)block + sizeof(mi_block_t), MI_DEBUG_FREED, fill < 64 * MI_KiB ? fill : 64 * MI_KiB);
   }
 #endif
+  mi_track_mem_noaccess(block, page->block_size);
   (void)page;
   (void)block;
   return true;
 }
 
-#define MI_FREE_CHECKS (MI_CHECK_DOUBLE_FREE || MI_PADDING || MI_FILL)
+#define MI_FREE_CHECKS (MI_CHECK_DOUBLE_FREE || MI_CHECK_PADDING || MI_FILL) /* MI_STAT > 1 implies padding checks */
 
 mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p) {
   size_t diff = (size_t)((const uint8_t*)p - page->page_start);
@@ -224,6 +265,7 @@ static mi_decl_noinline void mi_free_generic(mi_page_t* page, bool local, void* 
  * stores, one decrement; no atomics. */
 void mi_free(void* p) mi_attr_noexcept {
   if (mi_unlikely(p == NULL)) return;
+  mi_track_free(p); /* first: memcheck itself names a double, foreign or interior-pointer free */
 #if MI_CHECK_OWNED
   if (mi_unlikely(!mi_free_check_owned(p))) return;
 #endif

@@ -172,9 +172,21 @@ void mi_heap_delete(mi_heap_t* heap) {
   mi_heap_free(heap);
 }
 
+#if MI_TRACK_VALGRIND
+static bool mi_heap_track_destroyed_block(const mi_heap_t* heap, const mi_heap_area_t* area, void* block, size_t size, void* arg) {
+  (void)heap; (void)area; (void)size; (void)arg;
+  _mi_track_destroy_block(_mi_ptr_page(block), (const mi_block_t*)block);
+  return true;
+}
+#endif
+
 static bool mi_heap_page_destroy(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* arg) {
   (void)arg; (void)pq;
   _mi_page_use_delayed_free(page, MI_NEVER_DELAYED_FREE, false);
+#if MI_TRACK_VALGRIND
+  /* memcheck must learn that every block still live here is gone, or it reports them leaked */
+  _mi_heap_area_visit_blocks(heap, NULL, page, &mi_heap_track_destroyed_block, NULL);
+#endif
   mi_page_set_heap(page, NULL);
   page->used = 0;
   page->next = page->prev = NULL;
@@ -183,6 +195,10 @@ static bool mi_heap_page_destroy(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
 }
 
 void _mi_heap_destroy_pages(mi_heap_t* heap) {
+#if MI_TRACK_VALGRIND
+  /* blocks other threads freed wait on the delayed list, still counted live in their pages */
+  _mi_heap_delayed_free_all(heap);
+#endif
   mi_heap_visit_pages(heap, &mi_heap_page_destroy, NULL);
   mi_atomic_store_release(&heap->thread_delayed_free, NULL);
   mi_heap_reset_pages(heap);

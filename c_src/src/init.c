@@ -83,6 +83,9 @@ __attribute__((destructor)) static void mi_process_done(void) {
   if (mi_option_is_enabled(mi_option_show_stats) || mi_option_is_enabled(mi_option_verbose)) {
     mi_stats_print_out(NULL, NULL);
   }
+#if MI_TRACK_VALGRIND
+  _mi_segment_map_track_exit();
+#endif
 }
 
 /* No locks are held across a fork (there are none), so the child only needs the abandoned
@@ -153,4 +156,5 @@ void mi_build_config(mi_build_config_t* config) mi_attr_noexcept {
   config->encoded_freelist = MI_ENCODE_FREELIST;
   config->override = MI_MALLOC_OVERRIDE;
   config->local_dynamic_tls = MI_LOCAL_DYNAMIC_TLS;
+  config->valgrind = MI_TRACK_VALGRIND;
 }

@@ -147,7 +147,9 @@ static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
   page->capacity = 0;
   __atomic_store_n(&page->flags, 0, __ATOMIC_RELAXED);
   page->retire_expire = 0;
-#if MI_ENCODE_FREELIST
+  /* no block is live yet: to memcheck the whole block area is off limits until handed out */
+  mi_track_mem_noaccess(page->page_start, (size_t)page->reserved * page->block_size);
+#if MI_PAGE_KEYS
   page->keys[0] = _mi_random_next(&heap->keys[0]);
   page->keys[1] = _mi_random_next(&heap->keys[1]);
 #endif

@@ -32,6 +32,27 @@ void _mi_segment_map_freed_at(const mi_segment_t* segment) {
   if (mi_segment_map_index(segment, &word, &bit)) atomic_fetch_and_explicit(&mi_segment_map[word], ~bit, memory_order_release);
 }
 
+#if MI_TRACK_VALGRIND
+/* Process exit, just before memcheck's leak check. Memcheck warns about address ranges still
+ * hidden at exit, so the segment headers come back into view, and only the words that point at
+ * a page's first block turn undefined instead: the leak checker follows no undefined word, and
+ * the fast paths never read them. */
+void _mi_segment_map_track_exit(void) {
+  for (size_t word = 0; word < MI_MAP_WORDS; word++) {
+    uint64_t bits = mi_atomic_load_acquire(&mi_segment_map[word]);
+    while (bits != 0) {
+      size_t bit = (size_t)__builtin_ctzll(bits);
+      bits &= bits - 1;
+      mi_segment_t* segment = (mi_segment_t*)((word * 64 + bit) << MI_SEGMENT_SHIFT);
+      mi_track_meta_unhide(segment, segment->segment_info_size);
+      for (size_t i = 0; i < segment->capacity; i++) {
+        mi_track_mem_undefined(&segment->pages[i].page_start, sizeof(segment->pages[i].page_start));
+      }
+    }
+  }
+}
+#endif
+
 bool _mi_segment_map_contains(const void* p) {
   size_t word;
   uint64_t bit;

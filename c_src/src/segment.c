@@ -173,6 +173,7 @@ static void mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t 
 /* ---- Allocation and release of whole segments --------------------------------------------- */
 
 static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
+  mi_track_meta_unhide(segment, segment->segment_info_size);
   _mi_segment_map_freed_at(segment);
   _mi_abandoned_await_readers();
   _mi_os_free(segment->mem_base, segment->mem_size, &tld->stats);
@@ -239,6 +240,9 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     base = segment->mem_base;
     mapped = segment->mem_size;
     is_large = segment->mem_is_large;
+    /* a header of this kind may cover blocks of the segment's previous kind (no-access to memcheck) */
+    mi_track_meta_unhide(segment, segment->segment_info_size);
+    mi_track_mem_undefined(segment, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0));
     memset(segment, 0, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
     size_t map_size = segment_size + align_offset;
@@ -254,6 +258,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   segment->mem_is_large = is_large;
   segment->segment_size = segment_size;
   segment->segment_info_size = info_size;
+  mi_track_meta_hide(segment, info_size);
   segment->capacity = capacity;
   segment->page_kind = kind;
   segment->page_shift = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGE_SHIFT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGE_SHIFT : 63);

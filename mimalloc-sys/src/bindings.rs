@@ -769,10 +769,11 @@ pub struct mi_build_config_s {
     pub encoded_freelist: bool,
     pub override_: bool,
     pub local_dynamic_tls: bool,
+    pub valgrind: bool,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of mi_build_config_s"][::core::mem::size_of::<mi_build_config_s>() - 12usize];
+    ["Size of mi_build_config_s"][::core::mem::size_of::<mi_build_config_s>() - 16usize];
     [
         "Alignment of mi_build_config_s",
     ][::core::mem::align_of::<mi_build_config_s>() - 4usize];
@@ -794,6 +795,9 @@ const _: () = {
     [
         "Offset of field: mi_build_config_s::local_dynamic_tls",
     ][::core::mem::offset_of!(mi_build_config_s, local_dynamic_tls) - 11usize];
+    [
+        "Offset of field: mi_build_config_s::valgrind",
+    ][::core::mem::offset_of!(mi_build_config_s, valgrind) - 12usize];
 };
 pub type mi_build_config_t = mi_build_config_s;
 extern "C" {

@@ -145,11 +145,12 @@ fn features_reach_the_c_build() {
         cfg!(feature = "local_dynamic_tls"),
         "local_dynamic_tls"
     );
+    assert_eq!(config.valgrind, cfg!(feature = "valgrind"), "valgrind");
     // The mitigations that follow from the levels (their meaning lives in types.h).
     assert_eq!(
         config.padding,
-        debug >= 2,
-        "padding canaries come with debug"
+        debug >= 2 || config.valgrind,
+        "padding canaries come with debug, and with valgrind (which needs the requested sizes)"
     );
     assert_eq!(
         config.encoded_freelist,

@@ -11,6 +11,7 @@
 
 #include "atomic.h"
 #include "prim.h"
+#include "track.h"
 #include "types.h"
 
 #define mi_likely(x) __builtin_expect(!!(x), 1)
@@ -84,6 +85,9 @@ bool _mi_segment_is_valid(const mi_segment_t* segment);
 void _mi_segment_map_allocated_at(const mi_segment_t* segment);
 void _mi_segment_map_freed_at(const mi_segment_t* segment);
 bool _mi_segment_map_contains(const void* p);
+#if MI_TRACK_VALGRIND
+void _mi_segment_map_track_exit(void);
+#endif
 
 /* ---- page-queue.c ------------------------------------------------------------------------- */
 size_t _mi_bin_size(size_t bin);
@@ -117,6 +121,10 @@ void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block);
 mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p);
 size_t _mi_usable_size(const void* p, const char* msg);
 void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size);
+#if MI_TRACK_VALGRIND
+void _mi_track_align(void* p, size_t oversize, size_t adjust, size_t size, bool zero);
+void _mi_track_destroy_block(const mi_page_t* page, const mi_block_t* block);
+#endif
 
 /* ---- heap.c ---------------------------------------------------------------------------------- */
 void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim);
@@ -257,14 +265,27 @@ static inline bool mi_page_contains_addr(const mi_page_t* page, const void* p) {
   return (size_t)((const uint8_t*)p - page->page_start) < (size_t)page->reserved * page->block_size;
 }
 
+/* A free block's link word is no-access to memcheck; the allocator opens it for one access. */
+static inline mi_encoded_t mi_block_link_read(const mi_block_t* block) {
+  mi_track_mem_defined(block, sizeof(mi_block_t));
+  mi_encoded_t link = block->next;
+  mi_track_mem_noaccess(block, sizeof(mi_block_t));
+  return link;
+}
+static inline void mi_block_link_write(mi_block_t* block, mi_encoded_t link) {
+  mi_track_mem_undefined(block, sizeof(mi_block_t));
+  block->next = link;
+  mi_track_mem_noaccess(block, sizeof(mi_block_t));
+}
+
 /* Decode without judging the result (the double-free check wants the raw answer). */
 static inline mi_block_t* mi_block_next_raw(const mi_page_t* page, const mi_block_t* block) {
 #if MI_ENCODE_FREELIST
   /* a NULL link encodes to key-dependent noise, so a zeroed word never decodes to NULL */
-  return (mi_block_t*)(mi_rotr(block->next - page->keys[0], page->keys[0]) ^ page->keys[1]);
+  return (mi_block_t*)(mi_rotr(mi_block_link_read(block) - page->keys[0], page->keys[0]) ^ page->keys[1]);
 #else
   (void)page;
-  return (mi_block_t*)block->next;
+  return (mi_block_t*)mi_block_link_read(block);
 #endif
 }
 
@@ -282,17 +303,17 @@ static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t*
 
 static inline void mi_block_set_next(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
 #if MI_ENCODE_FREELIST
-  block->next = mi_rotl((uintptr_t)next ^ page->keys[1], page->keys[0]) + page->keys[0];
+  mi_block_link_write(block, mi_rotl((uintptr_t)next ^ page->keys[1], page->keys[0]) + page->keys[0]);
 #else
   (void)page;
-  block->next = (mi_encoded_t)next;
+  mi_block_link_write(block, (mi_encoded_t)next);
 #endif
 }
 
 /* Links on the thread-free and delayed lists are written by other threads that hold no page
  * keys of their own, so they stay plain. */
-static inline mi_block_t* mi_block_nextx(const mi_block_t* block) { return (mi_block_t*)block->next; }
-static inline void mi_block_set_nextx(mi_block_t* block, const mi_block_t* next) { block->next = (mi_encoded_t)next; }
+static inline mi_block_t* mi_block_nextx(const mi_block_t* block) { return (mi_block_t*)mi_block_link_read(block); }
+static inline void mi_block_set_nextx(mi_block_t* block, const mi_block_t* next) { mi_block_link_write(block, (mi_encoded_t)next); }
 
 /* ---- Page queues -------------------------------------------------------------------------- */
 

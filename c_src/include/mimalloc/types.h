@@ -27,13 +27,20 @@
 #ifndef MI_LOCAL_DYNAMIC_TLS
 #define MI_LOCAL_DYNAMIC_TLS 0
 #endif
+#ifndef MI_TRACK_VALGRIND
+#define MI_TRACK_VALGRIND 0 /* 1: tell valgrind's memcheck about every block (annotations in track.h) */
+#endif
 /* Named mitigations, each switched on by a level; the code tests these, never the levels. */
 #define MI_GUARD_PAGES (MI_SECURE >= 1)        /* no-access OS pages after metadata and after every page */
 #define MI_CHECK_OWNED (MI_SECURE >= 1 || MI_DEBUG >= 1) /* free refuses pointers we never handed out */
 #define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1) /* links encoded with per-page keys, checked on decode */
 #define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks are linked in a random order */
 #define MI_CHECK_DOUBLE_FREE (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a block already free is refused */
-#define MI_PADDING (MI_DEBUG >= 2)             /* a checked canary after every block */
+/* a checked canary after every block; with valgrind it also records the requested size, so
+ * memcheck's block, mi_usable_size and realloc's copy all agree on the bytes the program owns */
+#define MI_PADDING (MI_DEBUG >= 2 || MI_TRACK_VALGRIND)
+#define MI_PAGE_KEYS (MI_ENCODE_FREELIST || MI_PADDING) /* pages carry keys (links, canaries) */
+#define MI_CHECK_PADDING (MI_DEBUG >= 2)       /* the canary is checked at free: heap overflows are reported */
 #define MI_FILL (MI_DEBUG >= 2)                /* fill patterns for fresh and freed memory */
 #define MI_INVARIANTS (MI_DEBUG >= 2)          /* internal consistency checks on slow paths */
 #define MI_STAT (MI_DEBUG >= 2 ? 2 : 1)        /* 2: exact per-allocation statistics */
@@ -111,6 +118,9 @@ typedef struct mi_block_s {
 typedef struct mi_padding_s {
   uint32_t canary; /* derived from the page keys and the block address */
   uint32_t delta;  /* block_size - sizeof(mi_padding_t) - requested size */
+#if MI_TRACK_VALGRIND
+  uint32_t track_offset; /* the pointer memcheck knows is block + track_offset (aligned blocks) */
+#endif
 } mi_padding_t;
 
 #if MI_PADDING
@@ -156,8 +166,8 @@ typedef struct mi_page_s {
   mi_block_t* local_free;    /* frees by the owner */
   size_t block_size;         /* bytes per block */
   uint8_t* page_start;       /* first block */
-#if MI_ENCODE_FREELIST
-  uintptr_t keys[2];         /* per-page keys of the encoded free list */
+#if MI_PAGE_KEYS
+  uintptr_t keys[2];         /* per-page keys of the encoded free list and the canaries */
 #endif
   _Atomic(mi_thread_free_t) xthread_free; /* frees by other threads, plus mi_delayed_t */
   _Atomic(uintptr_t) xheap;  /* owning heap; NULL while abandoned */

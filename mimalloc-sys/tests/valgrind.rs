@@ -1,0 +1,452 @@
+//! The `valgrind` feature: memcheck learns about every block (client requests, see
+//! `c_src/include/mimalloc/track.h`), so it reports faults in a program that allocates through
+//! us as it does with glibc's malloc: leaks with their size and allocation stack, reads after
+//! free, double and interior-pointer frees, writes one byte past the requested size; and a
+//! program without faults gets no report at all ("ERROR SUMMARY: 0 errors", every block freed).
+//!
+//! The C programs in `tests/valgrind/scenarios.c` are compiled here with `c_src/src/static.c`
+//! and `MI_TRACK_VALGRIND=1` in the default, secure and debug modes, and each scenario runs
+//! under `valgrind --leak-check=full`. The Rust part re-executes this test binary under
+//! valgrind: it is linked with the library this feature built, so it also proves the feature
+//! reached the C code. Needs `valgrind` on the PATH; without it every test says so loudly and
+//! passes (CI installs it).
+#![cfg(feature = "valgrind")]
+
+use core::ffi::c_void;
+use mimalloc_sys::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Memcheck's exit status when it found errors (leaks count when `definite`).
+const ERROR_EXIT: i32 = 99;
+const SCENARIO_VAR: &str = "MI_VALGRIND_SCENARIO";
+
+/// The memcheck command line every run uses.
+fn valgrind() -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        &format!("--error-exitcode={ERROR_EXIT}"),
+    ])
+    .env_remove("MIMALLOC_SHOW_ERRORS")
+    .env_remove("MIMALLOC_VERBOSE")
+    .env_remove("MIMALLOC_SHOW_STATS");
+    cmd
+}
+
+/// Whether valgrind can run here; when not, the caller skips with a message naming the fix.
+fn valgrind_available(test: &str) -> bool {
+    let ok = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "SKIPPED {test}: valgrind is not installed (apt-get install valgrind); \
+             the valgrind feature is NOT checked by this run"
+        );
+    }
+    ok
+}
+
+/// `c_src` beside the manifest (a symlink in the workspace, real files in a packaged crate).
+fn c_src() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let local = manifest.join("c_src");
+    if local.join("src/static.c").exists() {
+        local
+    } else {
+        manifest.join("../c_src")
+    }
+}
+
+/// The target triple this test runs on (cargo tells build scripts, not tests); `TARGET` wins.
+fn target_triple() -> String {
+    if let Ok(t) = std::env::var("TARGET") {
+        return t;
+    }
+    let arch = std::env::consts::ARCH;
+    if cfg!(target_os = "linux") {
+        let env = if cfg!(target_env = "musl") {
+            "musl"
+        } else {
+            "gnu"
+        };
+        format!("{arch}-unknown-linux-{env}")
+    } else {
+        format!("{arch}-unknown-{}", std::env::consts::OS)
+    }
+}
+
+/// Compiles the scenarios with the allocator in one mode (`defines`), with debug info so that
+/// memcheck's stacks name the program's functions.
+fn compile_scenarios(mode: &str, defines: &[(&str, &str)], flags: &[&str]) -> (PathBuf, PathBuf) {
+    let work =
+        std::env::temp_dir().join(format!("mimalloc-valgrind-{}-{mode}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("temp dir");
+    let exe = work.join("scenarios");
+    let src = c_src();
+    let target = target_triple();
+    let mut build = cc::Build::new();
+    build
+        .target(&target)
+        .host(&target)
+        .opt_level(1)
+        .debug(true)
+        .out_dir(&work)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .std("c11")
+        .warnings(true)
+        .extra_warnings(true)
+        .include(src.join("include"))
+        .define("_GNU_SOURCE", None)
+        .define("MI_TRACK_VALGRIND", "1");
+    for (name, value) in defines {
+        build.define(name, *value);
+    }
+    for flag in ["-Wundef", "-Wstrict-prototypes", "-Wshadow"]
+        .iter()
+        .chain(flags)
+    {
+        build.flag_if_supported(flag);
+    }
+    if std::env::var_os("CI").is_some() {
+        build.warnings_into_errors(true);
+    }
+    let compiler = build
+        .try_get_compiler()
+        .expect("the cc crate finds a C compiler for this target");
+    let mut cmd = compiler.to_command();
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valgrind/scenarios.c"))
+        .arg(src.join("src/static.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-lpthread");
+    let out = cmd.output().expect("run the C compiler");
+    assert!(
+        out.status.success(),
+        "compiling the valgrind scenarios ({mode}) failed: {cmd:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (work, exe)
+}
+
+/// Memcheck's report (its stderr) of one run, with the exit status.
+fn report(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- memcheck\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts that memcheck's report holds every phrase, in this order.
+fn assert_reports(what: &str, out: &Output, phrases: &[&str]) {
+    let text = String::from_utf8_lossy(&out.stderr);
+    let mut rest: &str = &text;
+    for phrase in phrases {
+        match rest.find(phrase) {
+            Some(at) => rest = &rest[at + phrase.len()..],
+            None => panic!(
+                "{what}: memcheck's report lacks {phrase:?} (in this order)\n{}",
+                report(out)
+            ),
+        }
+    }
+    assert!(
+        !text.contains("ERROR SUMMARY: 0 errors"),
+        "{what}: memcheck counted no error\n{}",
+        report(out)
+    );
+}
+
+/// Asserts a run with nothing to report: no error, no leak, and the program's own checks passed.
+fn assert_clean(what: &str, out: &Output) {
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: not clean\n{}",
+        report(out)
+    );
+    assert!(
+        text.contains("ERROR SUMMARY: 0 errors from 0 contexts"),
+        "{what}: memcheck found errors\n{}",
+        report(out)
+    );
+    assert!(
+        text.contains("All heap blocks were freed") || text.contains("definitely lost: 0 bytes"),
+        "{what}: memcheck found a leak\n{}",
+        report(out)
+    );
+}
+
+/// Every scenario of the C program in one build mode. `checked`: the mode's own double-free
+/// check reports too (and stops the program), after memcheck's report.
+fn c_scenarios_in_mode(mode: &str, defines: &[(&str, &str)], checked: bool) {
+    if !valgrind_available(mode) {
+        return;
+    }
+    let (work, exe) = compile_scenarios(mode, defines, &[]);
+    let run = |scenario: &str| -> Output {
+        valgrind()
+            .arg(&exe)
+            .arg(scenario)
+            .output()
+            .expect("run valgrind")
+    };
+
+    let out = run("leak");
+    assert_eq!(
+        out.status.code(),
+        Some(ERROR_EXIT),
+        "leak\n{}",
+        report(&out)
+    );
+    assert_reports(
+        "leak",
+        &out,
+        &[
+            "1,234 bytes in 1 blocks are definitely lost",
+            "mi_malloc",
+            "leak_1234_bytes (scenarios.c:",
+            "definitely lost: 1,234 bytes in 1 blocks",
+        ],
+    );
+
+    let out = run("use-after-free");
+    assert_reports(
+        "use-after-free",
+        &out,
+        &[
+            "Invalid read of size 1",
+            "read_after_free (scenarios.c:",
+            "0 bytes inside a block of size 100 free'd",
+            "mi_free",
+            "Block was alloc'd at",
+            "mi_malloc",
+        ],
+    );
+
+    let out = run("double-free");
+    assert_reports(
+        "double-free",
+        &out,
+        &[
+            "Invalid free()",
+            "free_twice (scenarios.c:",
+            "0 bytes inside a block of size 64 free'd",
+        ],
+    );
+    if checked {
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains("double free detected"),
+            "{mode}: {}",
+            report(&out)
+        );
+    }
+
+    let out = run("interior-free");
+    assert_reports(
+        "interior-free",
+        &out,
+        &[
+            "Invalid free()",
+            "free_interior_pointer (scenarios.c:",
+            "8 bytes inside a block of size 64 alloc'd",
+        ],
+    );
+
+    let out = run("overflow");
+    assert_reports(
+        "overflow",
+        &out,
+        &[
+            "Invalid write of size 1",
+            "write_past_the_end (scenarios.c:",
+            "0 bytes after a block of size 100 alloc'd",
+        ],
+    );
+
+    let out = run("clean");
+    assert_clean(&format!("clean ({mode})"), &out);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn c_programs_default_mode() {
+    c_scenarios_in_mode("default", &[], false);
+}
+
+#[test]
+fn c_programs_secure_mode() {
+    c_scenarios_in_mode("secure", &[("MI_SECURE", "4")], true);
+}
+
+#[test]
+fn c_programs_debug_mode() {
+    c_scenarios_in_mode("debug", &[("MI_DEBUG", "2")], true);
+}
+
+/// With the malloc override, valgrind by default replaces the program's exported malloc/free
+/// with its own (then our allocator serves only mi_* calls); told that there is no user
+/// allocator to intercept, it lets ours run, and our annotations make the reports the same,
+/// for blocks libc allocates on the program's behalf too.
+#[test]
+fn c_programs_override_mode() {
+    if !valgrind_available("override") {
+        return;
+    }
+    let (work, exe) = compile_scenarios(
+        "override",
+        &[("MI_MALLOC_OVERRIDE", "1")],
+        &["-fno-builtin-malloc"],
+    );
+    let run = |scenario: &str| -> Output {
+        valgrind()
+            .arg("--soname-synonyms=somalloc=nouserintercepts")
+            .arg(&exe)
+            .arg(scenario)
+            .output()
+            .expect("run valgrind")
+    };
+    let out = run("libc-leak");
+    assert_reports(
+        "libc-leak",
+        &out,
+        &[
+            "37 bytes in 1 blocks are definitely lost",
+            "strdup",
+            "leak_through_libc (scenarios.c:",
+        ],
+    );
+    let out = run("use-after-free");
+    assert_reports(
+        "use-after-free (override)",
+        &out,
+        &[
+            "Invalid read of size 1",
+            "0 bytes inside a block of size 100 free'd",
+        ],
+    );
+    // stdio's buffers come from our malloc here, and glibc frees them at exit
+    let out = run("clean");
+    assert_clean("clean (override)", &out);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The Rust side: this test binary, linked with the library the feature built, re-executed
+/// under valgrind with a scenario.
+fn run_rust_child(scenario: &str) -> Output {
+    let exe = std::env::current_exe().expect("test binary");
+    valgrind()
+        .arg(exe)
+        .args([
+            "--exact",
+            "scenario_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SCENARIO_VAR, scenario)
+        .output()
+        .expect("run valgrind")
+}
+
+/// Not a test of its own: the body of the re-executed child (does nothing without the variable).
+#[test]
+fn scenario_child() {
+    let Ok(scenario) = std::env::var(SCENARIO_VAR) else {
+        return;
+    };
+    // SAFETY: every block is used within its size and freed once, except in `leak`, which drops
+    // one on purpose; the heap is destroyed by the thread that created it.
+    unsafe {
+        match scenario.as_str() {
+            "clean" => {
+                for size in [1usize, 100, 5000, 300_000] {
+                    let p = mi_malloc(size) as *mut u8;
+                    core::ptr::write_bytes(p, 1, mi_usable_size(p as *const c_void));
+                    let q = mi_realloc(p as *mut c_void, size * 2) as *mut u8;
+                    assert_eq!(*q, 1);
+                    mi_free(q as *mut c_void);
+                    let z = mi_calloc(size, 2) as *mut u8;
+                    assert_eq!(*z.add(size * 2 - 1), 0);
+                    mi_free(z as *mut c_void);
+                    let a = mi_malloc_aligned(size, 256) as *mut u8;
+                    assert_eq!(a as usize % 256, 0);
+                    core::ptr::write_bytes(a, 2, size);
+                    mi_free(a as *mut c_void);
+                }
+                let heap = mi_heap_new();
+                for i in 0..100 {
+                    let p = mi_heap_malloc_aligned(heap, 24 + i, 64) as *mut u8;
+                    core::ptr::write_bytes(p, 3, 24 + i);
+                }
+                mi_heap_destroy(heap);
+                let sent = mi_malloc(64) as usize;
+                std::thread::spawn(move || mi_free(sent as *mut c_void))
+                    .join()
+                    .expect("thread");
+            }
+            "leak" => {
+                let p = mi_malloc(4321) as *mut u8;
+                core::ptr::write_bytes(p, 4, 4321);
+                core::hint::black_box(p);
+            }
+            other => panic!("unknown scenario {other}"),
+        }
+    }
+}
+
+#[test]
+fn rust_program_runs_clean_under_memcheck() {
+    if !valgrind_available("rust_program_runs_clean_under_memcheck") {
+        return;
+    }
+    let out = run_rust_child("clean");
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("ERROR SUMMARY: 0 errors from 0 contexts"),
+        "memcheck found errors\n{}",
+        report(&out)
+    );
+    // the test harness's own allocations (glibc malloc) may be live at exit: only a definite
+    // leak would be ours
+    assert!(
+        text.contains("definitely lost: 0 bytes") || text.contains("All heap blocks were freed"),
+        "{}",
+        report(&out)
+    );
+}
+
+#[test]
+fn rust_leak_is_reported_with_its_size() {
+    if !valgrind_available("rust_leak_is_reported_with_its_size") {
+        return;
+    }
+    // SAFETY: mi_build_config fills the plain struct it is given.
+    let config = unsafe {
+        let mut c: mi_build_config_t = core::mem::zeroed();
+        mi_build_config(&mut c);
+        c
+    };
+    assert!(
+        config.valgrind,
+        "the valgrind feature did not reach the C build"
+    );
+    let out = run_rust_child("leak");
+    assert_reports(
+        "rust leak",
+        &out,
+        // (the library is built without debug info, so its own frames may be folded away)
+        &[
+            "4,321 bytes in 1 blocks are definitely lost",
+            "scenario_child",
+        ],
+    );
+}
