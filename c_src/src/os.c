@@ -6,7 +6,7 @@
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
 
-static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true};
+static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true, 0};
 
 /* Next address to try for an aligned mapping. Hinting at a region no one else uses makes the
  * kernel hand back aligned memory on the first try, avoiding the over-map-and-trim dance. */
@@ -19,6 +19,16 @@ void _mi_os_init(void) {
 }
 
 size_t _mi_os_page_size(void) { return mi_os_config.page_size; }
+
+/* Guard pages between the pages of a segment the process may hold at once. Each one splits a
+ * mapping, costing up to two of the mappings the kernel allows a process; at that limit every
+ * mmap and mprotect in the process fails with ENOMEM. A 64th of the limit keeps them to about
+ * 3 % of it (Linux's default 65,530 gives 1,023); where it is raised, as upstream's
+ * documentation advises for secure builds, more pages are guarded. */
+size_t _mi_os_guard_budget(void) {
+  size_t max = (mi_os_config.max_map_count != 0 ? mi_os_config.max_map_count : 65530);
+  return max / 64;
+}
 
 static void* mi_os_aligned_hint_next(size_t size, size_t alignment) {
   if (alignment != MI_SEGMENT_SIZE || size > 1024 * MI_MiB) return NULL;

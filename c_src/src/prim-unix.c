@@ -20,11 +20,24 @@
 #include <sys/random.h>
 #endif
 
+/* vm.max_map_count, read with raw syscalls so that no stdio buffer is allocated; 0 if unknown. */
+static size_t mi_prim_max_map_count(void) {
+  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  size_t count = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) count = count * 10 + (size_t)(buf[i] - '0');
+  return count;
+}
+
 void _mi_prim_config(mi_os_config_t* config) {
   long psize = sysconf(_SC_PAGESIZE);
   config->page_size = (psize > 0 ? (size_t)psize : 4096);
   config->large_page_size = 2 * MI_MiB;
   config->has_overcommit = true;
+  config->max_map_count = mi_prim_max_map_count();
 }
 
 int _mi_prim_mmap(void* hint, size_t size, bool allow_large, void** addr) {

@@ -124,16 +124,50 @@ static uint8_t* mi_segment_page_area(const mi_segment_t* segment, const mi_page_
 }
 
 #if MI_GUARD_PAGES
-/* No-access pages after the metadata and after every page: a linear overflow out of a page, or
- * into the metadata from below, faults instead of corrupting its neighbour. */
+/* Guard pages between pages in place in the whole process, against _mi_os_guard_budget(). */
+static _Atomic(size_t) mi_guards_interior;
+
+/* Which boundaries between pages a new segment guards: all of them while more than half of
+ * the budget is left, every 2nd while more than a quarter is, every 4th, ... */
+static size_t mi_segment_guard_stride(void) {
+  size_t budget = _mi_os_guard_budget();
+  size_t used = mi_atomic_load_relaxed(&mi_guards_interior);
+  size_t left = (used < budget ? budget - used : 0);
+  size_t stride = 1;
+  for (size_t bar = budget / 2; stride < MI_SMALL_PAGES_PER_SEGMENT && left <= bar; bar /= 2) stride *= 2;
+  return stride;
+}
+
+/* No-access pages after the metadata and at the end of the last page, always: a linear overflow
+ * out of the segment, or back into its metadata, faults instead of corrupting a neighbour.
+ * Between pages, each guard splits a mapping, so those come out of a process-wide budget:
+ * unbounded, a secure heap of a few GiB (130 mappings per small segment) would exhaust the
+ * kernel's vm.max_map_count and make every mmap in the process fail. As the budget runs low,
+ * new segments guard fewer boundaries, at an offset that differs per segment; a boundary left
+ * unguarded keeps its guard page unused (and never touched), so the layout is the same. */
 static void mi_segment_protect_guards(mi_segment_t* segment) {
   size_t ps = _mi_os_page_size();
+  segment->interior_guards = 0;
   if (!_mi_os_protect((uint8_t*)segment + segment->segment_info_size - ps, ps)) return;
-  for (size_t i = 0; i < segment->capacity; i++) {
-    size_t area;
-    uint8_t* start = mi_segment_page_area(segment, &segment->pages[i], &area);
-    if (!_mi_os_protect(start + area, ps)) return;
+  size_t last = segment->capacity - 1;
+  size_t area;
+  uint8_t* start = mi_segment_page_area(segment, &segment->pages[last], &area);
+  if (!_mi_os_protect(start + area, ps) || last == 0) return;
+  size_t stride = mi_segment_guard_stride();
+  size_t offset = (size_t)((segment->cookie >> MI_SEGMENT_SHIFT) % stride);
+  size_t count = 0;
+  for (size_t i = offset; i < last; i += stride) count++;
+  if (count == 0) return;
+  if (mi_atomic_add_relaxed(&mi_guards_interior, count) + count > _mi_os_guard_budget()) {
+    mi_atomic_sub_relaxed(&mi_guards_interior, count);
+    return;
   }
+  for (size_t i = offset; i < last; i += stride) {
+    start = mi_segment_page_area(segment, &segment->pages[i], &area);
+    if (!_mi_os_protect(start + area, ps)) break;
+    segment->interior_guards++;
+  }
+  mi_atomic_sub_relaxed(&mi_guards_interior, count - segment->interior_guards);
 }
 #endif
 
@@ -173,6 +207,9 @@ static void mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t 
 /* ---- Allocation and release of whole segments --------------------------------------------- */
 
 static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
+#if MI_GUARD_PAGES
+  mi_atomic_sub_relaxed(&mi_guards_interior, segment->interior_guards);
+#endif
   mi_track_meta_unhide(segment, segment->segment_info_size);
   _mi_segment_map_freed_at(segment);
   _mi_abandoned_await_readers();
@@ -236,10 +273,12 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   void* base;
   size_t mapped;
   bool is_large = false;
+  size_t interior_guards = 0; /* a cached segment keeps its guards, and their count */
   if (segment != NULL) {
     base = segment->mem_base;
     mapped = segment->mem_size;
     is_large = segment->mem_is_large;
+    interior_guards = segment->interior_guards;
     /* a header of this kind may cover blocks of the segment's previous kind (no-access to memcheck) */
     mi_track_meta_unhide(segment, segment->segment_info_size);
     mi_track_mem_undefined(segment, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0));
@@ -256,6 +295,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   segment->mem_base = base;
   segment->mem_size = mapped;
   segment->mem_is_large = is_large;
+  segment->interior_guards = interior_guards;
   segment->segment_size = segment_size;
   segment->segment_info_size = info_size;
   mi_track_meta_hide(segment, info_size);

@@ -31,7 +31,7 @@
 #define MI_TRACK_VALGRIND 0 /* 1: tell valgrind's memcheck about every block (annotations in track.h) */
 #endif
 /* Named mitigations, each switched on by a level; the code tests these, never the levels. */
-#define MI_GUARD_PAGES (MI_SECURE >= 1)        /* no-access OS pages after metadata and after every page */
+#define MI_GUARD_PAGES (MI_SECURE >= 1)        /* no-access OS pages after metadata, at segment end, between pages (budgeted) */
 #define MI_CHECK_OWNED (MI_SECURE >= 1 || MI_DEBUG >= 1) /* free refuses pointers we never handed out */
 #define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1) /* links encoded with per-page keys, checked on decode */
 #define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks are linked in a random order */
@@ -195,6 +195,7 @@ typedef struct mi_segment_s {
   int64_t cache_expire;       /* when sitting in a cache: when to unmap */
   mi_page_kind_t page_kind;
   bool in_free_queue;         /* linked in its tld's small/medium free queue */
+  size_t interior_guards;     /* guard pages in place between its pages (secure; budgeted) */
   _Atomic(uintptr_t) thread_id; /* owning thread, 0 while abandoned */
   mi_page_t pages[1];         /* `capacity` descriptors */
 } mi_segment_t;
