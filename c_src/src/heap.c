@@ -74,6 +74,9 @@ static bool mi_heap_page_collect(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
 static void mi_heap_collect_ex(mi_heap_t* heap, mi_collect_t collect) {
   if (heap == NULL || !mi_heap_is_initialized(heap)) return;
   mi_tld_t* tld = heap->tld;
+#if MI_INVARIANTS
+  _mi_heap_check(heap);
+#endif
   _mi_deferred_free(heap, collect >= MI_FORCE);
   /* a forced collect also adopts the segments of exited threads, so their empty pages return */
   if (collect == MI_FORCE && !heap->no_reclaim) _mi_abandoned_reclaim_all(heap, tld);
@@ -86,6 +89,9 @@ static void mi_heap_collect_ex(mi_heap_t* heap, mi_collect_t collect) {
   _mi_heap_collect_retired(heap, collect >= MI_FORCE);
   mi_heap_visit_pages(heap, &mi_heap_page_collect, &collect);
   _mi_segments_collect(tld, collect >= MI_FORCE);
+#if MI_INVARIANTS
+  _mi_heap_check(heap);
+#endif
 }
 
 void _mi_heap_collect_abandon(mi_heap_t* heap) { mi_heap_collect_ex(heap, MI_ABANDON); }

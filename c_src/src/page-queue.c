@@ -60,6 +60,9 @@ void _mi_page_queue_remove(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* p
   page->next = NULL;
   page->prev = NULL;
   mi_page_set_in_full(page, false);
+#if MI_INVARIANTS_EXPENSIVE
+  _mi_page_queue_check(heap, queue);
+#endif
 }
 
 void _mi_page_queue_push(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* page) {
@@ -71,6 +74,9 @@ void _mi_page_queue_push(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* pag
   queue->first = page;
   _mi_heap_queue_first_update(heap, queue);
   heap->page_count++;
+#if MI_INVARIANTS_EXPENSIVE
+  _mi_page_queue_check(heap, queue);
+#endif
 }
 
 /* Move a page to the end of `to`: a page that just got room back is used after the current
@@ -88,6 +94,9 @@ void _mi_page_queue_enqueue_from(mi_heap_t* heap, mi_page_queue_t* to, mi_page_q
     to->first = to->last = page;
     _mi_heap_queue_first_update(heap, to);
   }
+#if MI_INVARIANTS_EXPENSIVE
+  _mi_page_queue_check(heap, to);
+#endif
 }
 
 /* Append every page of `append` (another heap's queue) to `pq`. Each page's heap is switched
@@ -112,5 +121,61 @@ size_t _mi_page_queue_append(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_queue
     pq->last = append->last;
   }
   heap->page_count += count;
+#if MI_INVARIANTS_EXPENSIVE
+  _mi_page_queue_check(heap, pq);
+#endif
   return count;
 }
+
+/* ---- Invariants ------------------------------------------------------------------------------ */
+
+#if MI_INVARIANTS
+static void mi_page_queue_broken(const mi_page_queue_t* pq, const mi_page_t* page, const char* what) {
+  _mi_error_message(EFAULT, "page queue invariant broken (%s): queue of block size %zu, page %p (block size %zu)\n", what,
+                    pq->block_size, (void*)page, (page != NULL ? page->block_size : 0));
+}
+
+/* A queue is a well-formed doubly linked list (first->prev == NULL, p->next->prev == p,
+ * last == the final page) of in-use pages that belong to `heap` and to the queue's class, with
+ * the in-full flag set exactly in the full queue. Returns the pages counted before any break. */
+size_t _mi_page_queue_check(const mi_heap_t* heap, const mi_page_queue_t* pq) {
+  const bool full = mi_page_queue_is_full(heap, pq);
+  const mi_page_t* prev = NULL;
+  size_t n = 0;
+  for (const mi_page_t* page = pq->first; page != NULL; page = page->next) {
+    const char* broken = NULL;
+    if (++n > heap->page_count) broken = "more pages than the heap counts (a cycle?)";
+    else if (page->prev != prev) broken = "back link";
+    else if (!page->segment_in_use) broken = "page not in use";
+    else if (mi_page_heap(page) != heap) broken = "owning heap";
+    else if (mi_page_is_in_full(page) != full) broken = "in-full flag";
+    else if (!full && _mi_page_queue_of((mi_heap_t*)heap, page) != pq) broken = "size class";
+    if (broken != NULL) {
+      mi_page_queue_broken(pq, page, broken);
+      return n - 1;
+    }
+    prev = page;
+  }
+  if (pq->last != prev) mi_page_queue_broken(pq, pq->last, "last page");
+  return n;
+}
+
+/* Every queue holds, their pages add up to `page_count`, and the direct array points each
+ * small word size at the first page of its bin (or at the empty page). */
+void _mi_heap_check(const mi_heap_t* heap) {
+  size_t total = 0;
+  for (size_t bin = 0; bin < MI_BIN_COUNT; bin++) total += _mi_page_queue_check(heap, &heap->pages[bin]);
+  if (total != heap->page_count) {
+    _mi_error_message(EFAULT, "heap invariant broken: its queues hold %zu pages, it counts %zu\n", total, heap->page_count);
+  }
+  for (size_t w = 0; w < MI_PAGES_DIRECT; w++) {
+    const mi_page_queue_t* pq = &heap->pages[_mi_bin(w * MI_INTPTR_SIZE)];
+    const mi_page_t* expected = (pq->first != NULL ? pq->first : &_mi_page_empty);
+    if (heap->pages_free_direct[w] != expected) {
+      _mi_error_message(EFAULT, "heap invariant broken: direct entry for %zu bytes is page %p, its bin's first page is %p\n",
+                        w * MI_INTPTR_SIZE, (void*)heap->pages_free_direct[w], (void*)expected);
+      return;
+    }
+  }
+}
+#endif

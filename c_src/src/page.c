@@ -72,7 +72,7 @@ static void mi_page_check(const mi_page_t* page) {
 
 void _mi_page_free_collect(mi_page_t* page, bool force) {
 #if MI_INVARIANTS
-  if (force) mi_page_check(page);
+  if (force || MI_INVARIANTS_EXPENSIVE) mi_page_check(page);
 #endif
   if (force || mi_page_thread_free(page) != NULL) mi_page_thread_free_collect(page);
   if (page->local_free == NULL) return;

@@ -330,6 +330,75 @@ static void mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
   mi_segment_os_free(segment, tld);
 }
 
+/* ---- Invariants ------------------------------------------------------------------------------ */
+
+#if MI_INVARIANTS
+static void mi_segment_broken(const mi_segment_t* segment, const char* what) {
+  _mi_error_message(EFAULT, "segment invariant broken (%s): segment %p (page kind %d, %zu of %zu pages used, %zu abandoned)\n",
+                    what, (void*)segment, (int)segment->page_kind, segment->used, segment->capacity, segment->abandoned);
+}
+
+/* An owned segment: its cookie is right, `used` counts its in-use pages, every descriptor knows
+ * its index, and a small or medium segment sits in its thread's free queue exactly when it has
+ * a free page. */
+static const char* mi_segment_fault(const mi_segment_t* segment) {
+  static const size_t max_capacity[] = {MI_SMALL_PAGES_PER_SEGMENT, MI_MEDIUM_PAGES_PER_SEGMENT, 1, 1};
+  if (!_mi_segment_is_valid(segment)) return "cookie";
+  if (segment->page_kind > MI_PAGE_HUGE || segment->capacity == 0 || segment->capacity > max_capacity[segment->page_kind]) {
+    return "capacity";
+  }
+  if (mi_atomic_load_relaxed(&((mi_segment_t*)segment)->thread_id) != _mi_thread_id()) return "owner";
+  size_t used = 0;
+  for (size_t i = 0; i < segment->capacity; i++) {
+    if (segment->pages[i].segment_idx != i) return "page index";
+    used += segment->pages[i].segment_in_use;
+  }
+  if (used != segment->used) return "used count";
+  if (segment->abandoned > segment->used) return "abandoned count";
+  bool has_room = (segment->used < segment->capacity && segment->page_kind <= MI_PAGE_MEDIUM);
+  if (segment->used > 0 && segment->in_free_queue != has_room) return "free-queue membership";
+  return NULL;
+}
+
+static void mi_segment_check(const mi_segment_t* segment) {
+  const char* what = mi_segment_fault(segment);
+  if (what != NULL) mi_segment_broken(segment, what);
+}
+
+/* A thread's segment queue: well linked, and every member is where it says it is. */
+static size_t mi_segment_queue_check(const mi_segment_queue_t* queue, bool cached, mi_page_kind_t kind) {
+  size_t n = 0;
+  const mi_segment_t* prev = NULL;
+  for (const mi_segment_t* s = queue->first; s != NULL; prev = s, s = s->next) {
+    n++;
+    const char* what = NULL;
+    if (s->prev != prev) what = "back link in a segment queue";
+    else if (cached && (s->used != 0 || s->in_free_queue)) what = "cached segment in use";
+    else if (!cached && (!s->in_free_queue || s->page_kind != kind)) what = "member of the wrong free queue";
+    else if (!cached) what = mi_segment_fault(s);
+    if (what != NULL) {
+      mi_segment_broken(s, what);
+      return n;
+    }
+  }
+  if (queue->last != prev) {
+    _mi_error_message(EFAULT, "segment invariant broken: a segment queue's last is %p, its final member %p\n", (void*)queue->last,
+                      (const void*)prev);
+  }
+  return n;
+}
+
+void _mi_segments_check(const mi_tld_t* tld) {
+  const mi_segments_tld_t* st = &tld->segments;
+  mi_segment_queue_check(&st->small_free, false, MI_PAGE_SMALL);
+  mi_segment_queue_check(&st->medium_free, false, MI_PAGE_MEDIUM);
+  size_t cached = mi_segment_queue_check(&st->cache, true, MI_PAGE_SMALL);
+  if (cached != st->cache_count) {
+    _mi_error_message(EFAULT, "segment invariant broken: %zu segments cached, %zu counted\n", cached, st->cache_count);
+  }
+}
+#endif
+
 /* ---- Pages ---------------------------------------------------------------------------------- */
 
 static void mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
@@ -384,8 +453,11 @@ void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld) {
   } else if (segment->abandoned > 0 && segment->abandoned == segment->used) {
     /* thread exit freed this page after abandoning the others: the rest is all abandoned */
     mi_segment_abandon(segment, tld);
-  } else if (segment->used + 1 == segment->capacity) {
-    mi_segment_insert_in_free_queue(segment, tld); /* it was full: it has room again */
+  } else {
+    if (segment->used + 1 == segment->capacity) mi_segment_insert_in_free_queue(segment, tld); /* it was full: it has room again */
+#if MI_INVARIANTS
+    mi_segment_check(segment);
+#endif
   }
 }
 
@@ -500,6 +572,9 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
   } else {
     _mi_stat_increase(&tld->stats.normal, (size_t)page->reserved * block_size);
   }
+#if MI_INVARIANTS
+  mi_segment_check(segment);
+#endif
   return page;
 }
 
@@ -507,6 +582,10 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
 
 void _mi_segments_collect(mi_tld_t* tld, bool force) {
   mi_segments_tld_t* st = &tld->segments;
+#if MI_INVARIANTS
+  /* a walk of every segment: on forced collects only, unless expensive checks are on */
+  if (force || MI_INVARIANTS_EXPENSIVE) _mi_segments_check(tld);
+#endif
   if (!force && st->purge_expire == 0) return;
   int64_t now = _mi_clock_now();
   if (!force && now < st->purge_expire) return;

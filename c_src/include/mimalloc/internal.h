@@ -80,6 +80,9 @@ void _mi_segments_thread_done(mi_tld_t* tld);
 void _mi_abandoned_await_readers(void);
 void _mi_segments_fork_child(void);
 void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld);
+#if MI_INVARIANTS
+void _mi_segments_check(const mi_tld_t* tld); /* reports a broken segment invariant as EFAULT */
+#endif
 bool _mi_segment_is_valid(const mi_segment_t* segment);
 
 /* ---- segment-map.c ---------------------------------------------------------------------- */
@@ -97,6 +100,10 @@ void _mi_page_queue_push(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* pag
 void _mi_page_queue_remove(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* page);
 void _mi_page_queue_enqueue_from(mi_heap_t* heap, mi_page_queue_t* to, mi_page_queue_t* from, mi_page_t* page);
 size_t _mi_page_queue_append(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_queue_t* append);
+#if MI_INVARIANTS
+size_t _mi_page_queue_check(const mi_heap_t* heap, const mi_page_queue_t* pq); /* reports EFAULT; returns the pages */
+void _mi_heap_check(const mi_heap_t* heap);                                   /* every queue and the direct array */
+#endif
 void _mi_heap_queue_first_update(mi_heap_t* heap, const mi_page_queue_t* pq);
 
 /* ---- page.c ------------------------------------------------------------------------------ */

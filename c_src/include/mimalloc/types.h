@@ -43,6 +43,7 @@
 #define MI_CHECK_PADDING (MI_DEBUG >= 2)       /* the canary is checked at free: heap overflows are reported */
 #define MI_FILL (MI_DEBUG >= 2)                /* fill patterns for fresh and freed memory */
 #define MI_INVARIANTS (MI_DEBUG >= 2)          /* internal consistency checks on slow paths */
+#define MI_INVARIANTS_EXPENSIVE (MI_DEBUG >= 3) /* + whole-queue walks after every queue change, every page on collect */
 #define MI_STAT (MI_DEBUG >= 2 ? 2 : 1)        /* 2: exact per-allocation statistics */
 
 #define MI_DEBUG_UNINIT 0xD0  /* fresh, not zeroed memory */
