@@ -28,7 +28,7 @@ use mimalloc::MiMalloc;
 use mimalloc_sys::*;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -212,32 +212,44 @@ fn scenario_rust_abort() {
     println!("allocated {} bytes beyond the cap", v.capacity());
 }
 
-/// What a thread started before the address space ran out saw when it allocated afterwards.
-static GO: AtomicUsize = AtomicUsize::new(0);
-static SMALL_RESULT: [AtomicUsize; 2] = [AtomicUsize::new(1), AtomicUsize::new(1)];
-static HUGE_RESULT: [AtomicUsize; 2] = [AtomicUsize::new(1), AtomicUsize::new(1)];
+/// Threads started before the address space runs out; more than the allocator keeps cached
+/// thread-data chunks (16), and all alive at once, so some of them must map their own.
+const LATE: usize = 24;
+/// What each late thread got from its first allocations (1 = not yet run).
+static SMALL_RESULT: [AtomicUsize; LATE] = [NOT_RUN; LATE];
+static HUGE_RESULT: [AtomicUsize; LATE] = [NOT_RUN; LATE];
+#[allow(clippy::declare_interior_mutable_const)] // only ever copied into the arrays above
+const NOT_RUN: AtomicUsize = AtomicUsize::new(1);
+static GO: AtomicBool = AtomicBool::new(false);
+static EXIT: AtomicBool = AtomicBool::new(false);
 static DONE: AtomicUsize = AtomicUsize::new(0);
 
-/// A thread with no Rust runtime in it (started with pthread_create), so its first allocator
-/// call is the one below.
-extern "C" fn late_allocator(arg: *mut c_void) -> *mut c_void {
-    let me = arg as usize;
-    while GO.load(Ordering::Acquire) <= me {
+fn spin_until(flag: &AtomicBool) {
+    while !flag.load(Ordering::Acquire) {
         // SAFETY: no preconditions.
         unsafe { libc::sched_yield() };
     }
+}
+
+/// A thread with no Rust runtime in it (started with pthread_create), so its first allocator
+/// call is the one below; it exits only when told, so all late threads hold their thread state
+/// at the same time.
+extern "C" fn late_allocator(arg: *mut c_void) -> *mut c_void {
+    let me = arg as usize;
+    spin_until(&GO);
     // SAFETY: plain allocations; whatever is returned is freed.
     unsafe {
         let p = mi_malloc(64);
         let q = mi_malloc(8 * MIB);
         SMALL_RESULT[me].store(p as usize, Ordering::Release);
         HUGE_RESULT[me].store(q as usize, Ordering::Release);
+        DONE.fetch_add(1, Ordering::AcqRel);
+        spin_until(&EXIT);
         mi_free(p);
         mi_free(q);
         mi_free(mi_zalloc(100));
         mi_free(core::ptr::null_mut());
     }
-    DONE.fetch_add(1, Ordering::AcqRel);
     core::ptr::null_mut()
 }
 
@@ -262,8 +274,8 @@ fn join_raw_thread(t: libc::pthread_t) {
 }
 
 fn scenario_thread_start() {
-    // a thread that allocates and exits first: its thread data goes to the cache, so one of
-    // the two late threads can start a heap without mapping anything
+    // a thread that allocates and exits first: its thread data goes to the cache, so at least
+    // one late thread starts a heap without mapping anything
     std::thread::spawn(|| {
         let v: Vec<u8> = vec![1; 1000];
         assert_eq!(v[999], 1);
@@ -272,9 +284,7 @@ fn scenario_thread_start() {
     .expect("warm-up thread");
     // SAFETY: no preconditions.
     unsafe { mi_collect(true) };
-    // thread 0 finds the cached thread data, thread 1 has to map its own
-    let t0 = start_raw_thread(0);
-    let t1 = start_raw_thread(1);
+    let late: Vec<libc::pthread_t> = (0..LATE).map(start_raw_thread).collect();
     let mut blocks: Vec<(usize, usize)> = Vec::with_capacity(1_600_000);
     let mut holes: Vec<(usize, usize)> = Vec::with_capacity(10_000);
     cap_address_space(MARGIN);
@@ -307,10 +317,19 @@ fn scenario_thread_start() {
             holes.push((p as usize, size));
         }
     }
-    for (i, t) in [t0, t1].into_iter().enumerate() {
-        GO.store(i + 1, Ordering::Release);
+    let threads_before = common::stats().threads.current;
+    GO.store(true, Ordering::Release);
+    while DONE.load(Ordering::Acquire) < LATE {
+        // SAFETY: no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+    // every late thread has made its first allocations and still holds what it got
+    let with_state = (common::stats().threads.current - threads_before) as usize;
+    EXIT.store(true, Ordering::Release);
+    for t in late {
         join_raw_thread(t);
-        assert_eq!(DONE.load(Ordering::Acquire), i + 1);
+    }
+    for i in 0..LATE {
         assert_eq!(
             HUGE_RESULT[i].load(Ordering::Acquire),
             0,
@@ -322,6 +341,12 @@ fn scenario_thread_start() {
             "late thread {i}: a small block came from nowhere"
         );
     }
+    // both paths ran: threads that reused cached thread data (and then found no segment), and
+    // threads that could not map thread data at all (they never count as started)
+    assert!(
+        with_state >= 1 && with_state < LATE,
+        "{with_state} of {LATE} late threads got thread state: one path was not exercised"
+    );
     check_blocks(&blocks, "main's blocks after the late threads");
     for (p, size) in holes {
         // SAFETY: the mappings made above.
@@ -346,7 +371,9 @@ fn scenario_thread_start() {
     .join()
     .expect("thread after the memory came back");
     assert!(ok, "a new thread could not allocate after memory was freed");
-    println!("oom-ok: late threads got NULL and exited cleanly");
+    println!(
+        "oom-ok: {LATE} late threads got NULL ({with_state} with cached thread data) and exited"
+    );
 }
 
 /// The child's entry point: does nothing unless the scenario variable is set.
