@@ -344,7 +344,7 @@ fn scenario_thread_start() {
     // both paths ran: threads that reused cached thread data (and then found no segment), and
     // threads that could not map thread data at all (they never count as started)
     assert!(
-        with_state >= 1 && with_state < LATE,
+        (1..LATE).contains(&with_state),
         "{with_state} of {LATE} late threads got thread state: one path was not exercised"
     );
     check_blocks(&blocks, "main's blocks after the late threads");
