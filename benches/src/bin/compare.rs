@@ -272,7 +272,12 @@ fn build(
 /// One run's measurements.
 #[derive(Clone, Copy)]
 struct Sample {
+    /// Wall time from spawn to exit.
     secs: f64,
+    /// User plus system CPU time of the child (less disturbed than wall time by a busy
+    /// machine for the one-thread workloads; includes spinning in the threaded ones).
+    cpu: f64,
+    /// Peak resident set (`ru_maxrss`).
     rss_kib: u64,
 }
 
@@ -331,7 +336,9 @@ fn run_once(bin: &Path, workload: &str, c: &Config) -> Result<(Sample, String), 
         .to_string();
     // ru_maxrss is in KiB on Linux.
     let rss_kib = u64::try_from(usage.ru_maxrss).unwrap_or(0);
-    Ok((Sample { secs, rss_kib }, checksum))
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    Ok((Sample { secs, cpu, rss_kib }, checksum))
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -349,18 +356,26 @@ fn geomean(v: &[f64]) -> f64 {
     (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
 }
 
+/// The medians of one workload's runs with one allocator.
+#[derive(Clone, Copy)]
+struct Medians {
+    secs: f64,
+    cpu: f64,
+    rss_kib: f64,
+}
+
 /// Medians per workload and allocator; `None` where a run failed.
 struct Results {
     workloads: Vec<&'static str>,
     allocators: Vec<&'static str>,
-    /// [workload][allocator] → (median seconds, median peak RSS in KiB).
-    cells: Vec<Vec<Option<(f64, f64)>>>,
+    /// [workload][allocator] → the medians of its runs.
+    cells: Vec<Vec<Option<Medians>>>,
 }
 
 impl Results {
     /// Ratios of allocator `a` to the baseline (column 0) for the value `pick` selects, for
     /// the workloads where both have results.
-    fn ratios(&self, a: usize, pick: fn(&(f64, f64)) -> f64) -> Vec<Option<f64>> {
+    fn ratios(&self, a: usize, pick: fn(&Medians) -> f64) -> Vec<Option<f64>> {
         self.cells
             .iter()
             .map(|row| match (&row[0], &row[a]) {
@@ -371,7 +386,7 @@ impl Results {
     }
 
     /// A markdown table of `pick` (formatted with `fmt`) with ratios and geometric means.
-    fn table(&self, what: &str, pick: fn(&(f64, f64)) -> f64, fmt: fn(f64) -> String) -> String {
+    fn table(&self, what: &str, pick: fn(&Medians) -> f64, fmt: fn(f64) -> String) -> String {
         let mut s = String::new();
         let _ = write!(s, "| {what} |");
         for a in &self.allocators {
@@ -421,7 +436,10 @@ impl Results {
             .iter()
             .enumerate()
             .map(|(w, name)| {
-                let r = peers.iter().map(|&a| self.ratios(a, |x| x.0)[w]).collect();
+                let r = peers
+                    .iter()
+                    .map(|&a| self.ratios(a, |x| x.secs)[w])
+                    .collect();
                 (name.to_string(), r)
             })
             .collect();
@@ -430,7 +448,7 @@ impl Results {
             peers
                 .iter()
                 .map(|&a| {
-                    let r: Vec<f64> = self.ratios(a, |x| x.0).into_iter().flatten().collect();
+                    let r: Vec<f64> = self.ratios(a, |x| x.secs).into_iter().flatten().collect();
                     (!r.is_empty()).then(|| geomean(&r))
                 })
                 .collect(),
@@ -705,11 +723,12 @@ fn main() -> ExitCode {
                         }
                         passed += 1;
                         eprintln!(
-                            "  {w:<15} {:<9} rep {}/{}  {:>8.3} s  {:>9}",
+                            "  {w:<15} {:<9} rep {}/{}  {:>8.3} s  cpu {:>7.3} s  {:>9}",
                             alloc.key,
                             rep + 1,
                             c.reps,
                             s.secs,
+                            s.cpu,
                             fmt_kib(s.rss_kib as f64)
                         );
                         samples[a].push(s);
@@ -728,9 +747,13 @@ fn main() -> ExitCode {
                 .zip(&bad)
                 .map(|(s, &bad)| {
                     (!bad && !s.is_empty()).then(|| {
-                        let t: Vec<f64> = s.iter().map(|x| x.secs).collect();
-                        let m: Vec<f64> = s.iter().map(|x| x.rss_kib as f64).collect();
-                        (median(&t), median(&m))
+                        let m =
+                            |f: fn(&Sample) -> f64| median(&s.iter().map(f).collect::<Vec<_>>());
+                        Medians {
+                            secs: m(|x| x.secs),
+                            cpu: m(|x| x.cpu),
+                            rss_kib: m(|x| x.rss_kib as f64),
+                        }
                     })
                 })
                 .collect(),
@@ -752,11 +775,14 @@ fn main() -> ExitCode {
         cells,
     };
     let base = results.allocators[0];
-    let time_table = results.table("median time", |x| x.0, fmt_secs);
-    let mem_table = results.table("peak RSS", |x| x.1, fmt_kib);
-    println!("Median wall time (ratio: time / {base}'s time; above 1 is slower than {base})\n");
+    let time_table = results.table("median time", |x| x.secs, fmt_secs);
+    let cpu_table = results.table("CPU time", |x| x.cpu, fmt_secs);
+    let mem_table = results.table("peak RSS", |x| x.rss_kib, fmt_kib);
+    println!("Median wall time (ratio: time / time with {base}; above 1: slower than {base})\n");
     println!("{time_table}");
-    println!("Median peak resident memory (ratio: RSS / {base}'s RSS)\n");
+    println!("Median CPU time, user + system (ratio: CPU time / CPU time with {base})\n");
+    println!("{cpu_table}");
+    println!("Median peak resident memory (ratio: RSS / RSS with {base})\n");
     println!("{mem_table}");
 
     let cpus = mimalloc_workloads::default_threads();
@@ -764,19 +790,26 @@ fn main() -> ExitCode {
     let date = today();
     let name = format!("{date}-{}", machine_slug(cpus, &model));
     let title = format!(
-        "Median time relative to {base} (log scale, lower is faster), {date}, {cpus} × {model}"
+        "Median time / median time with {base} (log scale; below 1: faster than {base}), \
+         {date}, {cpus} × {model}"
     );
     let svg = results.svg(&title);
     let report = |svg_name: &str| {
         format!(
-            "# Workload suite: {date}\n\n`cargo run --release -p mimalloc-benches --bin compare -- {}`\n\n\
+            "# Workload suite: {date}\n\n`cargo run --release -p mimalloc-benches --bin compare{}`\n\n\
              {} threads, scale {}, {} runs per workload and allocator (medians), allocators taking \
              turns. Time is wall time from spawn to exit; peak RSS is the child's `ru_maxrss`.\n\n\
              ## Machine\n\n{}- load average before the runs: {load_before}; after: {}\n\
              - build {build_secs:.0} s, runs {run_secs:.0} s\n\n## Allocators\n\n{}\n\
-             ## Time\n\nRatio: time / {base}'s time (above 1: slower than {base}).\n\n{time_table}\n\
-             ![time ratios]({svg_name})\n\n## Peak resident memory\n\nRatio: RSS / {base}'s RSS.\n\n{mem_table}",
-            args.join(" "),
+             ## Time\n\nMedian wall time; ratio: time / time with {base} (above 1: slower than \
+             {base}).\n\n{time_table}\n![time ratios]({svg_name})\n\n## CPU time\n\nMedian user + \
+             system time of the process; ratio: CPU time / CPU time with {base}. Less disturbed by \
+             other load than wall time for the one-thread workloads.\n\n{cpu_table}\n\
+             ## Peak resident memory\n\nMedian `ru_maxrss`; ratio: RSS / RSS with {base}.\n\n{mem_table}",
+            args.iter().fold(
+                String::from(if args.is_empty() { "" } else { " --" }),
+                |s, a| s + " " + a
+            ),
             c.threads,
             c.scale,
             c.reps,

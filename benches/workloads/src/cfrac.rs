@@ -304,7 +304,8 @@ mod tests {
             let (q, r) = ba.divrem_small(d);
             assert_eq!((q.to_u128(), r as u128), (a / d as u128, a % d as u128));
             let s = Big::from_u128(a).isqrt().to_u128();
-            assert!(s * s <= a && (s + 1) * (s + 1) > a, "isqrt({a}) = {s}");
+            let above = (s + 1).checked_mul(s + 1).map_or(true, |sq| sq > a);
+            assert!(s * s <= a && above, "isqrt({a}) = {s}");
         }
     }
 

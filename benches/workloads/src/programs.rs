@@ -86,7 +86,11 @@ pub(crate) fn sort_strings(p: &Params) -> Outcome {
     }
     let mut sum = 0u64;
     for s in v.iter().step_by(1000) {
-        sum = mix(sum, s.bytes().fold(0, |h, b| h * 31 + b as u64));
+        sum = mix(
+            sum,
+            s.bytes()
+                .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64)),
+        );
     }
     v.dedup();
     Ok(mix(sum, v.len() as u64))
