@@ -108,7 +108,12 @@ static void* mi_heap_realloc_zero_aligned_at(mi_heap_t* heap, void* p, size_t ne
     errno = EINVAL;
     return NULL;
   }
-  if (alignment <= MI_INTPTR_SIZE && offset == 0) return _mi_heap_realloc_zero(heap, p, newsize, zero);
+  /* every fresh block is word-aligned, so plain realloc serves small alignments, but it may keep
+   * the block in place: only when `p` itself is aligned (one from mi_malloc_aligned_at need not
+   * be; regression seed fuzz/seeds/api_ops/realloc_aligned_unaligned_in_place) */
+  if (alignment <= MI_INTPTR_SIZE && offset == 0 && ((uintptr_t)p & (alignment - 1)) == 0) {
+    return _mi_heap_realloc_zero(heap, p, newsize, zero);
+  }
   if (p == NULL) return mi_heap_malloc_zero_aligned_at(heap, newsize, alignment, offset, zero);
   size_t size = mi_usable_size(p);
   if (newsize <= size && newsize >= size - size / 2 && (((uintptr_t)p + offset) & (alignment - 1)) == 0) {
