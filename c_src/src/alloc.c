@@ -112,7 +112,14 @@ void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero)
     if (zero) memset((uint8_t*)p + newsize, 0, size - newsize);
     return p;
   }
-  void* newp = mi_heap_malloc(heap, newsize);
+  /* A block that grows by small steps (a string or vector appended to) takes one size class of
+   * headroom: our classes are an eighth of a doubling apart, so without it such a block is
+   * copied at every eighth of a doubling, twice as often as with four classes per doubling. */
+  size_t alloc = newsize;
+  if (p != NULL && newsize > size && newsize > MI_BIN_LINEAR_MAX && newsize <= MI_LARGE_OBJ_SIZE_MAX && newsize - size <= size / 4) {
+    alloc = newsize + newsize / 8;
+  }
+  void* newp = mi_heap_malloc(heap, alloc);
   if (mi_likely(newp != NULL)) {
     size_t copied = (newsize > size ? size : newsize);
     if (p != NULL) memcpy(newp, p, copied);
