@@ -8,6 +8,9 @@
 #include "mimalloc/internal.h"
 
 #define MI_SEGMENT_CACHE_MAX 4 /* empty segments a thread keeps for reuse */
+/* A huge segment is cached only up to this mapping size, and reused only for a request that
+ * needs at least half of its mapping, so the cache never pins much more than it saves. */
+#define MI_HUGE_CACHE_MAX (32 * MI_MiB)
 
 /* ---- Abandoned segments ------------------------------------------------------------------ */
 /* Segments are MI_SEGMENT_SIZE aligned, so the low bits of the stack top hold a tag that
@@ -216,14 +219,25 @@ static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_os_free(segment->mem_base, segment->mem_size, &tld->stats);
 }
 
-static mi_segment_t* mi_segment_cache_pop(mi_page_kind_t kind, mi_tld_t* tld) {
-  mi_segment_t* segment = tld->segments.cache.first;
+/* A cached segment for `kind`; a huge one must map at least `map_size` bytes (best fit). */
+static mi_segment_t* mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, mi_tld_t* tld) {
+  mi_segment_t* segment = NULL;
+  for (mi_segment_t* s = tld->segments.cache.first; s != NULL; s = s->next) {
+    if (kind == MI_PAGE_HUGE) {
+      if (s->page_kind == MI_PAGE_HUGE && s->mem_size >= map_size && s->mem_size / 2 <= map_size &&
+          (segment == NULL || s->mem_size < segment->mem_size)) {
+        segment = s;
+      }
+      continue;
+    }
+    if (s->page_kind == MI_PAGE_HUGE) continue;
 #if MI_GUARD_PAGES
-  /* guard pages sit where this kind's pages end: only a segment of the same kind fits */
-  while (segment != NULL && segment->page_kind != kind) segment = segment->next;
-#else
-  (void)kind;
+    /* guard pages sit where this kind's pages end: only a segment of the same kind fits */
+    if (s->page_kind != kind) continue;
 #endif
+    segment = s;
+    break;
+  }
   if (segment == NULL) return NULL;
   mi_segment_queue_remove(&tld->segments.cache, segment);
   tld->segments.cache_count--;
@@ -234,7 +248,14 @@ static mi_segment_t* mi_segment_cache_pop(mi_page_kind_t kind, mi_tld_t* tld) {
 static bool mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld) {
   int64_t delay = mi_segment_purge_delay();
   if (delay == 0 || tld->segments.cache_count >= MI_SEGMENT_CACHE_MAX) return false;
-  if (segment->segment_size != MI_SEGMENT_SIZE || segment->mem_base != (void*)segment) return false;
+  if (segment->mem_base != (void*)segment) return false;
+  if (segment->page_kind == MI_PAGE_HUGE) {
+    /* a program that replaces huge blocks would otherwise map, fault in and unmap every one;
+     * with guard pages the guard sits at the old size, so those are never reused */
+    if (MI_GUARD_PAGES || segment->mem_size > MI_HUGE_CACHE_MAX) return false;
+  } else if (segment->segment_size != MI_SEGMENT_SIZE) {
+    return false;
+  }
   /* an empty segment lingers ten purge delays: long enough to absorb churn, short enough that
    * idle memory goes back */
   int64_t expire = (delay < 0 ? 0 : _mi_clock_now() + 10 * delay);
@@ -269,7 +290,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
 
   mi_segment_t* segment = NULL;
   bool is_zero = false;
-  if (kind != MI_PAGE_HUGE) segment = mi_segment_cache_pop(kind, tld);
+  if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, _mi_align_up(segment_size, _mi_os_page_size()), tld);
   void* base;
   size_t mapped;
   bool is_large = false;
@@ -297,6 +318,10 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   segment->mem_is_large = is_large;
   segment->interior_guards = interior_guards;
   segment->segment_size = segment_size;
+  if (!is_zero && kind == MI_PAGE_HUGE && mapped > segment_size) {
+    /* a reused huge mapping larger than this block: its tail goes back to the OS */
+    (void)_mi_os_purge((uint8_t*)segment + segment_size, mapped - segment_size, &tld->stats);
+  }
   segment->segment_info_size = info_size;
   mi_track_meta_hide(segment, info_size);
   segment->capacity = capacity;
@@ -326,7 +351,7 @@ static void mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
   mi_segment_remove_from_free_queue(segment, tld);
   tld->segments.count--;
   _mi_stat_decrease(&tld->stats.segments, 1);
-  if (!force && segment->page_kind != MI_PAGE_HUGE && mi_segment_cache_push(segment, tld)) return;
+  if (!force && mi_segment_cache_push(segment, tld)) return;
   mi_segment_os_free(segment, tld);
 }
 
