@@ -41,7 +41,13 @@ static HANDOVER: [AtomicPtr<u8>; SLOTS] = [EMPTY_SLOT; SLOTS];
 const EMPTY_SLOT: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 
 fn slot_layout(i: usize) -> Layout {
-    let size = [24usize, 200, 3000, 40 * KIB, 300 * KIB, 3 * MIB / 2][i % 6] + i;
+    // one huge slot; the rest small to large (every page a worker writes after a fork is a
+    // copy-on-write fault, so the hand-over set is kept to a few MiB)
+    let size = if i == SLOTS - 1 {
+        3 * MIB
+    } else {
+        [24usize, 200, 3000, 40 * KIB, 300 * KIB][i % 5] + i
+    };
     Layout::from_size_align(size, 8).expect("layout")
 }
 
@@ -74,11 +80,12 @@ fn worker(seed: u64, stop: Arc<AtomicBool>, rounds: Arc<AtomicUsize>) {
     let mut live: Vec<(Vec<u8>, usize)> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         for _ in 0..64 {
-            let size = match rng.below(10_000) {
-                0..=8999 => 1 + rng.below(512),
-                9000..=9949 => 1 + rng.below(64 * KIB as u64),
-                9950..=9997 => 1 + rng.below(MIB as u64),
-                _ => 2 * MIB as u64 + rng.below(2 * MIB as u64),
+            // small and medium sizes: the large and huge ones go through the hand-over slots,
+            // less often (each fresh huge block is page faults, and they would dominate)
+            let size = match rng.below(1000) {
+                0..=899 => 1 + rng.below(512),
+                900..=994 => 1 + rng.below(64 * KIB as u64),
+                _ => 1 + rng.below(256 * KIB as u64),
             } as usize;
             let s = rng.next() as usize;
             let mut v = Vec::with_capacity(size);
@@ -95,11 +102,13 @@ fn worker(seed: u64, stop: Arc<AtomicBool>, rounds: Arc<AtomicUsize>) {
                 assert_eq!(bad, None, "a worker's block changed");
             }
         }
-        refill_slot(rng.below(SLOTS as u64) as usize);
+        if rng.below(4) == 0 {
+            refill_slot(rng.below(SLOTS as u64) as usize);
+        }
         rounds.fetch_add(1, Ordering::Relaxed);
         // bursts with short pauses: four of these on two cores would otherwise starve the
         // children of CPU (the forks still land in the middle of bursts)
-        thread::sleep(Duration::from_micros(100));
+        thread::sleep(Duration::from_micros(200));
     }
     for (v, s) in live {
         // SAFETY: as above.
