@@ -40,6 +40,8 @@ struct Allocator {
     bin: &'static str,
     /// Whether the binary comes from the peers project.
     peer: bool,
+    /// Cargo features of `mimalloc-benches` the binary is built with (ours only).
+    features: &'static str,
 }
 
 const ALLOCATORS: &[Allocator] = &[
@@ -48,30 +50,42 @@ const ALLOCATORS: &[Allocator] = &[
         what: "mimalloc-rs, this repository (`mimalloc::MiMalloc`)",
         bin: "workload",
         peer: false,
+        features: "",
+    },
+    Allocator {
+        key: "ours-secure",
+        what: "mimalloc-rs built with the `secure` feature (guard pages, encoded and random free lists, double-free checks)",
+        bin: "workload-secure",
+        peer: false,
+        features: "secure",
     },
     Allocator {
         key: "system",
         what: "the system allocator (`std::alloc::System`, glibc malloc on Linux)",
         bin: "workload-system",
         peer: true,
+        features: "",
     },
     Allocator {
         key: "mimalloc",
         what: "upstream mimalloc through crates.io `mimalloc` (default features)",
         bin: "workload-mimalloc",
         peer: true,
+        features: "",
     },
     Allocator {
         key: "jemalloc",
         what: "jemalloc through `tikv-jemallocator`",
         bin: "workload-jemalloc",
         peer: true,
+        features: "",
     },
     Allocator {
         key: "snmalloc",
         what: "snmalloc through `snmalloc-rs`",
         bin: "workload-snmalloc",
         peer: true,
+        features: "",
     },
 ];
 
@@ -79,7 +93,7 @@ const ALLOCATORS: &[Allocator] = &[
 const TINY_SCALE: f64 = 0.01;
 
 const USAGE: &str =
-    "usage: compare [--workloads a,b] [--allocators ours,system,mimalloc,jemalloc,snmalloc]
+    "usage: compare [--workloads a,b] [--allocators ours,ours-secure,system,mimalloc,jemalloc,snmalloc]
                [--reps N] [--scale S] [--threads N] [--out DIR] [--tiny] [--list]
 Builds the workload binaries, runs every workload with every allocator --reps times
 (default 3) and prints markdown tables of median time and peak RSS, each relative to ours
@@ -137,7 +151,7 @@ fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
                     println!("{:<15} {}", w.name, w.description);
                 }
                 for a in ALLOCATORS {
-                    println!("allocator {:<9} {}", a.key, a.what);
+                    println!("allocator {:<11} {}", a.key, a.what);
                 }
                 return Ok(None);
             }
@@ -250,14 +264,27 @@ fn build(
         let manifest = manifest.to_string_lossy().into_owned();
         exes.extend(cargo_build(&["--release", "--manifest-path", &manifest])?);
     }
-    if allocators.iter().any(|a| !a.peer) {
-        exes.extend(cargo_build(&[
-            "--release",
-            "-p",
-            "mimalloc-benches",
-            "--bin",
-            "workload",
-        ])?);
+    // Each feature set of ours is built in turn and its binary copied aside under its own
+    // name; the default build comes last, so `workload` itself stays the default one.
+    let mut ours: Vec<&Allocator> = allocators.iter().copied().filter(|a| !a.peer).collect();
+    ours.sort_by_key(|a| a.features.is_empty());
+    for a in ours {
+        let mut args = vec!["--release", "-p", "mimalloc-benches", "--bin", "workload"];
+        if !a.features.is_empty() {
+            args.extend(["--features", a.features]);
+        }
+        let built = cargo_build(&args)?;
+        let exe = built
+            .get("workload")
+            .ok_or("the build reported no binary workload")?;
+        if a.features.is_empty() {
+            exes.insert("workload".into(), exe.clone());
+        } else {
+            let copy = exe.with_file_name(a.bin);
+            std::fs::copy(exe, &copy)
+                .map_err(|e| format!("cannot copy {} to {}: {e}", exe.display(), copy.display()))?;
+            exes.insert(a.bin.into(), copy);
+        }
     }
     allocators
         .iter()
@@ -723,7 +750,7 @@ fn main() -> ExitCode {
                         }
                         passed += 1;
                         eprintln!(
-                            "  {w:<15} {:<9} rep {}/{}  {:>8.3} s  cpu {:>7.3} s  {:>9}",
+                            "  {w:<15} {:<11} rep {}/{}  {:>8.3} s  cpu {:>7.3} s  {:>9}",
                             alloc.key,
                             rep + 1,
                             c.reps,
