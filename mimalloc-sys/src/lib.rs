@@ -33,6 +33,7 @@
 //! | `debug_in_debug` | `MI_DEBUG=2` only in builds with debug assertions (the `dev`/`test` profiles) |
 //! | `override` | exports `malloc`, `free`, … so C code in the process uses this allocator |
 //! | `local_dynamic_tls` | `-ftls-model=local-dynamic`: works when the library is loaded with `dlopen` |
+//! | `valgrind` | `MI_TRACK_VALGRIND=1`: every block is annotated for valgrind's memcheck (needs `<valgrind/memcheck.h>`) |
 //! | `extended` | no-op, for compatibility with `libmimalloc-sys`: the whole API is always here |
 //! | `v2`, `arena`, `no_thp`, `win_direct_tls` | no-ops, accepted so `libmimalloc-sys` dependency lines keep working |
 //!

@@ -50,6 +50,7 @@
 //! | `debug_in_debug` | `debug` only in builds with debug assertions (the `dev`/`test` profiles) |
 //! | `override` | the C side also exports `malloc`/`free`, so C dependencies use it too |
 //! | `local_dynamic_tls` | thread-local model that works when loaded with `dlopen` |
+//! | `valgrind` | valgrind's memcheck reports leaks, use after free and bad frees as with the system allocator (`MI_TRACK_VALGRIND=1`) |
 //! | `extended` | re-exports the raw C API as `mimalloc::ffi` (always available as the `mimalloc_sys` crate) |
 //! | `v2`, `no_thp`, `win_direct_tls` | no-ops, accepted so crates.io `mimalloc` dependency lines keep working |
 //! | `nightly` | `&Heap` also implements the standard library's unstable `Allocator` trait |
