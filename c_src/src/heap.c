@@ -29,8 +29,6 @@ void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim) {
   heap->tld = tld;
   heap->thread_id = _mi_thread_id();
   heap->no_reclaim = no_reclaim;
-  heap->page_retired_min = MI_BIN_FULL;
-  heap->page_retired_max = 0;
   /* one OS random call per thread; further heaps of the thread derive from the backing heap */
   mi_heap_t* bheap = tld->heap_backing;
   uintptr_t seed = (bheap != NULL ? _mi_random_next(&bheap->keys[0]) : _mi_random_seed()) ^ (uintptr_t)heap;
@@ -48,8 +46,7 @@ static void mi_heap_reset_pages(mi_heap_t* heap) {
     heap->pages[bin].last = NULL;
   }
   heap->page_count = 0;
-  heap->page_retired_min = MI_BIN_FULL;
-  heap->page_retired_max = 0;
+  heap->page_retired[0] = heap->page_retired[1] = 0;
 }
 
 /* ---- Collection ---------------------------------------------------------------------------- */

@@ -15,7 +15,6 @@ const mi_page_t _mi_page_empty;
 const mi_heap_t _mi_heap_empty = {
   .tld = NULL,
   .pages_free_direct = {[0 ... MI_PAGES_DIRECT - 1] = MI_PAGE_EMPTY},
-  .page_retired_min = MI_BIN_FULL,
 };
 
 mi_decl_thread mi_heap_t* _mi_heap_default = (mi_heap_t*)&_mi_heap_empty;

@@ -217,6 +217,17 @@ fn c_scenarios_in_mode(mode: &str, defines: &[(&str, &str)], checked: bool) {
         ],
     );
 
+    let out = run("realloc-leak");
+    assert_reports(
+        "realloc-leak",
+        &out,
+        &[
+            "1,100 bytes in 1 blocks are definitely lost",
+            "mi_realloc",
+            "leak_after_realloc (scenarios.c:",
+        ],
+    );
+
     let out = run("use-after-free");
     assert_reports(
         "use-after-free",

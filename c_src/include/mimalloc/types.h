@@ -218,8 +218,7 @@ typedef struct mi_heap_s {
   uintptr_t cookie;
   uintptr_t keys[2];           /* seeds per-page free-list keys */
   size_t page_count;           /* pages in the queues */
-  size_t page_retired_min;     /* bins that may hold a retired page */
-  size_t page_retired_max;
+  uint64_t page_retired[2];    /* one bit per bin that may hold a retired page */
   struct mi_heap_s* next;      /* list of the thread's heaps */
   bool no_reclaim;             /* a first-class heap never takes abandoned segments */
 } mi_heap_t;

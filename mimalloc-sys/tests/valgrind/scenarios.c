@@ -36,6 +36,16 @@ static noinline void leak_through_libc(void) {
   sink = NULL;
 }
 
+/* Grown by a small step: the block memcheck knows is still exactly what was asked for. */
+static noinline void leak_after_realloc(void) {
+  char* p = mi_malloc(1000);
+  memset(p, 1, 1000);
+  p = mi_realloc(p, 1100);
+  memset(p, 2, 1100);
+  sink = p;
+  sink = NULL;
+}
+
 static noinline int read_after_free(void) {
   volatile char* p = mi_malloc(100);
   p[0] = 7;
@@ -184,6 +194,7 @@ int main(int argc, char** argv) {
   const char* what = (argc > 1 ? argv[1] : "");
   if (strcmp(what, "leak") == 0) leak_1234_bytes();
   else if (strcmp(what, "libc-leak") == 0) leak_through_libc();
+  else if (strcmp(what, "realloc-leak") == 0) leak_after_realloc();
   else if (strcmp(what, "use-after-free") == 0) sink = (void*)(intptr_t)read_after_free();
   else if (strcmp(what, "double-free") == 0) free_twice();
   else if (strcmp(what, "interior-free") == 0) free_interior_pointer();
