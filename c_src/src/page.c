@@ -101,8 +101,16 @@ static void mi_page_extend_free(mi_page_t* page) {
   size_t extend = page->reserved - page->capacity;
   size_t max_extend = (bsize >= MI_MAX_EXTEND_SIZE ? MI_MIN_EXTEND : MI_MAX_EXTEND_SIZE / bsize);
   if (max_extend < MI_MIN_EXTEND) max_extend = MI_MIN_EXTEND;
+  /* medium and large blocks one at a time: each link written marks its whole block as not
+   * known to be zero (below), which would cost a calloc a memset of memory never touched */
+  if (!MI_RANDOM_FREELIST && bsize > MI_SMALL_OBJ_SIZE_MAX) max_extend = 1;
   if (extend > max_extend) extend = max_extend;
   uint8_t* start = page->page_start + (size_t)page->capacity * bsize;
+  /* blocks above everything ever written in the segment are zero, even in a reused segment */
+  mi_segment_t* segment = _mi_page_segment(page);
+  size_t offset = (size_t)(start - (uint8_t*)segment);
+  bool zero = page->is_zero_init || offset >= segment->zero_from;
+  if (offset + extend * bsize > segment->zero_from) segment->zero_from = offset + extend * bsize;
 #if MI_RANDOM_FREELIST
   if (extend > 2) {
     /* link the new blocks in a random order, so neither the first address handed out nor
@@ -122,7 +130,7 @@ static void mi_page_extend_free(mi_page_t* page) {
     }
     mi_block_set_next(page, (mi_block_t*)(start + order[n - 1] * bsize), NULL);
     page->free = (mi_block_t*)(start + order[0] * bsize);
-    page->free_is_zero = page->is_zero_init;
+    page->free_is_zero = zero;
     page->capacity += (uint32_t)n;
     return;
   }
@@ -135,7 +143,7 @@ static void mi_page_extend_free(mi_page_t* page) {
   }
   mi_block_set_next(page, block, NULL);
   page->free = (mi_block_t*)start;
-  page->free_is_zero = page->is_zero_init;
+  page->free_is_zero = zero;
   page->capacity += (uint32_t)extend;
 }
 

@@ -290,6 +290,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
 
   mi_segment_t* segment = NULL;
   bool is_zero = false;
+  size_t zero_from = 0;
   if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, _mi_align_up(segment_size, _mi_os_page_size()), tld);
   void* base;
   size_t mapped;
@@ -299,6 +300,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     base = segment->mem_base;
     mapped = segment->mem_size;
     is_large = segment->mem_is_large;
+    zero_from = segment->zero_from; /* survives the header reset below */
     interior_guards = segment->interior_guards;
     /* a header of this kind may cover blocks of the segment's previous kind (no-access to memcheck) */
     mi_track_meta_unhide(segment, segment->segment_info_size);
@@ -318,6 +320,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   segment->mem_is_large = is_large;
   segment->interior_guards = interior_guards;
   segment->segment_size = segment_size;
+  segment->zero_from = (zero_from > info_size ? zero_from : info_size);
   if (!is_zero && kind == MI_PAGE_HUGE && mapped > segment_size) {
     /* a reused huge mapping larger than this block: its tail goes back to the OS */
     (void)_mi_os_purge((uint8_t*)segment + segment_size, mapped - segment_size, &tld->stats);

@@ -194,6 +194,7 @@ typedef struct mi_segment_s {
   size_t capacity;            /* pages in the segment */
   size_t page_shift;          /* log2 of page size (page index of p = offset >> page_shift) */
   int64_t cache_expire;       /* when sitting in a cache: when to unmap */
+  size_t zero_from;           /* offset from which no byte was written since the mapping */
   mi_page_kind_t page_kind;
   bool in_free_queue;         /* linked in its tld's small/medium free queue */
   size_t interior_guards;     /* guard pages in place between its pages (secure; budgeted) */
