@@ -24,6 +24,13 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
     size_t fill = page->block_size - MI_PADDING_SIZE;
     memset(block, MI_DEBUG_UNINIT, fill < 64 * MI_KiB ? fill : 64 * MI_KiB);
   }
+#elif MI_ENCODE_FREELIST
+  /* the encoded link would show the program a function of the page keys; and a block whose
+   * first word still decodes into its page looks freed to the double-free check, which then
+   * searches the page's lists on every free of a block whose first word was never written */
+  else {
+    block->next = 0;
+  }
 #endif
 #if MI_PADDING
   _mi_padding_init(page, block, size);
