@@ -258,13 +258,13 @@ static inline void mi_page_set_has_aligned(mi_page_t* page, bool has_aligned) { 
  * secure mode can encode links with the page's keys without touching any caller. */
 
 #if MI_ENCODE_FREELIST
+/* Masked shifts: defined for every shift (0 too) and compiled to one rotate instruction, which
+ * every link read and written in the checked modes pays. */
 static inline uintptr_t mi_rotl(uintptr_t x, uintptr_t shift) {
-  shift %= 64;
-  return shift == 0 ? x : (x << shift) | (x >> (64 - shift));
+  return (x << (shift & 63)) | (x >> ((64 - shift) & 63));
 }
 static inline uintptr_t mi_rotr(uintptr_t x, uintptr_t shift) {
-  shift %= 64;
-  return shift == 0 ? x : (x >> shift) | (x << (64 - shift));
+  return (x >> (shift & 63)) | (x << ((64 - shift) & 63));
 }
 #endif
 
