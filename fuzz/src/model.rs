@@ -944,7 +944,7 @@ impl Model {
     }
 
     fn check_align(&self, p: *mut u8, align: usize, offset: usize, what: &str) {
-        if (p as usize).wrapping_add(offset) % align != 0 {
+        if (p as usize).wrapping_add(offset) & (align - 1) != 0 {
             self.fail(&format!(
                 "{what}: {p:p} + {offset} is not aligned to {align}"
             ));
@@ -954,7 +954,7 @@ impl Model {
     /// Ownership queries agree with the model.
     fn check_owner(&self, b: &Block) {
         let p = b.p as *const c_void;
-        let aligned = (b.p as usize) % core::mem::size_of::<usize>() == 0;
+        let aligned = (b.p as usize) & (core::mem::size_of::<usize>() - 1) == 0;
         // SAFETY: the ownership queries accept any pointer.
         unsafe {
             if !mi::mi_is_in_heap_region(p) {
@@ -1640,23 +1640,52 @@ impl Model {
             size: usize,
             arg: *mut c_void,
         ) -> bool {
-            // SAFETY: arg is the Vec passed below, alive for the whole call, and area is the
-            // allocator's valid area description.
-            let (v, area) = unsafe { (&mut *(arg as *mut Vec<(usize, usize, usize)>), &*area) };
+            // SAFETY: arg is the Visited passed below, alive for the whole call, and area is
+            // the allocator's valid area description.
+            let (v, area) = unsafe { (&mut *(arg as *mut Visited), &*area) };
             if !block.is_null() {
-                v.push((block as usize, size, area.full_block_size));
+                // never grow the vector here: with `override` that would allocate from the
+                // heap being walked, which a visitor must not do
+                if v.blocks.len() < v.blocks.capacity() {
+                    v.blocks.push((block as usize, size, area.full_block_size));
+                } else {
+                    v.overflow = true;
+                }
             }
             true
         }
-        let mut seen: Vec<(usize, usize, usize)> = Vec::new();
+        struct Visited {
+            blocks: Vec<(usize, usize, usize)>,
+            overflow: bool,
+        }
+        let mut visited = Visited {
+            blocks: Vec::with_capacity(self.blocks.len() + 16384),
+            overflow: false,
+        };
         // SAFETY: h is a live heap of this thread, the visitor matches the signature and only
-        // writes to `seen`.
+        // writes to `visited` (never allocating).
         let all = unsafe {
-            mi::mi_heap_visit_blocks(h, true, Some(visitor), &mut seen as *mut _ as *mut c_void)
+            mi::mi_heap_visit_blocks(
+                h,
+                true,
+                Some(visitor),
+                &mut visited as *mut _ as *mut c_void,
+            )
         };
         if !all {
             self.fail("mi_heap_visit_blocks stopped although the visitor never asked it to");
         }
+        if visited.overflow {
+            // only the backing heap may hold that many blocks the model does not know (with
+            // `override`, everything the process allocates)
+            if let Owner::Heap(_) = owner {
+                self.fail(
+                    "mi_heap_visit_blocks reported over 16384 blocks more than the model has",
+                );
+            }
+            return;
+        }
+        let mut seen = visited.blocks;
         seen.sort_unstable();
         for w in seen.windows(2) {
             if w[0].0 + w[0].2 > w[1].0 {

@@ -45,10 +45,7 @@ fn committed_seeds_replay_clean() {
         total.remote_frees > 0 && total.remote_allocs > 0,
         "{total:?}"
     );
-    assert!(
-        total.destroyed > 0 && total.in_place > 0 && total.refused > 0,
-        "{total:?}"
-    );
+    assert!(total.destroyed > 0 && total.refused > 0, "{total:?}");
 }
 
 /// xorshift64*, so the inputs are the same on every machine.
