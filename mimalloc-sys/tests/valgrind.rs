@@ -12,6 +12,9 @@
 //! passes (CI installs it).
 #![cfg(feature = "valgrind")]
 
+mod c_program;
+
+use c_program::CProgram;
 use core::ffi::c_void;
 use mimalloc_sys::*;
 use std::path::{Path, PathBuf};
@@ -50,35 +53,6 @@ fn valgrind_available(test: &str) -> bool {
     ok
 }
 
-/// `c_src` beside the manifest (a symlink in the workspace, real files in a packaged crate).
-fn c_src() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let local = manifest.join("c_src");
-    if local.join("src/static.c").exists() {
-        local
-    } else {
-        manifest.join("../c_src")
-    }
-}
-
-/// The target triple this test runs on (cargo tells build scripts, not tests); `TARGET` wins.
-fn target_triple() -> String {
-    if let Ok(t) = std::env::var("TARGET") {
-        return t;
-    }
-    let arch = std::env::consts::ARCH;
-    if cfg!(target_os = "linux") {
-        let env = if cfg!(target_env = "musl") {
-            "musl"
-        } else {
-            "gnu"
-        };
-        format!("{arch}-unknown-linux-{env}")
-    } else {
-        format!("{arch}-unknown-{}", std::env::consts::OS)
-    }
-}
-
 /// Compiles the scenarios with the allocator in one mode (`defines`), with debug info so that
 /// memcheck's stacks name the program's functions.
 fn compile_scenarios(mode: &str, defines: &[(&str, &str)], flags: &[&str]) -> (PathBuf, PathBuf) {
@@ -86,50 +60,16 @@ fn compile_scenarios(mode: &str, defines: &[(&str, &str)], flags: &[&str]) -> (P
         std::env::temp_dir().join(format!("mimalloc-valgrind-{}-{mode}", std::process::id()));
     std::fs::create_dir_all(&work).expect("temp dir");
     let exe = work.join("scenarios");
-    let src = c_src();
-    let target = target_triple();
-    let mut build = cc::Build::new();
-    build
-        .target(&target)
-        .host(&target)
-        .opt_level(1)
-        .debug(true)
-        .out_dir(&work)
-        .cargo_metadata(false)
-        .cargo_warnings(false)
-        .std("c11")
-        .warnings(true)
-        .extra_warnings(true)
-        .include(src.join("include"))
-        .define("_GNU_SOURCE", None)
-        .define("MI_TRACK_VALGRIND", "1");
-    for (name, value) in defines {
-        build.define(name, *value);
-    }
-    for flag in ["-Wundef", "-Wstrict-prototypes", "-Wshadow"]
-        .iter()
-        .chain(flags)
-    {
-        build.flag_if_supported(flag);
-    }
-    if std::env::var_os("CI").is_some() {
-        build.warnings_into_errors(true);
-    }
-    let compiler = build
-        .try_get_compiler()
-        .expect("the cc crate finds a C compiler for this target");
-    let mut cmd = compiler.to_command();
-    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valgrind/scenarios.c"))
-        .arg(src.join("src/static.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg("-lpthread");
-    let out = cmd.output().expect("run the C compiler");
-    assert!(
-        out.status.success(),
-        "compiling the valgrind scenarios ({mode}) failed: {cmd:?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut all = vec![("MI_TRACK_VALGRIND", "1")];
+    all.extend_from_slice(defines);
+    c_program::compile(&CProgram {
+        source: &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/valgrind/scenarios.c"),
+        exe: &exe,
+        defines: &all,
+        flags,
+        opt_level: 1,
+        debug: true,
+    });
     (work, exe)
 }
 
