@@ -395,7 +395,7 @@ struct Medians {
 struct Results {
     workloads: Vec<&'static str>,
     allocators: Vec<&'static str>,
-    /// [workload][allocator] → the medians of its runs.
+    /// `[workload][allocator]` → the medians of its runs.
     cells: Vec<Vec<Option<Medians>>>,
 }
 
