@@ -23,7 +23,7 @@
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use mimalloc::MiMalloc;
-use mimalloc_benches::XorShift;
+use mimalloc_benches::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::mpsc;
@@ -45,7 +45,7 @@ static SYS: System = System;
 type Slots = Vec<(*mut u8, Layout)>;
 
 /// Replace random slots of a live set with blocks of random sizes in 16..=1024.
-fn churn<A: GlobalAlloc>(a: &A, slots: &mut Slots, rng: &mut XorShift) {
+fn churn<A: GlobalAlloc>(a: &A, slots: &mut Slots, rng: &mut Rng) {
     for _ in 0..CHURN_OPS {
         let i = rng.below(SLOTS as u64) as usize;
         let (p, layout) = slots[i];
@@ -79,7 +79,7 @@ fn small_churn(c: &mut Criterion) {
     fn run<A: GlobalAlloc>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, a: &A) {
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             let mut slots: Slots = vec![(std::ptr::null_mut(), Layout::new::<u8>()); SLOTS];
-            let mut rng = XorShift::new(42);
+            let mut rng = Rng::new(42);
             b.iter(|| churn(a, &mut slots, &mut rng));
             free_all(a, &mut slots);
         });
@@ -92,7 +92,7 @@ fn small_churn(c: &mut Criterion) {
 
 /// The same request sequence for every allocator: `BATCH` layouts with sizes in `lo..=hi`.
 fn layouts(seed: u64, lo: usize, hi: usize) -> Vec<Layout> {
-    let mut rng = XorShift::new(seed);
+    let mut rng = Rng::new(seed);
     (0..BATCH)
         .map(|_| {
             let size = lo + rng.below((hi - lo + 1) as u64) as usize;
@@ -103,7 +103,7 @@ fn layouts(seed: u64, lo: usize, hi: usize) -> Vec<Layout> {
 
 /// A permutation of `0..BATCH` (Fisher–Yates): the order in which a round frees its blocks.
 fn shuffled(seed: u64) -> Vec<usize> {
-    let mut rng = XorShift::new(seed);
+    let mut rng = Rng::new(seed);
     let mut order: Vec<usize> = (0..BATCH).collect();
     for i in (1..BATCH).rev() {
         order.swap(i, rng.below(i as u64 + 1) as usize);
@@ -158,7 +158,7 @@ fn remote_free_run<A: GlobalAlloc + Sync>(a: &'static A, iters: u64) -> Duration
             }
         }
     });
-    let mut rng = XorShift::new(7);
+    let mut rng = Rng::new(7);
     let start = Instant::now();
     for _ in 0..iters {
         let mut batch = Vec::with_capacity(BATCH);
@@ -280,7 +280,7 @@ fn realloc_growth(c: &mut Criterion) {
 fn aligned(c: &mut Criterion) {
     let mut group = short_group(c, "aligned");
     for align in [64, 4096] {
-        let mut rng = XorShift::new(align as u64);
+        let mut rng = Rng::new(align as u64);
         let layouts: Vec<Layout> = (0..100)
             .map(|_| {
                 let size = 16 + rng.below(241) as usize;

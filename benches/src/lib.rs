@@ -7,29 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::thread;
 
-/// A small xorshift generator: deterministic, so every allocator sees the same requests.
-#[derive(Clone, Debug)]
-pub struct XorShift(u64);
-
-impl XorShift {
-    /// A generator from a seed (any value; zero is remapped).
-    pub fn new(seed: u64) -> Self {
-        XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+/// The workload suite's xorshift generator: deterministic, so every allocator sees the same
+/// requests (one generator for the demo, the criterion benches and the workloads).
+pub use mimalloc_workloads::Rng;
 
 /// The demonstration's workload: `threads` threads each build and drop `maps` ordered maps of
 /// strings to byte vectors of varied sizes, and pass every tenth value to the next thread,
@@ -44,7 +24,7 @@ pub fn workload(threads: usize, maps: usize) -> u64 {
         .map(|(t, rx)| {
             let tx = senders[(t + 1) % threads].clone();
             thread::spawn(move || {
-                let mut rng = XorShift::new(t as u64 + 1);
+                let mut rng = Rng::new(t as u64 + 1);
                 let mut sum = 0u64;
                 for _ in 0..maps {
                     let mut map: BTreeMap<String, Vec<u8>> = BTreeMap::new();
