@@ -261,13 +261,13 @@ typedef enum mi_option_e {
   mi_option_eager_commit,             /* accepted: memory is committed as it is touched */
   mi_option_arena_eager_commit,       /* accepted */
   mi_option_purge_decommits,          /* 1: purge with MADV_DONTNEED (zeroes), 0: MADV_FREE */
-  mi_option_allow_large_os_pages,     /* back segments with transparent huge pages */
+  mi_option_allow_large_os_pages,     /* transparent huge pages: 0 none, 1 every segment, 2 huge blocks only (Linux default) */
   mi_option_reserve_huge_os_pages,    /* accepted */
   mi_option_reserve_huge_os_pages_at, /* accepted */
   mi_option_reserve_os_memory,        /* accepted */
   mi_option_deprecated_segment_cache,
   mi_option_deprecated_page_reset,
-  mi_option_abandoned_page_purge,     /* accepted: free pages are always purged when their thread exits */
+  mi_option_abandoned_page_purge,     /* purge an exited thread's free pages at once, not at its segments' next owner */
   mi_option_deprecated_segment_reset,
   mi_option_eager_commit_delay,       /* accepted */
   mi_option_purge_delay,              /* milliseconds before an empty page is purged; 0 = at once, -1 = never */

@@ -63,7 +63,9 @@ static bool mi_heap_page_collect(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
   (void)heap;
   mi_collect_t collect = *(mi_collect_t*)arg;
   _mi_page_free_collect(page, collect >= MI_FORCE);
-  if (mi_page_all_free(page)) _mi_page_free(page, pq, collect >= MI_FORCE);
+  /* at thread exit empty pages take the normal road (delayed purge, segment cache): the
+   * segments go on to an adopter or to other threads, who may reuse the memory */
+  if (mi_page_all_free(page)) _mi_page_free(page, pq, collect == MI_FORCE);
   else if (collect == MI_ABANDON) _mi_page_abandon(page, pq);
   return true;
 }
@@ -83,9 +85,9 @@ static void mi_heap_collect_ex(mi_heap_t* heap, mi_collect_t collect) {
     mi_heap_visit_pages(heap, &mi_heap_page_never_delayed, NULL);
   }
   _mi_heap_delayed_free_all(heap);
-  _mi_heap_collect_retired(heap, collect >= MI_FORCE);
+  _mi_heap_collect_retired(heap, collect == MI_FORCE); /* abandoning: the visit frees the rest */
   mi_heap_visit_pages(heap, &mi_heap_page_collect, &collect);
-  _mi_segments_collect(tld, collect >= MI_FORCE);
+  if (collect != MI_ABANDON) _mi_segments_collect(tld, collect == MI_FORCE); /* else _mi_segments_thread_done */
 #if MI_INVARIANTS
   _mi_heap_check(heap);
 #endif

@@ -42,7 +42,11 @@
 #define MI_DEFAULT_PURGE_DECOMMITS 1
 #endif
 #ifndef MI_DEFAULT_ALLOW_LARGE_OS_PAGES
+#if defined(__linux__)
+#define MI_DEFAULT_ALLOW_LARGE_OS_PAGES 2 /* transparent huge pages for huge blocks only */
+#else
 #define MI_DEFAULT_ALLOW_LARGE_OS_PAGES 0
+#endif
 #endif
 #ifndef MI_DEFAULT_RESERVE_HUGE_OS_PAGES
 #define MI_DEFAULT_RESERVE_HUGE_OS_PAGES 0

@@ -137,6 +137,12 @@ bool _mi_os_protect(void* p, size_t size) {
   return false;
 }
 
+bool _mi_os_unprotect(void* p, size_t size) {
+  int err = _mi_prim_protect(p, size, false);
+  if (err != 0) _mi_warning_message("unable to unprotect a guard page at %p (error %d)\n", p, err);
+  return err == 0;
+}
+
 void* _mi_os_alloc_meta(size_t size, mi_stats_t* stats) {
   size = _mi_align_up(size, mi_os_config.page_size);
   return mi_os_map(NULL, size, false, stats);

@@ -8,9 +8,12 @@
 #include "mimalloc/internal.h"
 
 #define MI_SEGMENT_CACHE_MAX 4 /* empty segments a thread keeps for reuse */
-/* A huge segment is cached only up to this mapping size, and reused only for a request that
- * needs at least half of its mapping, so the cache never pins much more than it saves. */
+/* A huge segment is cached only up to this mapping size; below it, fresh huge segments reserve
+ * address space up to a power of two, so that a freed one can take a later, larger block. */
 #define MI_HUGE_CACHE_MAX (32 * MI_MiB)
+/* An empty cached segment, or the written tail of a reused huge one, lingers this many purge
+ * delays: long enough to absorb churn, short enough that idle memory goes back. */
+#define MI_SEGMENT_LINGER 10
 
 /* ---- Abandoned segments ------------------------------------------------------------------ */
 /* Segments are MI_SEGMENT_SIZE aligned, so the low bits of the stack top hold a tag that
@@ -176,6 +179,12 @@ static void mi_segment_protect_guards(mi_segment_t* segment) {
 
 static int64_t mi_segment_purge_delay(void) { return (int64_t)mi_option_get(mi_option_purge_delay); }
 
+/* The thread's next timed segment work is due no later than `expire`. */
+static void mi_segments_due_by(mi_tld_t* tld, int64_t expire) {
+  mi_segments_tld_t* st = &tld->segments;
+  if (st->purge_expire == 0 || expire < st->purge_expire) st->purge_expire = expire;
+}
+
 static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
   page->purge_pending = 0;
   if (page->is_purged) return;
@@ -195,7 +204,7 @@ static void mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bo
   int64_t expire = _mi_clock_now() + delay;
   page->purge_pending = 1;
   page->purge_expire = expire;
-  if (tld->segments.purge_expire == 0 || expire < tld->segments.purge_expire) tld->segments.purge_expire = expire;
+  mi_segments_due_by(tld, expire);
 }
 
 static void mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld) {
@@ -206,6 +215,66 @@ static void mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t 
     else if (*next == 0 || page->purge_expire < *next) *next = page->purge_expire;
   }
 }
+
+/* ---- Huge segments: reserved slack and written tails --------------------------------------- */
+
+/* Bytes to map for a fresh huge segment: the next power of two while it can be cached. Only
+ * touched pages get backed, so the slack costs address space only, and it lets the segment
+ * take any later block up to that size: with exact fits, a program whose huge blocks differ in
+ * size would map, fault in and unmap nearly every one of them. */
+static size_t mi_segment_huge_reserve(size_t segment_size) {
+  if (segment_size > MI_HUGE_CACHE_MAX || mi_segment_purge_delay() == 0) return segment_size;
+  size_t reserve = MI_SEGMENT_SIZE;
+  while (reserve < segment_size) reserve *= 2;
+  return reserve;
+}
+
+/* Gives back the pages an earlier, larger block wrote past this segment's block. */
+static void mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld) {
+  if (segment->tail_expire != 0) mi_segment_queue_remove(&tld->segments.huge_tails, segment);
+  segment->tail_expire = 0;
+  size_t end = _mi_align_up(segment->zero_from, _mi_os_page_size()); /* the rest of that page is unwritten */
+  if (end <= segment->segment_size) return;
+  if (_mi_os_purge((uint8_t*)segment + segment->segment_size, end - segment->segment_size, &tld->stats)) {
+    segment->zero_from = segment->segment_size;
+  }
+}
+
+/* A reused huge segment keeps its written tail as long as a cached segment would linger: the
+ * next block in it may need those pages, and faulting them back in is what reuse saves. */
+static void mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld) {
+  if (segment->zero_from <= segment->segment_size) return;
+  int64_t delay = mi_segment_purge_delay();
+  if (delay < 0) return; /* never purge */
+  if (delay == 0) {
+    mi_segment_huge_tail_purge(segment, tld);
+    return;
+  }
+  segment->tail_expire = _mi_clock_now() + MI_SEGMENT_LINGER * delay;
+  mi_segment_queue_push(&tld->segments.huge_tails, segment);
+  mi_segments_due_by(tld, segment->tail_expire);
+}
+
+#if MI_GUARD_PAGES
+/* A cached huge segment has its guards after its old metadata and at its old end. Where the new
+ * block's layout moves them, the old guard pages turn read-write before the header is rewritten
+ * (a larger header covers the old guard); false when the OS refuses, and the segment is not
+ * reused. */
+static bool mi_segment_huge_unguard(mi_segment_t* segment, size_t info_size, size_t segment_size) {
+  size_t ps = _mi_os_page_size();
+  uint8_t* base = (uint8_t*)segment;
+  if (segment->segment_info_size != info_size && !_mi_os_unprotect(base + segment->segment_info_size - ps, ps)) return false;
+  if (segment->segment_size != segment_size && !_mi_os_unprotect(base + segment->segment_size - ps, ps)) return false;
+  return true;
+}
+
+static void mi_segment_huge_reguard(mi_segment_t* segment, size_t old_info_size, size_t old_segment_size) {
+  size_t ps = _mi_os_page_size();
+  uint8_t* base = (uint8_t*)segment;
+  if (segment->segment_info_size != old_info_size) (void)_mi_os_protect(base + segment->segment_info_size - ps, ps);
+  if (segment->segment_size != old_segment_size) (void)_mi_os_protect(base + segment->segment_size - ps, ps);
+}
+#endif
 
 /* ---- Allocation and release of whole segments --------------------------------------------- */
 
@@ -219,13 +288,21 @@ static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_os_free(segment->mem_base, segment->mem_size, &tld->stats);
 }
 
-/* A cached segment for `kind`; a huge one must map at least `map_size` bytes (best fit). */
+/* Which of two cached huge segments that can hold `size` bytes to reuse: one whose written
+ * bytes cover it (no page faults), the least written of those (least left to purge), else the
+ * most written. */
+static bool mi_segment_huge_better(const mi_segment_t* a, const mi_segment_t* b, size_t size) {
+  bool a_covers = a->zero_from >= size, b_covers = b->zero_from >= size;
+  if (a_covers != b_covers) return a_covers;
+  return (a_covers ? a->zero_from < b->zero_from : a->zero_from > b->zero_from);
+}
+
+/* A cached segment for `kind`; a huge one must map at least `map_size` bytes. */
 static mi_segment_t* mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, mi_tld_t* tld) {
   mi_segment_t* segment = NULL;
   for (mi_segment_t* s = tld->segments.cache.first; s != NULL; s = s->next) {
     if (kind == MI_PAGE_HUGE) {
-      if (s->page_kind == MI_PAGE_HUGE && s->mem_size >= map_size && s->mem_size / 2 <= map_size &&
-          (segment == NULL || s->mem_size < segment->mem_size)) {
+      if (s->page_kind == MI_PAGE_HUGE && s->mem_size >= map_size && (segment == NULL || mi_segment_huge_better(s, segment, map_size))) {
         segment = s;
       }
       continue;
@@ -250,23 +327,85 @@ static bool mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld) {
   if (delay == 0 || tld->segments.cache_count >= MI_SEGMENT_CACHE_MAX) return false;
   if (segment->mem_base != (void*)segment) return false;
   if (segment->page_kind == MI_PAGE_HUGE) {
-    /* a program that replaces huge blocks would otherwise map, fault in and unmap every one;
-     * with guard pages the guard sits at the old size, so those are never reused */
-    if (MI_GUARD_PAGES || segment->mem_size > MI_HUGE_CACHE_MAX) return false;
+    /* a program that replaces huge blocks would otherwise map, fault in and unmap every one */
+    if (segment->mem_size > MI_HUGE_CACHE_MAX) return false;
   } else if (segment->segment_size != MI_SEGMENT_SIZE) {
     return false;
   }
-  /* an empty segment lingers ten purge delays: long enough to absorb churn, short enough that
-   * idle memory goes back */
-  int64_t expire = (delay < 0 ? 0 : _mi_clock_now() + 10 * delay);
+  int64_t expire = (delay < 0 ? 0 : _mi_clock_now() + MI_SEGMENT_LINGER * delay);
   segment->cache_expire = expire;
   mi_segment_queue_push(&tld->segments.cache, segment);
   tld->segments.cache_count++;
   _mi_stat_increase(&tld->stats.segments_cache, 1);
-  if (expire != 0 && (tld->segments.purge_expire == 0 || expire < tld->segments.purge_expire)) {
-    tld->segments.purge_expire = expire;
-  }
+  if (expire != 0) mi_segments_due_by(tld, expire);
   return true;
+}
+
+/* ---- Empty segments shared between threads -------------------------------------------------- */
+/* An exiting thread leaves its cached empty segments here, and a thread that starts soon after
+ * takes them instead of mapping fresh memory that faults in again: a program that keeps
+ * starting short-lived threads otherwise maps, faults and unmaps a few segments per thread.
+ * Slots rather than a list: whoever exchanges a segment out of a slot owns it, so no thread
+ * reads a segment that another may be unmapping. The kind rides in the pointer's low bits (a
+ * secure segment's guards fit only its own kind). */
+#define MI_SEGMENTS_SHARED_MAX 16
+static _Atomic(uintptr_t) mi_segments_shared[MI_SEGMENTS_SHARED_MAX];
+static _Atomic(int64_t) mi_segments_shared_expire; /* earliest expiry among them (a hint), 0 if none */
+
+static void mi_segments_shared_note_expire(int64_t expire) {
+  int64_t cur = mi_atomic_load_relaxed(&mi_segments_shared_expire);
+  while ((cur == 0 || expire < cur) && !mi_atomic_cas_weak_acq_rel(&mi_segments_shared_expire, &cur, expire)) {}
+}
+
+static bool mi_segments_shared_push(mi_segment_t* segment) {
+  uintptr_t tagged = (uintptr_t)segment | (uintptr_t)segment->page_kind;
+  mi_atomic_store_release(&segment->thread_id, 0);
+  for (size_t i = 0; i < MI_SEGMENTS_SHARED_MAX; i++) {
+    uintptr_t expected = 0;
+    if (mi_atomic_load_relaxed(&mi_segments_shared[i]) == 0 && mi_atomic_cas_strong_acq_rel(&mi_segments_shared[i], &expected, tagged)) {
+      if (segment->cache_expire != 0) mi_segments_shared_note_expire(segment->cache_expire);
+      return true;
+    }
+  }
+  return false;
+}
+
+static mi_segment_t* mi_segments_shared_pop(mi_page_kind_t kind) {
+  for (size_t i = 0; i < MI_SEGMENTS_SHARED_MAX; i++) {
+    uintptr_t tagged = mi_atomic_load_relaxed(&mi_segments_shared[i]);
+    if (tagged == 0) continue;
+#if MI_GUARD_PAGES
+    if ((mi_page_kind_t)(tagged & MI_SEGMENT_MASK) != kind) continue;
+#else
+    (void)kind;
+#endif
+    if (mi_atomic_cas_strong_acq_rel(&mi_segments_shared[i], &tagged, 0)) return (mi_segment_t*)(tagged & ~MI_SEGMENT_MASK);
+  }
+  return NULL;
+}
+
+/* Unmaps the shared segments whose time is up (all of them when forced). */
+static void mi_segments_shared_collect(bool force, int64_t now, mi_tld_t* tld) {
+  int64_t expire = mi_atomic_load_relaxed(&mi_segments_shared_expire);
+  if (!force && (expire == 0 || now < expire)) return;
+  mi_atomic_store_release(&mi_segments_shared_expire, 0); /* survivors note theirs again */
+  for (size_t i = 0; i < MI_SEGMENTS_SHARED_MAX; i++) {
+    uintptr_t tagged = mi_atomic_exchange_acq_rel(&mi_segments_shared[i], 0);
+    if (tagged == 0) continue;
+    mi_segment_t* segment = (mi_segment_t*)(tagged & ~MI_SEGMENT_MASK);
+    if (force || (segment->cache_expire != 0 && segment->cache_expire <= now) || !mi_segments_shared_push(segment)) {
+      mi_segment_os_free(segment, tld);
+    }
+  }
+}
+
+/* Transparent huge pages: allow_large_os_pages=1 asks for them for every segment, 2 (the
+ * default on Linux, as upstream's) for huge blocks only. A block of 2 MiB or more is mostly
+ * touched in whole 2 MiB runs, so one fault per run instead of 512 costs little memory, while
+ * small-object segments would pin 2 MiB for every page purge the huge page prevents. */
+static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
+  long mode = mi_option_get(mi_option_allow_large_os_pages);
+  return mode == 1 || (mode >= 2 && kind == MI_PAGE_HUGE);
 }
 
 /* A new segment for pages of `kind`; `huge_size` > 0 sizes a huge segment for one block placed
@@ -291,7 +430,16 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   mi_segment_t* segment = NULL;
   bool is_zero = false;
   size_t zero_from = 0;
-  if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, _mi_align_up(segment_size, _mi_os_page_size()), tld);
+  if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, segment_size, tld);
+  if (segment == NULL && kind != MI_PAGE_HUGE) segment = mi_segments_shared_pop(kind);
+#if MI_GUARD_PAGES
+  size_t old_info_size = (segment != NULL ? segment->segment_info_size : 0);
+  size_t old_segment_size = (segment != NULL ? segment->segment_size : 0);
+  if (segment != NULL && kind == MI_PAGE_HUGE && !mi_segment_huge_unguard(segment, info_size, segment_size)) {
+    mi_segment_os_free(segment, tld);
+    segment = NULL;
+  }
+#endif
   void* base;
   size_t mapped;
   bool is_large = false;
@@ -307,9 +455,9 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     mi_track_mem_undefined(segment, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0));
     memset(segment, 0, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
-    size_t map_size = segment_size + align_offset;
+    size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
-    void* p = _mi_os_alloc_aligned(map_size, alignment, kind != MI_PAGE_HUGE, &is_large, &base, &mapped, &tld->stats);
+    void* p = _mi_os_alloc_aligned(map_size, alignment, mi_segment_use_large_os_pages(kind), &is_large, &base, &mapped, &tld->stats);
     if (p == NULL) return NULL;
     segment = (mi_segment_t*)((uint8_t*)p + align_offset);
     is_zero = true;
@@ -321,10 +469,6 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   segment->interior_guards = interior_guards;
   segment->segment_size = segment_size;
   segment->zero_from = (zero_from > info_size ? zero_from : info_size);
-  if (!is_zero && kind == MI_PAGE_HUGE && mapped > segment_size) {
-    /* a reused huge mapping larger than this block: its tail goes back to the OS */
-    (void)_mi_os_purge((uint8_t*)segment + segment_size, mapped - segment_size, &tld->stats);
-  }
   segment->segment_info_size = info_size;
   mi_track_meta_hide(segment, info_size);
   segment->capacity = capacity;
@@ -342,8 +486,11 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     page->is_zero_init = is_zero;
   }
 #if MI_GUARD_PAGES
-  if (is_zero) mi_segment_protect_guards(segment); /* a cached segment keeps its guards */
+  if (is_zero) mi_segment_protect_guards(segment);
+  else if (kind == MI_PAGE_HUGE) mi_segment_huge_reguard(segment, old_info_size, old_segment_size);
+  /* other cached segments keep their guards: they are reused by their own kind only */
 #endif
+  if (!is_zero && kind == MI_PAGE_HUGE) mi_segment_huge_tail_schedule(segment, tld);
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
   tld->segments.count++;
   _mi_stat_increase(&tld->stats.segments, 1);
@@ -352,6 +499,10 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
 
 static void mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
   mi_segment_remove_from_free_queue(segment, tld);
+  if (segment->tail_expire != 0) { /* the cache keeps the written tail: the next block may use it */
+    mi_segment_queue_remove(&tld->segments.huge_tails, segment);
+    segment->tail_expire = 0;
+  }
   tld->segments.count--;
   _mi_stat_decrease(&tld->stats.segments, 1);
   if (!force && mi_segment_cache_push(segment, tld)) return;
@@ -393,17 +544,25 @@ static void mi_segment_check(const mi_segment_t* segment) {
   if (what != NULL) mi_segment_broken(segment, what);
 }
 
+typedef enum mi_segment_queue_role_e { MI_QUEUE_SMALL_FREE, MI_QUEUE_MEDIUM_FREE, MI_QUEUE_CACHE, MI_QUEUE_HUGE_TAILS } mi_segment_queue_role_t;
+
 /* A thread's segment queue: well linked, and every member is where it says it is. */
-static size_t mi_segment_queue_check(const mi_segment_queue_t* queue, bool cached, mi_page_kind_t kind) {
+static size_t mi_segment_queue_check(const mi_segment_queue_t* queue, mi_segment_queue_role_t role) {
   size_t n = 0;
   const mi_segment_t* prev = NULL;
   for (const mi_segment_t* s = queue->first; s != NULL; prev = s, s = s->next) {
     n++;
     const char* what = NULL;
+    bool free_queue = (role == MI_QUEUE_SMALL_FREE || role == MI_QUEUE_MEDIUM_FREE);
     if (s->prev != prev) what = "back link in a segment queue";
-    else if (cached && (s->used != 0 || s->in_free_queue)) what = "cached segment in use";
-    else if (!cached && (!s->in_free_queue || s->page_kind != kind)) what = "member of the wrong free queue";
-    else if (!cached) what = mi_segment_fault(s);
+    else if (role == MI_QUEUE_CACHE && (s->used != 0 || s->in_free_queue || s->tail_expire != 0)) what = "cached segment in use";
+    else if (free_queue && (!s->in_free_queue || s->page_kind != (role == MI_QUEUE_SMALL_FREE ? MI_PAGE_SMALL : MI_PAGE_MEDIUM))) {
+      what = "member of the wrong free queue";
+    } else if (role == MI_QUEUE_HUGE_TAILS && (s->page_kind != MI_PAGE_HUGE || s->used != 1 || s->tail_expire == 0)) {
+      what = "member of the huge-tail queue without a pending tail";
+    } else if (role != MI_QUEUE_CACHE) {
+      what = mi_segment_fault(s);
+    }
     if (what != NULL) {
       mi_segment_broken(s, what);
       return n;
@@ -418,9 +577,10 @@ static size_t mi_segment_queue_check(const mi_segment_queue_t* queue, bool cache
 
 void _mi_segments_check(const mi_tld_t* tld) {
   const mi_segments_tld_t* st = &tld->segments;
-  mi_segment_queue_check(&st->small_free, false, MI_PAGE_SMALL);
-  mi_segment_queue_check(&st->medium_free, false, MI_PAGE_MEDIUM);
-  size_t cached = mi_segment_queue_check(&st->cache, true, MI_PAGE_SMALL);
+  mi_segment_queue_check(&st->small_free, MI_QUEUE_SMALL_FREE);
+  mi_segment_queue_check(&st->medium_free, MI_QUEUE_MEDIUM_FREE);
+  mi_segment_queue_check(&st->huge_tails, MI_QUEUE_HUGE_TAILS);
+  size_t cached = mi_segment_queue_check(&st->cache, MI_QUEUE_CACHE);
   if (cached != st->cache_count) {
     _mi_error_message(EFAULT, "segment invariant broken: %zu segments cached, %zu counted\n", cached, st->cache_count);
   }
@@ -491,9 +651,16 @@ void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld) {
 
 /* ---- Abandonment ------------------------------------------------------------------------ */
 
+/* An abandoned segment keeps its empty pages' pending purges (unless abandoned_page_purge is
+ * set): its next owner runs them, or reuses the pages before they are due, where purging now
+ * would make it fault them in again. A huge segment's written tail is purged now: no queue of
+ * this thread will reach it. */
 static void mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
-  int64_t next = 0;
-  mi_segment_purge_pending(segment, true, 0, &next, tld); /* no one will run this thread's purges */
+  if (mi_option_is_enabled(mi_option_abandoned_page_purge)) {
+    int64_t next = 0;
+    mi_segment_purge_pending(segment, true, 0, &next, tld);
+  }
+  if (segment->tail_expire != 0) mi_segment_huge_tail_purge(segment, tld);
   mi_segment_remove_from_free_queue(segment, tld);
   tld->segments.count--;
   _mi_stat_increase(&tld->stats.segments_abandoned, 1);
@@ -520,7 +687,10 @@ static void mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   segment->abandoned = 0;
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
-    if (!page->segment_in_use) continue;
+    if (!page->segment_in_use) {
+      if (page->purge_pending) mi_segments_due_by(tld, page->purge_expire); /* ours to run now */
+      continue;
+    }
     _mi_page_free_collect(page, false);
     if (mi_page_all_free(page)) {
       mi_segment_page_clear(segment, page, false, tld);
@@ -608,19 +778,35 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
 
 /* ---- Collection ------------------------------------------------------------------------- */
 
-void _mi_segments_collect(mi_tld_t* tld, bool force) {
+/* `shared`: also the segments exited threads left for others (not when this thread is exiting:
+ * it just left its own there). */
+static void mi_segments_collect(mi_tld_t* tld, bool force, bool shared) {
   mi_segments_tld_t* st = &tld->segments;
 #if MI_INVARIANTS
   /* a walk of every segment: on forced collects only, unless expensive checks are on */
   if (force || MI_INVARIANTS_EXPENSIVE) _mi_segments_check(tld);
 #endif
-  if (!force && st->purge_expire == 0) return;
+  mi_heap_t* backing = tld->heap_backing;
+  if (!force && mi_atomic_load_relaxed(&mi_abandoned_count) > 0 && backing != NULL && !backing->no_reclaim) {
+    /* adopt an exited thread's segment now and then: its empty pages are purged (and its
+     * blocks' frees collected) even when no thread ever needs a fresh segment */
+    mi_segment_t* segment = mi_abandoned_pop();
+    if (segment != NULL) mi_segment_reclaim(segment, backing, tld);
+  }
+  shared = shared && (force || mi_atomic_load_relaxed(&mi_segments_shared_expire) != 0);
+  if (!force && !shared && st->purge_expire == 0) return;
   int64_t now = _mi_clock_now();
-  if (!force && now < st->purge_expire) return;
+  if (shared) mi_segments_shared_collect(force, now, tld);
+  if (!force && (st->purge_expire == 0 || now < st->purge_expire)) return;
   int64_t next = 0;
   mi_segment_queue_t* queues[2] = {&st->small_free, &st->medium_free};
   for (int q = 0; q < 2; q++) {
     for (mi_segment_t* s = queues[q]->first; s != NULL; s = s->next) mi_segment_purge_pending(s, force, now, &next, tld);
+  }
+  for (mi_segment_t* s = st->huge_tails.first, *snext; s != NULL; s = snext) {
+    snext = s->next;
+    if (force || s->tail_expire <= now) mi_segment_huge_tail_purge(s, tld);
+    else if (next == 0 || s->tail_expire < next) next = s->tail_expire;
   }
   mi_segment_t* s = st->cache.first;
   while (s != NULL) {
@@ -638,7 +824,20 @@ void _mi_segments_collect(mi_tld_t* tld, bool force) {
   st->purge_expire = next;
 }
 
-void _mi_segments_thread_done(mi_tld_t* tld) { _mi_segments_collect(tld, true); }
+void _mi_segments_collect(mi_tld_t* tld, bool force) { mi_segments_collect(tld, force, true); }
+
+void _mi_segments_thread_done(mi_tld_t* tld) {
+  mi_segments_tld_t* st = &tld->segments;
+  for (mi_segment_t* s = st->cache.first, *snext; s != NULL; s = snext) {
+    snext = s->next;
+    if (s->page_kind == MI_PAGE_HUGE) continue; /* a huge one is unmapped: too big to share */
+    mi_segment_queue_remove(&st->cache, s);
+    st->cache_count--;
+    _mi_stat_decrease(&tld->stats.segments_cache, 1);
+    if (!mi_segments_shared_push(s)) mi_segment_os_free(s, tld);
+  }
+  mi_segments_collect(tld, true, false);
+}
 
 /* ---- Ownership queries ---------------------------------------------------------------------- */
 

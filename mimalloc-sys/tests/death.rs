@@ -93,6 +93,29 @@ fn run_scenario(name: &str) {
                 }
                 mi_free(p as *mut c_void);
             }
+            "huge_guard_reused" => {
+                // a 6 MiB block in a freed 20 MiB block's mapping: the guard moved to its end
+                let big = mi_malloc(20 << 20);
+                mi_free(big);
+                let p = mi_malloc(6 << 20) as *mut u8;
+                assert_eq!(p as *mut c_void, big, "the cached mapping was not reused");
+                let usable = mi_usable_size(p as *const c_void);
+                for i in usable..usable + 8192 {
+                    core::ptr::write_volatile(p.add(i), 0x77); // the guard is within a page (and padding) of the end
+                }
+                mi_free(p as *mut c_void);
+            }
+            "huge_guard_reused_clean" => {
+                // big, smaller, big again in one mapping: each block is writable to its end, so
+                // the smaller block's guard was lifted when the mapping grew back
+                for size in [20usize << 20, 6 << 20, 20 << 20] {
+                    let p = mi_malloc(size) as *mut u8;
+                    let usable = mi_usable_size(p as *const c_void);
+                    assert!(usable >= size);
+                    core::ptr::write_bytes(p, 0x77, usable);
+                    mi_free(p as *mut c_void);
+                }
+            }
             "foreign_free" => {
                 let mut on_stack = [0u64; 4];
                 mi_free(on_stack.as_mut_ptr() as *mut c_void);
@@ -200,6 +223,21 @@ fn running_off_a_page_hits_its_guard() {
             out.status.signal(),
             Some(libc::SIGSEGV),
             "expected a fault on the guard page: {:?}\n{}",
+            out.status,
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn running_off_a_reused_huge_block_hits_its_moved_guard() {
+    assert_clean("huge_guard_reused_clean");
+    if build().secure >= 1 {
+        let out = run_child("huge_guard_reused");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGSEGV),
+            "expected a fault on the guard page after the reused huge block: {:?}\n{}",
             out.status,
             stderr(&out)
         );

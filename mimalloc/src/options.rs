@@ -33,7 +33,8 @@ pub enum MiOption {
     /// on, or `MADV_FREE` (cheaper, the kernel reclaims lazily) when off. Default: on.
     /// Environment: `MIMALLOC_PURGE_DECOMMITS`.
     PurgeDecommits,
-    /// Ask the OS for transparent huge pages (2 MiB) for segments. Default: off.
+    /// Ask the OS for transparent huge pages (2 MiB): 0 never, 1 for every segment, 2 for
+    /// huge blocks (above 2 MiB) only. Default: 2 on Linux, 0 elsewhere.
     /// Environment: `MIMALLOC_ALLOW_LARGE_OS_PAGES`.
     AllowLargeOsPages,
     /// Milliseconds an empty page waits before its memory is returned to the OS; 0 returns it

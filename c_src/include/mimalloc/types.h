@@ -194,7 +194,8 @@ typedef struct mi_segment_s {
   size_t capacity;            /* pages in the segment */
   size_t page_shift;          /* log2 of page size (page index of p = offset >> page_shift) */
   int64_t cache_expire;       /* when sitting in a cache: when to unmap */
-  size_t zero_from;           /* offset from which no byte was written since the mapping */
+  int64_t tail_expire;        /* huge, in use, with written bytes past segment_size: when to purge them (0: none) */
+  size_t zero_from;           /* offset from which no byte was written since the mapping (or last zeroing purge) */
   mi_page_kind_t page_kind;
   bool in_free_queue;         /* linked in its tld's small/medium free queue */
   size_t interior_guards;     /* guard pages in place between its pages (secure; budgeted) */
@@ -233,10 +234,11 @@ typedef struct mi_segment_queue_s {
 typedef struct mi_segments_tld_s {
   mi_segment_queue_t small_free;  /* small-page segments with a free page */
   mi_segment_queue_t medium_free; /* medium-page segments with a free page */
-  mi_segment_queue_t cache;       /* empty standard segments kept for reuse */
+  mi_segment_queue_t cache;       /* empty segments kept for reuse (standard, and huge up to MI_HUGE_CACHE_MAX) */
+  mi_segment_queue_t huge_tails;  /* huge segments in use whose tail past the block holds written pages */
   size_t cache_count;
   size_t count;                   /* segments owned */
-  int64_t purge_expire;           /* earliest pending page purge or cache expiry, 0 if none */
+  int64_t purge_expire;           /* earliest pending page or tail purge or cache expiry, 0 if none */
 } mi_segments_tld_t;
 
 /* Thread-local data: one per thread that allocates. */
