@@ -18,25 +18,22 @@ void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block
 }
 
 #if MI_CHECK_OWNED
-static mi_decl_noinline mi_decl_cold bool mi_free_report_not_owned(const void* p) {
+static mi_decl_noinline mi_decl_cold void mi_free_report_not_owned(const void* p) {
+  if (p == NULL) return; /* the map refuses NULL for mi_free, which then needs no test of its own */
   _mi_error_message(EINVAL, "mi_free: %p was not allocated by this allocator, or its memory was already released "
                             "(detected by the %s build's ownership check); the call is ignored",
                     p, MI_SECURE > 0 ? "secure" : "debug");
-  return false;
 }
 
-/* Is `p` a pointer into a block of an in-use page of ours? Looks at the segment map first, so a
- * foreign or wild pointer is answered without touching the memory it points to. */
-static inline bool mi_free_check_owned(const void* p) {
-  if (mi_likely(_mi_segment_map_contains(p))) {
-    const mi_segment_t* segment = _mi_ptr_segment(p);
-    if (mi_likely(segment->cookie == ((uintptr_t)segment ^ _mi_process_cookie) &&
-                  (uintptr_t)p < (uintptr_t)segment + segment->segment_size)) {
-      const mi_page_t* page = _mi_segment_page_of(segment, p);
-      if (mi_likely(page->segment_in_use && mi_page_contains_addr(page, p))) return true;
-    }
-  }
-  return mi_free_report_not_owned(p);
+/* Is `p` a pointer into the block area of an in-use page of ours? The segment map answers for
+ * the segment without touching the memory `p` points to (a foreign or wild pointer may point
+ * at nothing mapped); a map bit is set exactly while a segment of ours starts there, so the
+ * header it names is ours and needs no cookie check. The block area bounds `p` inside the
+ * segment too (a huge segment may be shorter than MI_SEGMENT_SIZE), and a page not in use has
+ * no blocks. Budget: one map load and bit test, then two loads and one compare on the page
+ * descriptor the free reads anyway. */
+static inline bool mi_free_is_owned(const mi_page_t* page, const void* p) {
+  return page->segment_in_use && mi_page_contains_addr(page, p);
 }
 #endif
 
@@ -62,11 +59,16 @@ static mi_decl_noinline bool mi_check_is_double_free_slow(const mi_page_t* page,
   return true;
 }
 
-/* A live block's first word is user data, which decodes to a random address; a free block's
- * decodes into its own page. Only then are the page's lists searched to be sure. */
-static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
+/* A live block's first word is user data, which decodes to a random address (a block handed
+ * out has its link word cleared, which decodes to noise too); a free block's decodes into its
+ * own page, or to NULL at a list's end. Only then are the page's lists searched to be sure. */
+static inline bool mi_check_is_double_free_suspect(const mi_page_t* page, const mi_block_t* block) {
   mi_block_t* n = mi_block_next_raw(page, block);
-  if (mi_likely(n != NULL && !mi_page_contains_addr(page, n))) return false;
+  return (n == NULL || mi_page_contains_addr(page, n));
+}
+
+static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
+  if (mi_likely(!mi_check_is_double_free_suspect(page, block))) return false;
   return mi_check_is_double_free_slow(page, block);
 }
 #endif
@@ -256,26 +258,55 @@ void _mi_free_delayed_block(mi_block_t* block) {
   _mi_free_block(page, true, block);
 }
 
+/* Whether the owner's fast path may skip mi_free_checks: only when the checks are the
+ * double-free test alone and the block's link word does not look freed. The debug checks
+ * (padding, fill, exact statistics) always take the checked path. */
+static inline bool mi_free_checks_pass_fast(const mi_page_t* page, const mi_block_t* block) {
+#if MI_CHECK_DOUBLE_FREE && !MI_CHECK_PADDING && !MI_FILL && !(MI_PADDING && MI_STAT > 1)
+  return !mi_check_is_double_free_suspect(page, block);
+#else
+  (void)page;
+  (void)block;
+  return !MI_FREE_CHECKS;
+#endif
+}
+
+/* Everything but the owner's free of an ordinary block: interior (aligned) pointers, pages in
+ * the full queue, frees from other threads, and in checked builds every free whose block the
+ * fast path could not clear. */
 static mi_decl_noinline void mi_free_generic(mi_page_t* page, bool local, void* p) {
   mi_block_t* block = (mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (mi_block_t*)p);
+#if MI_FREE_CHECKS
+  if (!mi_free_checks(page, block)) return;
+#endif
   _mi_free_block(page, local, block);
 }
 
 /* Budget (owner, ordinary page): mask, one compare of the thread id, one flags test, two
- * stores, one decrement; no atomics. */
+ * stores, one decrement; no atomics. Checked builds add the ownership test (map bit, in-use
+ * page, block area) and the double-free test (decode the link word, one range compare); every
+ * call out of the fast path is a tail call, so it saves no registers. */
 void mi_free(void* p) mi_attr_noexcept {
+#if !MI_CHECK_OWNED || MI_TRACK_VALGRIND
   if (mi_unlikely(p == NULL)) return;
-  mi_track_free(p); /* first: memcheck itself names a double, foreign or interior-pointer free */
-#if MI_CHECK_OWNED
-  if (mi_unlikely(!mi_free_check_owned(p))) return;
 #endif
+  mi_track_free(p); /* first: memcheck itself names a double, foreign or interior-pointer free */
   mi_segment_t* const segment = _mi_ptr_segment(p);
+#if MI_CHECK_OWNED
+  if (mi_unlikely(!_mi_segment_map_contains(p))) { /* NULL too: its p-1 lies above the map */
+    mi_free_report_not_owned(p);
+    return;
+  }
+#endif
   mi_page_t* const page = _mi_segment_page_of(segment, p);
-#if MI_FREE_CHECKS
-  if (!mi_free_checks(page, mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (mi_block_t*)p)) return;
+#if MI_CHECK_OWNED
+  if (mi_unlikely(!mi_free_is_owned(page, p))) {
+    mi_free_report_not_owned(p);
+    return;
+  }
 #endif
   if (mi_likely(mi_atomic_load_relaxed(&segment->thread_id) == _mi_thread_id())) {
-    if (mi_likely(mi_page_flags(page) == 0)) {
+    if (mi_likely(mi_page_flags(page) == 0 && mi_free_checks_pass_fast(page, (mi_block_t*)p))) {
       mi_block_t* const block = (mi_block_t*)p;
       mi_block_set_next(page, block, page->local_free);
       page->local_free = block;

@@ -53,9 +53,11 @@ void _mi_segment_map_track_exit(void) {
 }
 #endif
 
+/* On every checked free: the word index doubles as the range check (an address above the map,
+ * NULL's p-1 included, is never ours), and the bit test takes its index modulo 64. */
 bool _mi_segment_map_contains(const void* p) {
-  size_t word;
-  uint64_t bit;
-  if (!mi_segment_map_index(_mi_ptr_segment(p), &word, &bit)) return false;
-  return (mi_atomic_load_acquire(&mi_segment_map[word]) & bit) != 0;
+  uintptr_t slot = ((uintptr_t)p - 1) >> MI_SEGMENT_SHIFT;
+  size_t word = slot / 64;
+  if (mi_unlikely(word >= MI_MAP_WORDS)) return false;
+  return ((mi_atomic_load_acquire(&mi_segment_map[word]) >> (slot % 64)) & 1) != 0;
 }
