@@ -8,11 +8,27 @@
 #include <limits.h>
 #include <stdlib.h>
 
-/* Budget: ~10 instructions, one predictable branch, no atomics. */
+#if MI_ENCODE_FREELIST
+/* Reached through a tail call, so the fast path below needs no stack frame for it (noipa:
+ * a function the compiler knows never returns is called, never jumped to). */
+static mi_decl_noinline mi_decl_cold __attribute__((noipa)) void* mi_page_malloc_corrupted(const mi_page_t* page, const mi_block_t* block) {
+  _mi_error_freelist_corrupted(page, block);
+}
+#endif
+
+/* Budget: ~10 instructions, one predictable branch, no atomics. The encoded free list adds the
+ * decode and one range compare, laid out so that a valid link runs straight through. */
 void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) {
   mi_block_t* const block = page->free;
   if (mi_unlikely(block == NULL)) return _mi_malloc_generic(heap, size, zero, 0);
+#if MI_ENCODE_FREELIST
+  /* what mi_block_next checks, range first: NULL (the list's end) is the rare case here */
+  mi_block_t* const next = mi_block_next_raw(page, block);
+  if (mi_unlikely(!mi_page_contains_addr(page, next) && next != NULL)) return mi_page_malloc_corrupted(page, block);
+  page->free = next;
+#else
   page->free = mi_block_next(page, block);
+#endif
   page->used++;
   mi_track_mem_undefined(block, page->block_size); /* ours to write until handed out */
   if (mi_unlikely(zero)) {
