@@ -29,12 +29,11 @@ static mi_decl_noinline mi_decl_cold void mi_free_report_not_owned(const void* p
  * the segment without touching the memory `p` points to (a foreign or wild pointer may point
  * at nothing mapped); a map bit is set exactly while a segment of ours starts there, so the
  * header it names is ours and needs no cookie check. The block area bounds `p` inside the
- * segment too (a huge segment may be shorter than MI_SEGMENT_SIZE), and a page not in use has
- * no blocks. Budget: one map load and bit test, then two loads and one compare on the page
- * descriptor the free reads anyway. */
-static inline bool mi_free_is_owned(const mi_page_t* page, const void* p) {
-  return page->segment_in_use && mi_page_contains_addr(page, p);
-}
+ * segment too (a huge segment may be shorter than MI_SEGMENT_SIZE), and is empty while the
+ * page is not in use (descriptors are cleared when a page is released). Budget: one map load
+ * and bit test, then two loads and one compare on the line of the descriptor that every free
+ * reads anyway. */
+static inline bool mi_free_is_owned(const mi_page_t* page, const void* p) { return mi_page_contains_addr(page, p); }
 #endif
 
 #if MI_CHECK_DOUBLE_FREE

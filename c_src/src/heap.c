@@ -234,9 +234,7 @@ static mi_page_t* mi_page_containing(const void* p) {
   if ((uintptr_t)p < (uintptr_t)segment + segment->segment_info_size && segment->page_kind >= MI_PAGE_LARGE) return NULL;
   if ((uintptr_t)p >= (uintptr_t)segment + segment->segment_size) return NULL;
   mi_page_t* page = _mi_segment_page_of(segment, p);
-  if (!page->segment_in_use) return NULL;
-  uint8_t* start = page->page_start;
-  if ((uint8_t*)p < start || (uint8_t*)p >= start + (size_t)page->reserved * page->block_size) return NULL;
+  if (!page->segment_in_use || !mi_page_contains_addr(page, p)) return NULL;
   return page;
 }
 

@@ -608,6 +608,7 @@ static void mi_segment_page_setup(mi_segment_t* segment, mi_page_t* page, size_t
   page->block_size = (segment->page_kind == MI_PAGE_HUGE ? area : block_size);
   size_t reserved = area / page->block_size;
   page->reserved = (uint32_t)(reserved > UINT32_MAX ? UINT32_MAX : reserved);
+  page->block_area = (size_t)page->reserved * page->block_size;
 }
 
 static mi_page_t* mi_segment_find_free_page(mi_segment_t* segment) {

@@ -283,9 +283,10 @@ static inline uintptr_t mi_rotr(uintptr_t x, uintptr_t shift) {
 #endif
 #endif
 
-/* Is `p` inside the block area of `page`? Pure arithmetic: `p` is never dereferenced. */
+/* Is `p` inside the block area of `page`? Pure arithmetic: `p` is never dereferenced. A page
+ * not in use has an empty area, so nothing is inside it. */
 static inline bool mi_page_contains_addr(const mi_page_t* page, const void* p) {
-  return (size_t)((const uint8_t*)p - page->page_start) < (size_t)page->reserved * page->block_size;
+  return (size_t)((const uint8_t*)p - page->page_start) < page->block_area;
 }
 
 /* A free block's link word is no-access to memcheck; the allocator opens it for one access. */

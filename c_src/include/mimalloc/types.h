@@ -150,31 +150,38 @@ struct mi_tld_s;
 /* Page descriptor (lives in the segment header, not in the page it describes).
  * Invariant: used = capacity - |free| - |local_free| (blocks in thread_free still count as used).
  * Owner-only fields are touched by the owning thread alone; `xthread_free` and `xheap` are
- * shared. */
+ * shared. Three cache lines by who writes them: fields set when the page is set up (and read
+ * by every free, from any thread), the owner's lists and counters (written on every malloc and
+ * free), and the list other threads push on. A free from another thread then reads the first
+ * line and writes the third, and never takes the owner's line away from it. */
 typedef struct mi_page_s {
-  uint8_t segment_idx;       /* index in segment->pages */
+  /* set up once per use; read by everyone */
+  _Alignas(64) uint8_t segment_idx; /* index in segment->pages */
   uint8_t segment_in_use : 1;/* handed to a heap */
   uint8_t is_zero_init : 1;  /* memory of never-extended blocks is known zero */
   uint8_t purge_pending : 1; /* empty, and its memory should be purged at purge_expire */
   uint8_t is_purged : 1;     /* memory was given back to the OS (and so reads as zero with DONTNEED) */
   mi_page_flags_t flags;
-  uint8_t free_is_zero;      /* every block on `free` is zero except its link word */
-  uint8_t retire_expire;     /* heartbeats left before an empty retired page is freed */
   uint32_t capacity;         /* blocks whose free-list links have been written */
   uint32_t reserved;         /* blocks that fit in the page */
-  uint32_t used;             /* blocks in use (including those on thread_free) */
-  mi_block_t* free;          /* allocation list (owner) */
-  mi_block_t* local_free;    /* frees by the owner */
   size_t block_size;         /* bytes per block */
   uint8_t* page_start;       /* first block */
+  size_t block_area;         /* reserved * block_size: bytes from page_start that hold blocks; 0 while not in use */
 #if MI_PAGE_KEYS
   uintptr_t keys[2];         /* per-page keys of the encoded free list and the canaries */
 #endif
-  _Atomic(mi_thread_free_t) xthread_free; /* frees by other threads, plus mi_delayed_t */
   _Atomic(uintptr_t) xheap;  /* owning heap; NULL while abandoned */
+  /* the owner's */
+  _Alignas(64) mi_block_t* free; /* allocation list */
+  mi_block_t* local_free;    /* frees by the owner */
+  uint32_t used;             /* blocks in use (including those on thread_free) */
+  uint8_t free_is_zero;      /* every block on `free` is zero except its link word */
+  uint8_t retire_expire;     /* heartbeats left before an empty retired page is freed */
   int64_t purge_expire;      /* msecs timestamp for a pending purge */
   struct mi_page_s* next;    /* in the heap's page queue */
   struct mi_page_s* prev;
+  /* other threads' */
+  _Alignas(64) _Atomic(mi_thread_free_t) xthread_free; /* frees by other threads, plus mi_delayed_t */
 } mi_page_t;
 
 /* Segment: MI_SEGMENT_SIZE-aligned memory whose header describes its pages. Any block pointer p
