@@ -16,8 +16,8 @@
 //!
 //! Each run is timed from spawn to exit (start-up and tear-down included, as `time` does)
 //! and its peak RSS read from `wait4`'s rusage. Within a repetition the allocators take turns,
-//! in an order that rotates between repetitions, so slow drifts of the machine's load fall on
-//! all of them alike. Every run must exit 0 (the workload verified its result) and print the
+//! in an order that changes between repetitions (see `run_order`), so slow drifts of the
+//! machine's load, and whatever one run leaves behind in the kernel, fall on all of them alike. Every run must exit 0 (the workload verified its result) and print the
 //! same checksum as every other run of that workload.
 //!
 //! A full run writes `<out>/<date>-<machine>.md` and `.svg` and copies them to `latest.md`
@@ -213,6 +213,23 @@ fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
     c.reps = reps.unwrap_or(if c.tiny { 1 } else { 3 });
     c.scale = scale.unwrap_or(if c.tiny { TINY_SCALE } else { 1.0 });
     Ok(Some(c))
+}
+
+/// The order the allocators run in during one rep: a permutation drawn from the rep number.
+/// A plain rotation would keep every allocator right behind the same predecessor in every
+/// rep, and what a process leaves behind in the kernel (fragmented free memory that makes the
+/// next process's transparent huge pages wait for compaction, say) would always land on the
+/// same successor.
+fn run_order(n: usize, rep: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut x = (rep as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        order.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    order
 }
 
 /// Runs a cargo build and returns the executables it reported, by file name.
@@ -727,8 +744,7 @@ fn main() -> ExitCode {
         let mut bad = vec![false; c.allocators.len()];
         let mut first_sum: Option<(String, &str)> = None;
         for rep in 0..c.reps {
-            for k in 0..c.allocators.len() {
-                let a = (k + rep) % c.allocators.len();
+            for a in run_order(c.allocators.len(), rep) {
                 let alloc = c.allocators[a];
                 match run_once(&exes[alloc.key], w, &c) {
                     Ok((s, sum)) => {
@@ -825,7 +841,7 @@ fn main() -> ExitCode {
         format!(
             "# Workload suite: {date}\n\n`cargo run --release -p mimalloc-benches --bin compare{}`\n\n\
              {} threads, scale {}, {} runs per workload and allocator (medians), allocators taking \
-             turns. Time is wall time from spawn to exit; peak RSS is the child's `ru_maxrss`.\n\n\
+             turns in a different order each time. Time is wall time from spawn to exit; peak RSS is the child's `ru_maxrss`.\n\n\
              ## Machine\n\n{}- load average before the runs: {load_before}; after: {}\n\
              - build {build_secs:.0} s, runs {run_secs:.0} s\n\n## Allocators\n\n{}\n\
              ## Time\n\nMedian wall time; ratio: time / time with {base} (above 1: slower than \
@@ -876,5 +892,32 @@ fn main() -> ExitCode {
     } else {
         eprintln!("compare: {failed} runs failed");
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_order;
+
+    #[test]
+    fn every_rep_runs_each_allocator_once_and_predecessors_vary() {
+        for n in 1..8 {
+            for rep in 0..5 {
+                let mut order = run_order(n, rep);
+                order.sort_unstable();
+                assert_eq!(order, (0..n).collect::<Vec<_>>(), "n {n} rep {rep}");
+            }
+        }
+        // six allocators, five reps: no allocator runs right after the same one every time
+        for a in 0..6 {
+            let before: std::collections::BTreeSet<Option<usize>> = (0..5)
+                .map(|rep| {
+                    let order = run_order(6, rep);
+                    let i = order.iter().position(|&x| x == a).unwrap_or(0);
+                    i.checked_sub(1).map(|j| order[j])
+                })
+                .collect();
+            assert!(before.len() > 1, "allocator {a} always follows {before:?}");
+        }
     }
 }
