@@ -24,6 +24,11 @@ static _Atomic(uintptr_t) mi_abandoned;
  * unmapped while this is non-zero, so that read cannot fault. */
 static _Atomic(size_t) mi_abandoned_readers;
 static _Atomic(size_t) mi_abandoned_count;
+/* Bytes of empty pages that abandoned segments keep unpurged for their next owner, and the
+ * most the process leaves that way: past it, a segment's pages are purged as it is abandoned
+ * (a program whose exited threads' segments are never adopted keeps at most this). */
+static _Atomic(size_t) mi_abandoned_unpurged;
+#define MI_ABANDONED_UNPURGED_MAX (64 * MI_MiB)
 
 static mi_segment_t* mi_tagged_segment_ptr(uintptr_t ts) { return (mi_segment_t*)(ts & ~MI_SEGMENT_MASK); }
 
@@ -652,15 +657,29 @@ void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld) {
 
 /* ---- Abandonment ------------------------------------------------------------------------ */
 
-/* An abandoned segment keeps its empty pages' pending purges (unless abandoned_page_purge is
- * set): its next owner runs them, or reuses the pages before they are due, where purging now
- * would make it fault them in again. A huge segment's written tail is purged now: no queue of
+/* An abandoned segment keeps its empty pages' pending purges, within a process-wide budget
+ * (and unless abandoned_page_purge is set): its next owner runs them, or reuses the pages
+ * before they are due, where purging now would make it fault them in again (thread churn:
+ * 28 k page faults against 16 k). A huge segment's written tail is purged now: no queue of
  * this thread will reach it. */
 static void mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
-  if (mi_option_is_enabled(mi_option_abandoned_page_purge)) {
+  size_t pending = 0;
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    size_t area;
+    if (!page->segment_in_use && page->purge_pending) {
+      (void)mi_segment_page_area(segment, page, &area);
+      pending += area;
+    }
+  }
+  if (pending > 0 && (mi_option_is_enabled(mi_option_abandoned_page_purge) ||
+                      mi_atomic_add_relaxed(&mi_abandoned_unpurged, pending) + pending > MI_ABANDONED_UNPURGED_MAX)) {
+    if (!mi_option_is_enabled(mi_option_abandoned_page_purge)) mi_atomic_sub_relaxed(&mi_abandoned_unpurged, pending);
     int64_t next = 0;
     mi_segment_purge_pending(segment, true, 0, &next, tld);
+    pending = 0;
   }
+  segment->abandoned_unpurged = pending;
   if (segment->tail_expire != 0) mi_segment_huge_tail_purge(segment, tld);
   mi_segment_remove_from_free_queue(segment, tld);
   tld->segments.count--;
@@ -686,6 +705,8 @@ static void mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   _mi_stat_decrease(&tld->stats.pages_abandoned, segment->abandoned);
   _mi_stat_counter_increase(&tld->stats.reclaimed, 1);
   segment->abandoned = 0;
+  mi_atomic_sub_relaxed(&mi_abandoned_unpurged, segment->abandoned_unpurged);
+  segment->abandoned_unpurged = 0;
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     if (!page->segment_in_use) {
@@ -787,13 +808,6 @@ static void mi_segments_collect(mi_tld_t* tld, bool force, bool shared) {
   /* a walk of every segment: on forced collects only, unless expensive checks are on */
   if (force || MI_INVARIANTS_EXPENSIVE) _mi_segments_check(tld);
 #endif
-  mi_heap_t* backing = tld->heap_backing;
-  if (!force && mi_atomic_load_relaxed(&mi_abandoned_count) > 0 && backing != NULL && !backing->no_reclaim) {
-    /* adopt an exited thread's segment now and then: its empty pages are purged (and its
-     * blocks' frees collected) even when no thread ever needs a fresh segment */
-    mi_segment_t* segment = mi_abandoned_pop();
-    if (segment != NULL) mi_segment_reclaim(segment, backing, tld);
-  }
   shared = shared && (force || mi_atomic_load_relaxed(&mi_segments_shared_expire) != 0);
   if (!force && !shared && st->purge_expire == 0) return;
   int64_t now = _mi_clock_now();

@@ -197,6 +197,7 @@ typedef struct mi_segment_s {
   struct mi_segment_s* prev;
   struct mi_segment_s* abandoned_next; /* in the global abandoned stack */
   size_t abandoned;           /* pages in use while abandoned */
+  size_t abandoned_unpurged;  /* while abandoned: bytes of its empty pages left for the next owner to purge */
   size_t used;                /* pages in use */
   size_t capacity;            /* pages in the segment */
   size_t page_shift;          /* log2 of page size (page index of p = offset >> page_shift) */

@@ -1,0 +1,94 @@
+//! Exited threads whose segments nobody adopts: each leaves a segment with one live block and
+//! its other pages empty. Those empty pages are left unpurged for a next owner only within a
+//! process-wide budget (64 MiB), so resident memory stays bounded however many threads exit.
+//! All threads finish their work before any exits, so no thread needs a fresh segment (and
+//! adopts an abandoned one) once the first has exited.
+
+use core::ffi::c_void;
+use mimalloc_sys::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const MIB: usize = 1 << 20;
+const THREADS: usize = 40;
+static KEPT: [AtomicUsize; THREADS] = [const { AtomicUsize::new(0) }; THREADS];
+static READY: AtomicUsize = AtomicUsize::new(0);
+
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("resident pages");
+    // SAFETY: no preconditions.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize
+}
+
+/// Fills most of a small segment with 1 KiB blocks from a heap of its own, keeps one, frees
+/// the rest and exits.
+extern "C" fn leave_a_segment(arg: *mut c_void) -> *mut c_void {
+    let me = arg as usize;
+    // SAFETY: a heap of this thread; every block but the kept one is freed once.
+    unsafe {
+        let heap = mi_heap_new();
+        assert!(!heap.is_null());
+        let blocks: Vec<*mut u8> = (0..3500)
+            .map(|_| {
+                let p = mi_heap_malloc(heap, 1024) as *mut u8;
+                assert!(!p.is_null());
+                core::ptr::write_bytes(p, 0x6b, 1024);
+                p
+            })
+            .collect();
+        KEPT[me].store(blocks[1750] as usize, Ordering::Release);
+        for (i, &p) in blocks.iter().enumerate() {
+            if i != 1750 {
+                mi_free(p as *mut c_void);
+            }
+        }
+        mi_heap_delete(heap); // the kept block moves to the backing heap, abandoned at exit
+    }
+    READY.fetch_add(1, Ordering::AcqRel);
+    while READY.load(Ordering::Acquire) < THREADS {
+        // SAFETY: no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+    core::ptr::null_mut()
+}
+
+#[test]
+fn unadopted_segments_of_exited_threads_keep_a_bounded_amount_of_empty_pages() {
+    let before = rss();
+    let threads: Vec<libc::pthread_t> = (0..THREADS)
+        .map(|i| {
+            let mut t: libc::pthread_t = 0;
+            // SAFETY: default attributes; function and argument outlive the thread, joined below.
+            let rc = unsafe {
+                libc::pthread_create(&mut t, core::ptr::null(), leave_a_segment, i as *mut c_void)
+            };
+            assert_eq!(rc, 0);
+            t
+        })
+        .collect();
+    for t in threads {
+        // SAFETY: a joinable thread of ours, joined once.
+        assert_eq!(unsafe { libc::pthread_join(t, core::ptr::null_mut()) }, 0);
+    }
+    let grown = rss().saturating_sub(before);
+    // unbounded, the empty pages would be about 40 x 3.4 MiB = 136 MiB
+    assert!(
+        grown < 96 * MIB,
+        "{} MiB resident after {THREADS} threads each left a mostly empty segment",
+        grown / MIB
+    );
+    for kept in &KEPT {
+        let p = kept.load(Ordering::Acquire) as *mut u8;
+        // SAFETY: the block each thread kept, 1024 bytes filled with 0x6b, freed once.
+        unsafe {
+            assert_eq!(*p.add(1023), 0x6b);
+            mi_free(p as *mut c_void);
+        }
+    }
+    // SAFETY: no preconditions.
+    unsafe { mi_collect(true) };
+}
