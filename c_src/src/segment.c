@@ -159,7 +159,7 @@ static size_t mi_segment_guard_stride(void) {
 static void mi_segment_protect_guards(mi_segment_t* segment) {
   size_t ps = _mi_os_page_size();
   segment->interior_guards = 0;
-  if (!_mi_os_protect((uint8_t*)segment + segment->segment_info_size - ps, ps)) return;
+  if (!_mi_os_protect((uint8_t*)segment + mi_segment_info_size(segment->capacity) - ps, ps)) return;
   size_t last = segment->capacity - 1;
   size_t area;
   uint8_t* start = mi_segment_page_area(segment, &segment->pages[last], &area);
@@ -261,23 +261,29 @@ static void mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld) 
 }
 
 #if MI_GUARD_PAGES
-/* A cached huge segment has its guards after its old metadata and at its old end. Where the new
- * block's layout moves them, the old guard pages turn read-write before the header is rewritten
- * (a larger header covers the old guard); false when the OS refuses, and the segment is not
- * reused. */
-static bool mi_segment_huge_unguard(mi_segment_t* segment, size_t info_size, size_t segment_size) {
-  size_t ps = _mi_os_page_size();
-  uint8_t* base = (uint8_t*)segment;
-  if (segment->segment_info_size != info_size && !_mi_os_unprotect(base + segment->segment_info_size - ps, ps)) return false;
-  if (segment->segment_size != segment_size && !_mi_os_unprotect(base + segment->segment_size - ps, ps)) return false;
-  return true;
+/* Where a huge block starts: so that it ends on a huge OS page boundary, with padding (address
+ * space only, never touched) between the metadata's guard and the block. The end guard then
+ * opens a huge page the block does not use. An mprotect inside a transparent huge page splits
+ * it into 4 KiB pages, and each reuse of a cached segment by a block of another size moves the
+ * end guard: placed right after the block, it split one of the block's huge pages each time. */
+static size_t mi_segment_huge_block_offset(size_t info_size, size_t huge_size) {
+  size_t lps = _mi_os_large_page_size();
+  if (lps == 0 || lps >= MI_SEGMENT_SIZE) return info_size; /* the block must start in the first MI_SEGMENT_SIZE */
+  size_t block = _mi_align_up(huge_size, _mi_os_page_size());
+  return _mi_align_up(info_size + block, lps) - block;
 }
 
-static void mi_segment_huge_reguard(mi_segment_t* segment, size_t old_info_size, size_t old_segment_size) {
+/* A cached huge segment has its guard after its metadata (which stays) and one at its old end.
+ * Where the new block's end moves that one, the old guard page turns read-write first; false
+ * when the OS refuses, and the segment is not reused. */
+static bool mi_segment_huge_unguard(mi_segment_t* segment, size_t segment_size) {
   size_t ps = _mi_os_page_size();
-  uint8_t* base = (uint8_t*)segment;
-  if (segment->segment_info_size != old_info_size) (void)_mi_os_protect(base + segment->segment_info_size - ps, ps);
-  if (segment->segment_size != old_segment_size) (void)_mi_os_protect(base + segment->segment_size - ps, ps);
+  return segment->segment_size == segment_size || _mi_os_unprotect((uint8_t*)segment + segment->segment_size - ps, ps);
+}
+
+static void mi_segment_huge_reguard(mi_segment_t* segment, size_t old_segment_size) {
+  size_t ps = _mi_os_page_size();
+  if (segment->segment_size != old_segment_size) (void)_mi_os_protect((uint8_t*)segment + segment->segment_size - ps, ps);
 }
 #endif
 
@@ -417,7 +423,8 @@ static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
  * at `page_alignment` (0 = no special alignment). */
 static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, mi_tld_t* tld) {
   size_t capacity = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGES_PER_SEGMENT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGES_PER_SEGMENT : 1);
-  size_t info_size = mi_segment_info_size(capacity);
+  size_t meta_size = mi_segment_info_size(capacity); /* header and its guard: fixed per kind */
+  size_t info_size = meta_size;                      /* where page 0's blocks start */
   size_t segment_size = MI_SEGMENT_SIZE;
   size_t align_offset = 0; /* extra leading bytes of the mapping before the segment */
   if (kind == MI_PAGE_HUGE) {
@@ -429,6 +436,9 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
       info_size = _mi_align_up(info_size, page_alignment);
     }
     if (huge_size > MI_MAX_ALLOC_SIZE - info_size - page_alignment - MI_SEGMENT_SIZE) return NULL;
+#if MI_GUARD_PAGES
+    if (page_alignment == 0) info_size = mi_segment_huge_block_offset(info_size, huge_size);
+#endif
     segment_size = _mi_align_up(info_size + huge_size, _mi_os_page_size()) + (MI_GUARD_PAGES ? _mi_os_page_size() : 0);
   }
 
@@ -438,9 +448,8 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, segment_size, tld);
   if (segment == NULL && kind != MI_PAGE_HUGE) segment = mi_segments_shared_pop(kind);
 #if MI_GUARD_PAGES
-  size_t old_info_size = (segment != NULL ? segment->segment_info_size : 0);
   size_t old_segment_size = (segment != NULL ? segment->segment_size : 0);
-  if (segment != NULL && kind == MI_PAGE_HUGE && !mi_segment_huge_unguard(segment, info_size, segment_size)) {
+  if (segment != NULL && kind == MI_PAGE_HUGE && !mi_segment_huge_unguard(segment, segment_size)) {
     mi_segment_os_free(segment, tld);
     segment = NULL;
   }
@@ -457,8 +466,8 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     interior_guards = segment->interior_guards;
     /* a header of this kind may cover blocks of the segment's previous kind (no-access to memcheck) */
     mi_track_meta_unhide(segment, segment->segment_info_size);
-    mi_track_mem_undefined(segment, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0));
-    memset(segment, 0, info_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
+    mi_track_mem_undefined(segment, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0));
+    memset(segment, 0, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
     size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
@@ -492,7 +501,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   }
 #if MI_GUARD_PAGES
   if (is_zero) mi_segment_protect_guards(segment);
-  else if (kind == MI_PAGE_HUGE) mi_segment_huge_reguard(segment, old_info_size, old_segment_size);
+  else if (kind == MI_PAGE_HUGE) mi_segment_huge_reguard(segment, old_segment_size);
   /* other cached segments keep their guards: they are reused by their own kind only */
 #endif
   if (!is_zero && kind == MI_PAGE_HUGE) mi_segment_huge_tail_schedule(segment, tld);
