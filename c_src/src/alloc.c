@@ -22,9 +22,10 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
   mi_block_t* const block = page->free;
   if (mi_unlikely(block == NULL)) return _mi_malloc_generic(heap, size, zero, 0);
 #if MI_ENCODE_FREELIST
-  /* what mi_block_next checks, range first: NULL (the list's end) is the rare case here */
-  mi_block_t* const next = mi_block_next_raw(page, block);
-  if (mi_unlikely(!mi_page_contains_addr(page, next) && next != NULL)) return mi_page_malloc_corrupted(page, block);
+  /* what mi_block_next checks, laid out for this path: a list's end is the rare case here */
+  uintptr_t const offset = mi_link_offset(page, mi_block_link_read(block));
+  mi_block_t* const next = (mi_block_t*)((uintptr_t)page->page_start + offset); /* NULL may come out */
+  if (mi_unlikely(offset >= page->block_area && next != NULL)) return mi_page_malloc_corrupted(page, block);
   page->free = next;
 #else
   page->free = mi_block_next(page, block);

@@ -116,6 +116,7 @@ void mi_thread_init(void) mi_attr_noexcept {
 void _mi_thread_done(mi_heap_t* heap) {
   if (heap == NULL || !mi_heap_is_initialized(heap)) return;
   if (heap->thread_id != _mi_thread_id()) return; /* never tear down another thread's heap */
+  _mi_free_forget_all(); /* its segments are about to be abandoned or shared */
   mi_tld_t* tld = heap->tld;
   mi_heap_t* backing = tld->heap_backing;
   /* heaps the program did not delete: their live blocks go to the backing heap */

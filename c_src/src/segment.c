@@ -290,6 +290,7 @@ static void mi_segment_huge_reguard(mi_segment_t* segment, size_t old_segment_si
 /* ---- Allocation and release of whole segments --------------------------------------------- */
 
 static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_free_forget_segment(segment);
 #if MI_GUARD_PAGES
   mi_atomic_sub_relaxed(&mi_guards_interior, segment->interior_guards);
 #endif
@@ -370,6 +371,7 @@ static void mi_segments_shared_note_expire(int64_t expire) {
 
 static bool mi_segments_shared_push(mi_segment_t* segment) {
   uintptr_t tagged = (uintptr_t)segment | (uintptr_t)segment->page_kind;
+  _mi_free_forget_segment(segment);
   mi_atomic_store_release(&segment->thread_id, 0);
   for (size_t i = 0; i < MI_SEGMENTS_SHARED_MAX; i++) {
     uintptr_t expected = 0;
@@ -694,6 +696,7 @@ static void mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
   tld->segments.count--;
   _mi_stat_increase(&tld->stats.segments_abandoned, 1);
   _mi_stat_increase(&tld->stats.pages_abandoned, segment->abandoned);
+  _mi_free_forget_segment(segment);
   mi_atomic_store_release(&segment->thread_id, 0);
   mi_abandoned_push(segment);
 }

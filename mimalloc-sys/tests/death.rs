@@ -122,6 +122,15 @@ fn run_scenario(name: &str) {
                     mi_free(p as *mut c_void);
                 }
             }
+            "free_after_unmap" => {
+                // freed huge segments are unmapped at once instead of cached
+                mi_option_set(mi_option_purge_delay, 0);
+                let p = mi_malloc(8 << 20);
+                mi_free(p); // the last segment this thread freed into, and now unmapped
+                mi_free(p); // must be judged by the map again: refused, not a fault
+                let q = mi_malloc(10);
+                mi_free(q);
+            }
             "foreign_free" => {
                 let mut on_stack = [0u64; 4];
                 mi_free(on_stack.as_mut_ptr() as *mut c_void);
@@ -254,6 +263,22 @@ fn freeing_a_stack_address_is_reported_and_refused() {
         assert!(
             out.status.success(),
             "the refused free must not stop the program: {:?}\n{err}",
+            out.status
+        );
+        assert!(err.contains("was not allocated by this allocator"), "{err}");
+    }
+}
+
+#[test]
+fn freeing_into_an_unmapped_segment_is_reported_and_refused() {
+    // checked builds skip the map test for the segment a thread last freed into as its owner:
+    // unmapping that segment must end the shortcut
+    if checked_build() {
+        let out = run_child("free_after_unmap");
+        let err = stderr(&out);
+        assert!(
+            out.status.success(),
+            "a free into an unmapped segment must be refused, not fault: {:?}\n{err}",
             out.status
         );
         assert!(err.contains("was not allocated by this allocator"), "{err}");

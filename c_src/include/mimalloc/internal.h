@@ -47,6 +47,16 @@ void _mi_error_message(int err, const char* fmt, ...) __attribute__((format(prin
 uintptr_t _mi_random_seed(void);           /* OS randomness, or a clock-derived fallback */
 uintptr_t _mi_random_next(uintptr_t* state);
 
+/* A cheaper step for bulk use (shuffling fresh blocks): the same Weyl sequence, mixed by one
+ * xor-shift and one odd multiply instead of splitmix's two multiplies and three shifts. It
+ * mixes less, but only the order of fresh blocks depends on it, and the state it starts from
+ * is as secret as the keys. May return 0. */
+static inline uint64_t _mi_random_bulk(uint64_t* state) {
+  uint64_t x = (*state += 0x9e3779b97f4a7c15ULL);
+  x ^= x >> 32;
+  return x * 0xbf58476d1ce4e5b9ULL;
+}
+
 /* ---- stats.c ------------------------------------------------------------------------------ */
 extern mi_stats_t _mi_stats_main;
 void _mi_stat_increase(mi_stat_count_t* stat, size_t amount);
@@ -123,6 +133,21 @@ void _mi_heap_collect_retired(mi_heap_t* heap, bool force);
 void _mi_deferred_free(mi_heap_t* heap, bool force);
 
 /* ---- alloc.c / free.c ----------------------------------------------------------------------- */
+#if MI_CHECK_OWNED
+/* The segment this thread last freed into as its owner (free.c): mapped, ours and this
+ * thread's, or MI_SEGMENT_NONE, which no block's segment can be (it is not aligned). Whoever
+ * gives a segment up (abandons, shares or unmaps it) makes its thread forget it first. */
+#define MI_SEGMENT_NONE ((const mi_segment_t*)1)
+extern mi_decl_thread const mi_segment_t* _mi_free_owned_segment;
+static inline void _mi_free_forget_segment(const mi_segment_t* segment) {
+  if (_mi_free_owned_segment == segment) _mi_free_owned_segment = MI_SEGMENT_NONE;
+}
+static inline void _mi_free_forget_all(void) { _mi_free_owned_segment = MI_SEGMENT_NONE; }
+#else
+static inline void _mi_free_forget_segment(const mi_segment_t* segment) { (void)segment; }
+static inline void _mi_free_forget_all(void) {}
+#endif
+
 void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero);
 void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero);
 void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero);
@@ -303,11 +328,25 @@ static inline void mi_block_link_write(mi_block_t* block, mi_encoded_t link) {
   mi_track_mem_noaccess(block, sizeof(mi_block_t));
 }
 
+#if MI_ENCODE_FREELIST
+/* An encoded link holds the next block's offset from its page's first block, xor-ed with one
+ * page key and rotated by the other: a blind write decodes to an offset inside the page with
+ * odds of about page size / 2^64, and a partial one moves bits the rotation scattered. An
+ * offset rather than an address lets one unsigned compare judge a decoded link. The list's end,
+ * NULL, is the offset that wraps to address 0: encoding needs no case for it. */
+static inline uintptr_t mi_link_offset(const mi_page_t* page, mi_encoded_t link) {
+  return mi_rotr(link, page->keys[0]) ^ page->keys[1];
+}
+
+static inline mi_encoded_t mi_link_encode(const mi_page_t* page, const mi_block_t* next) {
+  return mi_rotl(((uintptr_t)next - (uintptr_t)page->page_start) ^ page->keys[1], page->keys[0]);
+}
+#endif
+
 /* Decode without judging the result (the double-free check wants the raw answer). */
 static inline mi_block_t* mi_block_next_raw(const mi_page_t* page, const mi_block_t* block) {
 #if MI_ENCODE_FREELIST
-  /* a NULL link encodes to key-dependent noise, so a zeroed word never decodes to NULL */
-  return (mi_block_t*)(mi_rotr(mi_block_link_read(block) - page->keys[0], page->keys[0]) ^ page->keys[1]);
+  return (mi_block_t*)((uintptr_t)page->page_start + mi_link_offset(page, mi_block_link_read(block)));
 #else
   (void)page;
   return (mi_block_t*)mi_block_link_read(block);
@@ -317,18 +356,22 @@ static inline mi_block_t* mi_block_next_raw(const mi_page_t* page, const mi_bloc
 __attribute__((noreturn)) void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block);
 
 static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t* block) {
-  mi_block_t* next = mi_block_next_raw(page, block);
 #if MI_ENCODE_FREELIST
-  /* a link overwritten after free decodes to an address outside the page (with odds of
-   * about page size / 2^64 of passing): stop before handing that memory out */
-  if (mi_unlikely(next != NULL && !mi_page_contains_addr(page, next))) _mi_error_freelist_corrupted(page, block);
-#endif
+  /* a link overwritten after free decodes to an offset outside the page (with odds of about
+   * page size / 2^64 of passing): stop before handing that memory out */
+  uintptr_t offset = mi_link_offset(page, mi_block_link_read(block));
+  /* integer sums: a pointer sum is assumed never to be NULL */
+  mi_block_t* next = (mi_block_t*)((uintptr_t)page->page_start + offset);
+  if (mi_unlikely(offset >= page->block_area && next != NULL)) _mi_error_freelist_corrupted(page, block);
   return next;
+#else
+  return mi_block_next_raw(page, block);
+#endif
 }
 
 static inline void mi_block_set_next(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
 #if MI_ENCODE_FREELIST
-  mi_block_link_write(block, mi_rotl((uintptr_t)next ^ page->keys[1], page->keys[0]) + page->keys[0]);
+  mi_block_link_write(block, mi_link_encode(page, next));
 #else
   (void)page;
   mi_block_link_write(block, (mi_encoded_t)next);
