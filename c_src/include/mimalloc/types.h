@@ -206,7 +206,8 @@ typedef struct mi_segment_s {
   size_t zero_from;           /* offset from which no byte was written since the mapping (or last zeroing purge) */
   mi_page_kind_t page_kind;
   bool in_free_queue;         /* linked in its tld's small/medium free queue */
-  size_t interior_guards;     /* guard pages in place between its pages (secure; budgeted) */
+  size_t interior_guards;     /* guard pages between its pages reserved from the budget (secure) */
+  uint64_t guards_pending;    /* of those, the ones placed when their page is first used: bit i ends page i */
   _Atomic(uintptr_t) thread_id; /* owning thread, 0 while abandoned */
   mi_page_t pages[1];         /* `capacity` descriptors */
 } mi_segment_t;
@@ -262,6 +263,7 @@ typedef struct mi_tld_s {
 _Static_assert((MI_SEGMENT_SIZE & (MI_SEGMENT_SIZE - 1)) == 0, "segment size must be a power of two");
 _Static_assert(sizeof(mi_block_t) == sizeof(void*), "a free block's link is one word");
 _Static_assert(MI_BIN_COUNT <= MI_STAT_BINS, "stats keep one counter per bin");
+_Static_assert(MI_SMALL_PAGES_PER_SEGMENT <= 64, "guards_pending has a bit per page");
 _Static_assert(MI_SMALL_SIZE_MAX <= MI_SMALL_OBJ_SIZE_MAX, "direct sizes are small sizes");
 
 #endif /* MI_TYPES_H */
