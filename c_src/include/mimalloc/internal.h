@@ -134,15 +134,23 @@ void _mi_deferred_free(mi_heap_t* heap, bool force);
 
 /* ---- alloc.c / free.c ----------------------------------------------------------------------- */
 #if MI_CHECK_OWNED
-/* The segment this thread last freed into as its owner (free.c): mapped, ours and this
- * thread's, or MI_SEGMENT_NONE, which no block's segment can be (it is not aligned). Whoever
- * gives a segment up (abandons, shares or unmaps it) makes its thread forget it first. */
+/* Segments this thread freed into as their owner (free.c), one slot per value of the segment
+ * address's low bits: each mapped, ours and this thread's, or MI_SEGMENT_NONE, which no
+ * block's segment can be (it is not aligned). Whoever gives a segment up (abandons, shares or
+ * unmaps it) makes its thread forget it first. */
 #define MI_SEGMENT_NONE ((const mi_segment_t*)1)
-extern mi_decl_thread const mi_segment_t* _mi_free_owned_segment;
-static inline void _mi_free_forget_segment(const mi_segment_t* segment) {
-  if (_mi_free_owned_segment == segment) _mi_free_owned_segment = MI_SEGMENT_NONE;
+#define MI_OWNED_SLOTS 8
+extern mi_decl_thread const mi_segment_t* _mi_free_owned[MI_OWNED_SLOTS];
+static inline size_t _mi_free_owned_slot(const mi_segment_t* segment) {
+  return ((uintptr_t)segment >> MI_SEGMENT_SHIFT) & (MI_OWNED_SLOTS - 1);
 }
-static inline void _mi_free_forget_all(void) { _mi_free_owned_segment = MI_SEGMENT_NONE; }
+static inline void _mi_free_forget_segment(const mi_segment_t* segment) {
+  size_t slot = _mi_free_owned_slot(segment);
+  if (_mi_free_owned[slot] == segment) _mi_free_owned[slot] = MI_SEGMENT_NONE;
+}
+static inline void _mi_free_forget_all(void) {
+  for (size_t i = 0; i < MI_OWNED_SLOTS; i++) _mi_free_owned[i] = MI_SEGMENT_NONE;
+}
 #else
 static inline void _mi_free_forget_segment(const mi_segment_t* segment) { (void)segment; }
 static inline void _mi_free_forget_all(void) {}
