@@ -406,6 +406,19 @@ struct Medians {
     secs: f64,
     cpu: f64,
     rss_kib: f64,
+    /// The median over reps of this allocator's time / the baseline's time in the same rep.
+    paired: f64,
+}
+
+/// The median of the ratios `a[i] / b[i]` of runs taken in the same rep. A machine whose speed
+/// drifts over minutes (a shared host) moves both runs of a rep alike, which cancels here but
+/// not in a ratio of two medians. `None` unless both have a run in every rep.
+fn paired_ratio(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.is_empty() || a.len() != b.len() || b.iter().any(|&x| x <= 0.0) {
+        return None;
+    }
+    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    Some(median(&r))
 }
 
 /// Medians per workload and allocator; `None` where a run failed.
@@ -464,6 +477,41 @@ impl Results {
                 s.push_str(" – |");
             } else {
                 let _ = write!(s, " **{:.2}** |", geomean(&r));
+            }
+        }
+        s.push('\n');
+        s
+    }
+
+    /// The paired time ratios (see `paired_ratio`) with their geometric means.
+    fn paired_table(&self) -> String {
+        let mut s = String::from("| paired time ratio |");
+        for a in &self.allocators {
+            let _ = write!(s, " {a} |");
+        }
+        s.push_str("\n|---|");
+        s.push_str(&"---:|".repeat(self.allocators.len()));
+        s.push('\n');
+        let mut per_alloc: Vec<Vec<f64>> = vec![Vec::new(); self.allocators.len()];
+        for (w, row) in self.workloads.iter().zip(&self.cells) {
+            let _ = write!(s, "| {w} |");
+            for (a, cell) in row.iter().enumerate() {
+                match cell {
+                    Some(x) if x.paired.is_finite() => {
+                        let _ = write!(s, " {:.2} |", x.paired);
+                        per_alloc[a].push(x.paired);
+                    }
+                    _ => s.push_str(" – |"),
+                }
+            }
+            s.push('\n');
+        }
+        s.push_str("| **geometric mean** |");
+        for r in &per_alloc {
+            if r.is_empty() {
+                s.push_str(" – |");
+            } else {
+                let _ = write!(s, " **{:.2}** |", geomean(r));
             }
         }
         s.push('\n');
@@ -784,6 +832,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        let base_secs: Vec<f64> = samples[0].iter().map(|x| x.secs).collect();
         cells.push(
             samples
                 .iter()
@@ -792,10 +841,12 @@ fn main() -> ExitCode {
                     (!bad && !s.is_empty()).then(|| {
                         let m =
                             |f: fn(&Sample) -> f64| median(&s.iter().map(f).collect::<Vec<_>>());
+                        let secs: Vec<f64> = s.iter().map(|x| x.secs).collect();
                         Medians {
                             secs: m(|x| x.secs),
                             cpu: m(|x| x.cpu),
                             rss_kib: m(|x| x.rss_kib as f64),
+                            paired: paired_ratio(&secs, &base_secs).unwrap_or(f64::NAN),
                         }
                     })
                 })
@@ -821,12 +872,15 @@ fn main() -> ExitCode {
     let time_table = results.table("median time", |x| x.secs, fmt_secs);
     let cpu_table = results.table("CPU time", |x| x.cpu, fmt_secs);
     let mem_table = results.table("peak RSS", |x| x.rss_kib, fmt_kib);
+    let paired_table = results.paired_table();
     println!("Median wall time (ratio: time / time with {base}; above 1: slower than {base})\n");
     println!("{time_table}");
     println!("Median CPU time, user + system (ratio: CPU time / CPU time with {base})\n");
     println!("{cpu_table}");
     println!("Median peak resident memory (ratio: RSS / RSS with {base})\n");
     println!("{mem_table}");
+    println!("Median over reps of time / time with {base} in the same rep\n");
+    println!("{paired_table}");
 
     let cpus = mimalloc_workloads::default_threads();
     let model = proc_field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown CPU".into());
@@ -848,7 +902,11 @@ fn main() -> ExitCode {
              {base}).\n\n{time_table}\n![time ratios]({svg_name})\n\n## CPU time\n\nMedian user + \
              system time of the process; ratio: CPU time / CPU time with {base}. Less disturbed by \
              other load than wall time for the one-thread workloads.\n\n{cpu_table}\n\
-             ## Peak resident memory\n\nMedian `ru_maxrss`; ratio: RSS / RSS with {base}.\n\n{mem_table}",
+             ## Peak resident memory\n\nMedian `ru_maxrss`; ratio: RSS / RSS with {base}.\n\n{mem_table}\n\
+             ## Paired time ratios\n\nThe median over reps of the allocator's time / {base}'s time \
+             in the same rep. The two runs of a rep are seconds apart, so a machine whose speed drifts \
+             over minutes moves both alike; this cancels here but not in the ratio of the medians \
+             above.\n\n{paired_table}",
             args.iter().fold(
                 String::from(if args.is_empty() { "" } else { " --" }),
                 |s, a| s + " " + a
@@ -897,7 +955,18 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::run_order;
+    use super::{paired_ratio, run_order};
+
+    #[test]
+    fn paired_ratio_cancels_a_drift_shared_by_both_runs_of_a_rep() {
+        // the machine halves its speed after the second rep; the allocator is always 1.1x
+        let base = [1.0, 1.0, 2.0, 2.0, 2.0];
+        let a: Vec<f64> = base.iter().map(|x| x * 1.1).collect();
+        let r = paired_ratio(&a, &base).expect("both complete");
+        assert!((r - 1.1).abs() < 1e-9, "{r}");
+        assert_eq!(paired_ratio(&a[..4], &base), None, "a missing rep");
+        assert_eq!(paired_ratio(&[], &[]), None);
+    }
 
     #[test]
     fn every_rep_runs_each_allocator_once_and_predecessors_vary() {
