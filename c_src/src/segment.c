@@ -382,14 +382,17 @@ static void mi_segments_shared_note_expire(int64_t expire) {
   while ((cur == 0 || expire < cur) && !mi_atomic_cas_weak_acq_rel(&mi_segments_shared_expire, &cur, expire)) {}
 }
 
+/* Once the CAS publishes the segment, another thread may pop it and clear its header at once:
+ * everything needed afterwards is read before. */
 static bool mi_segments_shared_push(mi_segment_t* segment) {
   uintptr_t tagged = (uintptr_t)segment | (uintptr_t)segment->page_kind;
+  int64_t expire = segment->cache_expire;
   _mi_free_forget_segment(segment);
   mi_atomic_store_release(&segment->thread_id, 0);
   for (size_t i = 0; i < MI_SEGMENTS_SHARED_MAX; i++) {
     uintptr_t expected = 0;
     if (mi_atomic_load_relaxed(&mi_segments_shared[i]) == 0 && mi_atomic_cas_strong_acq_rel(&mi_segments_shared[i], &expected, tagged)) {
-      if (segment->cache_expire != 0) mi_segments_shared_note_expire(segment->cache_expire);
+      if (expire != 0) mi_segments_shared_note_expire(expire);
       return true;
     }
   }
