@@ -147,20 +147,19 @@ fn feature_defines() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Refuses targets the C code is not written for, before the compiler fails in a less clear way.
+/// The OS layer is `prim-unix.c` (Linux, macOS, the BSDs) or `prim-windows.c`; the layout
+/// constants hold for 32- and 64-bit pointers.
 fn check_target() {
     let width = env::var("CARGO_CFG_TARGET_POINTER_WIDTH").unwrap_or_default();
     let family = env::var("CARGO_CFG_TARGET_FAMILY").unwrap_or_default();
     let target = env::var("TARGET").unwrap_or_default();
-    // The C side assumes 64-bit words (MI_INTPTR_SIZE), and the committed bindings' layout
-    // checks were generated for them.
     assert!(
-        width == "64",
-        "mimalloc-sys: target {target} has {width}-bit pointers; only 64-bit targets are supported"
+        width == "64" || width == "32",
+        "mimalloc-sys: target {target} has {width}-bit pointers; only 32- and 64-bit targets are supported"
     );
-    // The only OS layer is prim-unix.c (mmap, madvise, pthread keys).
     assert!(
-        family.split(',').any(|f| f == "unix"),
-        "mimalloc-sys: target {target} is not a Unix; the C code has no OS layer for it yet"
+        family.split(',').any(|f| f == "unix" || f == "windows"),
+        "mimalloc-sys: target {target} is neither Unix nor Windows; the C code has no OS layer for it"
     );
 }
 

@@ -11,7 +11,11 @@
 
 #define MI_IN_STATIC_C 1
 
+#if defined(_WIN32)
+#include "prim-windows.c"
+#else
 #include "prim-unix.c"
+#endif
 #include "random.c"
 #include "os.c"
 #include "segment-map.c"
