@@ -213,13 +213,28 @@ static inline size_t _mi_bin(size_t size) {
   return 18 + (b - 8) * 8 + ((s >> (b - 3)) & 7);
 }
 
-/* Thread identity: the thread's control block address, one instruction on common targets. */
+/* Thread identity: the thread's control block address, one instruction on common targets.
+ * Each OS keeps that address in another place: Windows' TEB points at itself at gs:0x30,
+ * macOS keeps its thread pointer in gs (x86-64) or the read-only tpidrro_el0 (arm64, whose
+ * low bits hold the CPU number), Linux and the BSDs in fs or tpidr_el0. */
 static inline uintptr_t _mi_thread_id(void) {
-#if defined(__x86_64__)
+#if defined(_WIN32) && defined(__x86_64__) && defined(__GNUC__)
+  uintptr_t tid;
+  __asm__("movq %%gs:0x30, %0" : "=r"(tid));
+  return tid;
+#elif defined(__APPLE__) && defined(__x86_64__)
+  uintptr_t tid;
+  __asm__("movq %%gs:0, %0" : "=r"(tid));
+  return tid;
+#elif defined(__APPLE__) && defined(__aarch64__)
+  uintptr_t tid;
+  __asm__ volatile("mrs %0, tpidrro_el0" : "=r"(tid));
+  return tid & ~(uintptr_t)7;
+#elif defined(__x86_64__) && !defined(_WIN32)
   uintptr_t tid;
   __asm__("movq %%fs:0, %0" : "=r"(tid));
   return tid;
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) && !defined(_WIN32)
   uintptr_t tid;
   __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tid));
   return tid;
