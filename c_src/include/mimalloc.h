@@ -192,16 +192,25 @@ mi_decl_nodiscard mi_decl_export bool mi_is_redirected(void) mi_attr_noexcept;
 
 /* ---- Statistics as data ------------------------------------------------------------------ */
 
+/* The 64-bit counters are 8-byte aligned with every ABI, also where int64_t fields are aligned
+ * to 4 (i686): the process-wide ones are updated with 64-bit atomics, which are atomic there
+ * only on aligned words, and the structs keep one layout on every 32-bit target. */
+#if defined(__cplusplus)
+#define mi_decl_align8 alignas(8)
+#else
+#define mi_decl_align8 _Alignas(8)
+#endif
+
 /* A quantity that goes up and down (bytes or objects). */
 typedef struct mi_stat_count_s {
-  int64_t total;   /* everything ever added */
+  mi_decl_align8 int64_t total; /* everything ever added */
   int64_t peak;    /* highest `current` seen */
   int64_t current; /* live now */
 } mi_stat_count_t;
 
 /* An event counter that only goes up. */
 typedef struct mi_stat_counter_s {
-  int64_t total;
+  mi_decl_align8 int64_t total;
 } mi_stat_counter_t;
 
 #define MI_STAT_VERSION 1

@@ -77,8 +77,9 @@ static mi_padding_t* mi_block_padding(const mi_page_t* page, const mi_block_t* b
   return (mi_padding_t*)((uint8_t*)block + page->block_size - sizeof(mi_padding_t));
 }
 
+/* The high half of the second key, so both keys feed the 32-bit canary with 64-bit words too. */
 static uint32_t mi_padding_canary(const mi_page_t* page, const mi_block_t* block) {
-  return (uint32_t)((uintptr_t)block ^ page->keys[0] ^ (page->keys[1] >> 32)) | 1;
+  return (uint32_t)((uintptr_t)block ^ page->keys[0] ^ (page->keys[1] >> (MI_INTPTR_BITS / 2))) | 1;
 }
 
 void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size) {
@@ -322,7 +323,10 @@ _Static_assert(MI_OWNED_SLOTS == 8, "the initialiser above has a value per slot"
  * medium segments in turn missed it unpredictably: callgrind's branch simulation counted 63 %
  * more mispredicted branches in alloc-test1 than the default build, against 7 % with eight. */
 void mi_free(void* p) mi_attr_noexcept {
-#if !MI_CHECK_OWNED || MI_TRACK_VALGRIND
+  /* The checked builds let the segment map refuse NULL (its p-1 lies above the map), except
+   * with 32-bit pointers: there the map covers the whole address space, and the top slot, where
+   * NULL's p-1 falls, may hold one of our segments (qemu-user maps there). */
+#if !MI_CHECK_OWNED || MI_TRACK_VALGRIND || MI_INTPTR_SIZE < 8
   if (mi_unlikely(p == NULL)) return;
 #endif
   mi_track_free(p); /* first: memcheck itself names a double, foreign or interior-pointer free */
@@ -337,7 +341,7 @@ void mi_free(void* p) mi_attr_noexcept {
     mi_free_local(page, p);
     return;
   }
-  if (mi_unlikely(!_mi_segment_map_contains(p))) { /* NULL too: its p-1 lies above the map */
+  if (mi_unlikely(!_mi_segment_map_contains(p))) { /* NULL too (64-bit): its p-1 lies above the map */
     mi_free_report_not_owned(p);
     return;
   }

@@ -117,7 +117,7 @@ mi_heap_t* mi_heap_get_backing(void) {
 }
 
 void _mi_heap_set_default_direct(mi_heap_t* heap) {
-  _mi_heap_default = heap;
+  mi_prim_set_default_heap(heap);
 }
 
 mi_heap_t* mi_heap_set_default(mi_heap_t* heap) {
@@ -232,7 +232,7 @@ static mi_page_t* mi_page_containing(const void* p) {
   mi_segment_t* segment = _mi_ptr_segment(p);
   if (segment->cookie != ((uintptr_t)segment ^ _mi_process_cookie)) return NULL;
   if ((uintptr_t)p < (uintptr_t)segment + segment->segment_info_size && segment->page_kind >= MI_PAGE_LARGE) return NULL;
-  if ((uintptr_t)p >= (uintptr_t)segment + segment->segment_size) return NULL;
+  if ((uintptr_t)p - (uintptr_t)segment >= segment->segment_size) return NULL; /* an offset: no end address to wrap */
   mi_page_t* page = _mi_segment_page_of(segment, p);
   if (!page->segment_in_use || !mi_page_contains_addr(page, p)) return NULL;
   return page;
@@ -258,7 +258,7 @@ bool mi_is_in_heap_region(const void* p) mi_attr_noexcept { return mi_page_conta
 
 /* ---- Visiting blocks -------------------------------------------------------------------------- */
 
-#define MI_VISIT_BITS (MI_SMALL_PAGE_SIZE / MI_INTPTR_SIZE) /* most blocks a page can have */
+#define MI_VISIT_BITS (MI_SMALL_PAGE_SIZE / MI_MIN_BLOCK_SIZE) /* most blocks a page can have */
 
 bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, const mi_heap_area_t* area, mi_page_t* page, mi_block_visit_fun* visitor, void* arg) {
   _mi_page_free_collect(page, true);

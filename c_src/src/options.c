@@ -465,7 +465,7 @@ void _mi_fputs(mi_output_fun* out, void* arg, const char* prefix, const char* ms
 /* Format into a stack buffer; with `as_line`, a truncated or unterminated message still ends
  * in a newline so the next message starts on its own line. */
 static void mi_options_vprint(mi_output_fun* out, void* arg, const char* prefix, bool as_line, const char* fmt,
-                              va_list args) __attribute__((format(printf, 5, 0)));
+                              va_list args) mi_attr_printf(5, 0);
 static void mi_options_vprint(mi_output_fun* out, void* arg, const char* prefix, bool as_line, const char* fmt,
                               va_list args) {
   if (fmt == NULL || mi_options_in_output) return;

@@ -7,7 +7,7 @@
 #include "mimalloc/internal.h"
 
 size_t _mi_bin_size(size_t bin) {
-  if (bin <= 1) return MI_INTPTR_SIZE;
+  if (bin <= 1) return MI_MIN_BLOCK_SIZE;
   if (bin <= 17) return (bin - 1) * 16;
   if (bin == MI_BIN_HUGE) return MI_LARGE_OBJ_SIZE_MAX + MI_INTPTR_SIZE;
   if (bin >= MI_BIN_FULL) return MI_LARGE_OBJ_SIZE_MAX + 2 * MI_INTPTR_SIZE;

@@ -115,7 +115,7 @@ static void mi_page_extend_free(mi_page_t* page) {
   if (extend > 2) {
     /* link the new blocks in a random order, so neither the first address handed out nor
      * the distance between consecutive blocks can be predicted */
-    uint32_t order[MI_MAX_EXTEND_SIZE / sizeof(mi_block_t)]; /* offsets from page_start */
+    uint32_t order[MI_MAX_EXTEND_SIZE / MI_MIN_BLOCK_SIZE]; /* offsets from page_start */
     size_t n = (extend < sizeof(order) / sizeof(order[0]) ? extend : sizeof(order) / sizeof(order[0]));
     /* Fisher-Yates "inside out": one pass both fills and shuffles, writing block offsets, so
      * linking needs no multiply. Each 64-bit random number serves two steps, 32 bits each,
@@ -139,7 +139,7 @@ static void mi_page_extend_free(mi_page_t* page) {
       order[i + 1] = order[j];
       order[j] = off;
     }
-    heap->keys[1] = state;
+    heap->keys[1] = (uintptr_t)state; /* with 32-bit keys the low half goes on: still a secret that moves */
     uint8_t* const base = page->page_start;
     uint32_t prev = order[0];
     for (size_t i = 1; i < n; i++) {

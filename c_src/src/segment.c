@@ -21,7 +21,10 @@
 
 static _Atomic(uintptr_t) mi_abandoned;
 /* Threads that may be reading a segment's `abandoned_next` inside a pop: a segment is never
- * unmapped while this is non-zero, so that read cannot fault. */
+ * unmapped, nor its header cleared for reuse, while this is non-zero, so that read can neither
+ * fault nor race with the clearing. A pop that loses its CAS may have read the link of a
+ * segment another thread popped meanwhile: the link is atomic (the value read is discarded
+ * then), and the count orders the read before any reuse of the memory. */
 static _Atomic(size_t) mi_abandoned_readers;
 static _Atomic(size_t) mi_abandoned_count;
 /* Bytes of empty pages that abandoned segments keep unpurged for their next owner, and the
@@ -41,26 +44,31 @@ static void mi_abandoned_push(mi_segment_t* segment) {
   uintptr_t ts = mi_atomic_load_relaxed(&mi_abandoned);
   uintptr_t next;
   do {
-    segment->abandoned_next = mi_tagged_segment_ptr(ts);
+    mi_atomic_store_relaxed(&segment->abandoned_next, mi_tagged_segment_ptr(ts)); /* published by the CAS */
     next = mi_tagged_segment(segment, ts);
   } while (!mi_atomic_cas_weak_release(&mi_abandoned, &ts, next));
   mi_atomic_add_relaxed(&mi_abandoned_count, 1);
 }
 
+/* The reader count goes up before the top is loaded, all seq_cst (the CAS too): a thread about
+ * to unmap or clear a popped segment either sees this reader counted and waits, or this reader
+ * loads a top from after the pop, which no longer leads to that segment. Loaded before being
+ * counted, the top could name a segment that is popped, freed and unmapped before the read of
+ * its link. */
 static mi_segment_t* mi_abandoned_pop(void) {
-  uintptr_t ts = mi_atomic_load_acquire(&mi_abandoned);
-  if (mi_tagged_segment_ptr(ts) == NULL) return NULL; /* common case: nothing to reclaim */
-  mi_atomic_add_acq_rel(&mi_abandoned_readers, 1);
+  if (mi_tagged_segment_ptr(mi_atomic_load_relaxed(&mi_abandoned)) == NULL) return NULL; /* common case: nothing to reclaim */
+  mi_atomic_add_seq_cst(&mi_abandoned_readers, 1);
+  uintptr_t ts = mi_atomic_load_seq_cst(&mi_abandoned);
   mi_segment_t* segment;
   uintptr_t next = 0;
   do {
     segment = mi_tagged_segment_ptr(ts);
-    if (segment != NULL) next = mi_tagged_segment(segment->abandoned_next, ts);
-  } while (segment != NULL && !mi_atomic_cas_weak_acq_rel(&mi_abandoned, &ts, next));
-  mi_atomic_sub_acq_rel(&mi_abandoned_readers, 1);
+    if (segment != NULL) next = mi_tagged_segment(mi_atomic_load_relaxed(&segment->abandoned_next), ts);
+  } while (segment != NULL && !mi_atomic_cas_weak_seq_cst(&mi_abandoned, &ts, next));
+  mi_atomic_sub_seq_cst(&mi_abandoned_readers, 1);
   if (segment != NULL) {
     mi_atomic_sub_relaxed(&mi_abandoned_count, 1);
-    segment->abandoned_next = NULL;
+    mi_atomic_store_relaxed(&segment->abandoned_next, NULL);
   }
   return segment;
 }
@@ -70,7 +78,7 @@ static mi_segment_t* mi_abandoned_pop(void) {
 void _mi_segments_fork_child(void) { mi_atomic_store_release(&mi_abandoned_readers, 0); }
 
 void _mi_abandoned_await_readers(void) {
-  while (mi_atomic_load_acquire(&mi_abandoned_readers) != 0) mi_atomic_yield();
+  while (mi_atomic_load_seq_cst(&mi_abandoned_readers) != 0) mi_atomic_yield();
 }
 
 /* ---- Segment queues ---------------------------------------------------------------------- */
@@ -437,6 +445,14 @@ static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
   return mode == 1 || (mode >= 2 && kind == MI_PAGE_HUGE);
 }
 
+/* Does a mapping end at the very top of the address space? Never used: its last block would
+ * end at address 0, which `p + size` bounds (ours and the program's) cannot express. Linux
+ * keeps the last pages of a 32-bit process's address space to itself, so only an emulator
+ * could hand such a mapping out; below that, the top segment slot is used like any other. */
+static bool mi_segment_mapping_at_top(const void* base, size_t mapped) {
+  return mapped > UINTPTR_MAX - (uintptr_t)base;
+}
+
 /* A new segment for pages of `kind`; `huge_size` > 0 sizes a huge segment for one block placed
  * at `page_alignment` (0 = no special alignment). */
 static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, mi_tld_t* tld) {
@@ -487,12 +503,19 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     /* a header of this kind may cover blocks of the segment's previous kind (no-access to memcheck) */
     mi_track_meta_unhide(segment, segment->segment_info_size);
     mi_track_mem_undefined(segment, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0));
+    _mi_abandoned_await_readers(); /* a pop that lost its race may still read the old link */
     memset(segment, 0, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
     size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
     void* p = _mi_os_alloc_aligned(map_size, alignment, mi_segment_use_large_os_pages(kind), &is_large, &base, &mapped, &tld->stats);
     if (p == NULL) return NULL;
+    if (mi_unlikely(mi_segment_mapping_at_top(base, mapped))) {
+      _mi_os_free(base, mapped, &tld->stats);
+      _mi_warning_message("the OS placed a mapping of %zu bytes at %p, ending at the top of the address space, which we never use; allocation fails\n",
+                          mapped, base);
+      return NULL;
+    }
     segment = (mi_segment_t*)((uint8_t*)p + align_offset);
     is_zero = true;
     _mi_segment_map_allocated_at(segment);
@@ -508,11 +531,13 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   mi_track_meta_hide(segment, info_size);
   segment->capacity = capacity;
   segment->page_kind = kind;
-  segment->page_shift = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGE_SHIFT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGE_SHIFT : 63);
+  /* one page: every offset inside a segment (< PTRDIFF_MAX) shifts to index 0 */
+  segment->page_shift = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGE_SHIFT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGE_SHIFT : MI_INTPTR_BITS - 1);
   segment->cookie = (uintptr_t)segment ^ _mi_process_cookie;
   segment->used = 0;
   segment->abandoned = 0;
-  segment->next = segment->prev = segment->abandoned_next = NULL;
+  segment->next = segment->prev = NULL;
+  mi_atomic_store_relaxed(&segment->abandoned_next, NULL);
   segment->in_free_queue = false;
   for (size_t i = 0; i < capacity; i++) {
     mi_page_t* page = &segment->pages[i];

@@ -28,6 +28,8 @@ _Static_assert(sizeof(mi_stats_t) == 2 * sizeof(size_t) + (0 MI_STATS_COUNT_FIEL
                                          (0 MI_STATS_COUNTER_FIELDS(MI_STATS_ONE)) * sizeof(mi_stat_counter_t) +
                                          MI_STAT_BINS * sizeof(mi_stat_count_t),
                "the field lists in stats.c must name every field of mi_stats_t");
+_Static_assert(_Alignof(mi_stat_count_t) == 8 && _Alignof(mi_stat_counter_t) == 8 && _Alignof(mi_stats_t) == 8,
+               "64-bit counters are aligned for 64-bit atomics (i686 aligns int64_t fields to 4 otherwise)");
 
 /* ---- Updating ---------------------------------------------------------------------------- */
 
@@ -342,7 +344,7 @@ typedef struct mi_stats_json_s {
   size_t len;  /* bytes the text needs so far, without the terminator */
 } mi_stats_json_t;
 
-static void mi_stats_json_printf(mi_stats_json_t* j, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mi_stats_json_printf(mi_stats_json_t* j, const char* fmt, ...) mi_attr_printf(2, 3);
 static void mi_stats_json_printf(mi_stats_json_t* j, const char* fmt, ...) {
   size_t room = (j->len < j->size ? j->size - j->len : 0);
   va_list args;

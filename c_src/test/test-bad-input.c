@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * The C API's contract edges, swept: impossible sizes (SIZE_MAX - i, PTRDIFF_MAX + i, k << 50)
- * each right after a small malloc/free so a recycled small block sits ready to be (wrongly)
+ * The C API's contract edges, swept: impossible sizes (SIZE_MAX - i, PTRDIFF_MAX + i, k << 50;
+ * with 32-bit sizes PTRDIFF_MAX - i instead of the last), each right after a small malloc/free so a recycled small block sits ready to be (wrongly)
  * handed back; count * size products that overflow by one; aligned requests whose size plus
  * alignment overflows; zero sizes; non-power-of-two alignments; realloc of NULL; aligned
  * realloc to larger alignments; mi_expand that cannot grow; NULL arguments.
@@ -21,6 +21,13 @@
 #define KiB ((size_t)1024)
 #define MiB (1024 * KiB)
 #define SWEEP ((size_t)1 << 14)
+/* A size split into two factors loses up to SPLIT_BITS low bits in the product. With 32-bit
+ * sizes few enough that the product stays in the range refused before the OS is asked. */
+#if SIZE_MAX > UINT32_MAX
+#define SPLIT_BITS 23
+#else
+#define SPLIT_BITS 11
+#endif
 
 /* ---- Checks that stay quiet in a sweep -------------------------------------------------------- */
 
@@ -135,7 +142,7 @@ static void impossible(size_t n, void* live, mi_heap_t* heap) {
   EXPECT_NULL(mi_rezalloc(live, n), "mi_rezalloc(live, n)");
   EXPECT_NULL(mi_heap_malloc(heap, n), "mi_heap_malloc");
   /* the size split in two factors, both ways round (the product is n with low bits dropped) */
-  unsigned j = 1 + (unsigned)(n % 23);
+  unsigned j = 1 + (unsigned)(n % SPLIT_BITS);
   size_t a = (size_t)1 << j, b = n >> j;
   EXPECT_NULL(mi_calloc(a, b), "mi_calloc(2^j, n >> j)");
   EXPECT_NULL(mi_calloc(b, a), "mi_calloc(n >> j, 2^j)");
@@ -171,6 +178,7 @@ static void test_too_large_sweep(void) {
   for (size_t i = 1; i < SWEEP; i++) impossible((size_t)PTRDIFF_MAX + i, live, heap);
   /* above PTRDIFF_MAX every request is refused up front, and the debug/secure builds say so */
   expect(reports[0] > overflow_before, "impossible sizes report EOVERFLOW", (size_t)reports[0], 0);
+#if SIZE_MAX > UINT32_MAX
   /* below it: k << 50 and (k << 50) | (2^50 - 1) are more address space than any machine has
    * (2^50 is a petabyte), so these reach the OS and fail there; above k = 2^13 they pass
    * PTRDIFF_MAX and are refused up front again */
@@ -178,6 +186,16 @@ static void test_too_large_sweep(void) {
     impossible(k << 50, live, heap);
     impossible((k << 50) | (((size_t)1 << 50) - 1), live, heap);
   }
+#else
+  /* with 32-bit sizes a GiB can be had (a 64-bit kernel gives a 32-bit process 4 GiB of
+   * address space): below it, only the sizes the allocator refuses before asking the OS,
+   * within a MiB of PTRDIFF_MAX (a huge block's segment needs its header and a segment of
+   * alignment room on top) */
+  for (size_t k = 1; k < SWEEP; k++) {
+    impossible((size_t)PTRDIFF_MAX - k, live, heap);
+    impossible((size_t)PTRDIFF_MAX - 64 * k, live, heap);
+  }
+#endif
   expect(intact(live, 16, 3), "the live block survived the sweep", 0, 0);
   expect_no_growth("impossible sizes left no memory behind", before);
   expect(live_in_heap(heap) == 0, "no block was left in the heap", live_in_heap(heap), 0);
@@ -232,7 +250,7 @@ static void overflowing_product(size_t count, size_t size) {
 
 static void test_overflowing_products(void) {
   /* products that overflow by exactly one: count * size == SIZE_MAX + 1 */
-  for (unsigned k = 1; k < 64; k++) {
+  for (unsigned k = 1; k < 8 * sizeof(size_t); k++) {
     overflowing_product((size_t)1 << k, (SIZE_MAX >> k) + 1);
     overflowing_product((SIZE_MAX >> k) + 1, (size_t)1 << k);
   }
@@ -243,7 +261,7 @@ static void test_overflowing_products(void) {
   }
   overflowing_product(SIZE_MAX, SIZE_MAX);
   overflowing_product(SIZE_MAX, 2);
-  overflowing_product((size_t)1 << 32, (size_t)1 << 32);
+  overflowing_product((size_t)1 << (4 * sizeof(size_t)), (size_t)1 << (4 * sizeof(size_t))); /* 2^64, or 2^32 */
   /* the products that just fit are not an overflow, only too large */
   for (size_t c = 3; c < 200; c += 2) {
     errno = 0;
@@ -268,7 +286,7 @@ static void test_alignment_rounding_overflow(void) {
   void* live = mi_malloc(16);
   fill(live, 16, 5);
   /* from a = 2 on: with a = 1 the first size below wraps to 0, which is an ordinary request */
-  for (unsigned k = 1; k < 63; k++) {
+  for (unsigned k = 1; k < 8 * sizeof(size_t) - 1; k++) {
     size_t a = (size_t)1 << k;
     size_t sizes[] = {
       SIZE_MAX - a + 2,                 /* 1 - a + 1: wraps to 1 when rounded up */
@@ -417,7 +435,7 @@ static void bad_alignment(size_t al) {
 static void test_bad_alignments(void) {
   size_t fixed[] = {0, 3, 5, 6, 7, 12, 24, 48, 100, 3 * MiB, SIZE_MAX, SIZE_MAX - 1};
   for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) bad_alignment(fixed[i]);
-  for (unsigned k = 1; k < 63; k++) {
+  for (unsigned k = 1; k < 8 * sizeof(size_t) - 1; k++) {
     bad_alignment(((size_t)1 << k) + 1);
     if (k >= 2) bad_alignment(((size_t)1 << k) - 1);
     if (k >= 2) bad_alignment(((size_t)1 << k) | ((size_t)1 << (k - 1)));

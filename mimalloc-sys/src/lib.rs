@@ -42,8 +42,8 @@
 //! The build script also reads `MIMALLOC_DEFAULT_<OPTION>` (a compiled-in default for an
 //! option, e.g. `MIMALLOC_DEFAULT_PURGE_DELAY=0`; the run-time `MIMALLOC_<OPTION>` still wins),
 //! `MIMALLOC_SYS_CFLAGS` (extra C flags) and `MIMALLOC_SYS_WERROR` (warnings are errors, as on
-//! CI). Targets: 64-bit Unix (developed and tested on Linux); the build script refuses others
-//! with a clear message.
+//! CI). Targets: 64- and 32-bit Unix (developed and tested on Linux; i686 and armv7 are tested
+//! under qemu in CI); the build script refuses others with a clear message.
 //!
 //! # Differences from `libmimalloc-sys`
 //!
@@ -71,7 +71,12 @@
     clippy::ptr_offset_with_cast
 )]
 mod bindings {
+    // One file per pointer width: the public structs hold `size_t` fields. Both are generated
+    // and checked by tests/bindings.rs; their layout assertions are compiled for the target.
+    #[cfg(target_pointer_width = "64")]
     include!("bindings.rs");
+    #[cfg(target_pointer_width = "32")]
+    include!("bindings_32.rs");
 }
 
 pub use bindings::*;

@@ -287,6 +287,12 @@ fn zeroed_after_dirty(size: usize, align: usize, dirty: usize, extra: usize) -> 
 #[test]
 fn zeroed_allocations_are_zero_also_when_reusing_freed_blocks() {
     for align in alignments() {
+        // Not with 32-bit pointers: at 2 MiB every block is a segment of its own, and the call
+        // for size 1 keeps 4099 of them live, 16 GiB of address space (a 32-bit process has
+        // 4). The big sizes below still cover that alignment there.
+        if cfg!(target_pointer_width = "32") && align > 64 * KIB {
+            continue;
+        }
         for size in 0..=4096usize {
             let dirty = match align {
                 a if a <= 16 => (128 * KIB / size.max(1)).clamp(4, 2048),

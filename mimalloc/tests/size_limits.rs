@@ -8,7 +8,11 @@
 //!
 //! Sizes: the largest valid `Layout` for the alignment (`isize::MAX` rounded down to it), and
 //! `isize::MAX - i`, `isize::MAX / 2 + i`, `k << 50` and `(k << 50) | (2^50 - 1)`: all more
-//! address space than any machine has (2^50 bytes is a petabyte).
+//! address space than any machine has (2^50 bytes is a petabyte). With 32-bit pointers a GiB
+//! can be had (a 64-bit kernel gives a 32-bit process 4 GiB of address space), so there the
+//! sizes are those the allocator refuses before asking the OS: `isize::MAX - i` and
+//! `isize::MAX - 512 * i`, within a MiB of the limit (a huge block's segment needs its header
+//! and a segment of alignment room on top, which no longer fits below `isize::MAX`).
 
 mod common;
 
@@ -23,13 +27,18 @@ const MAX: usize = isize::MAX as usize;
 
 fn impossible_sizes() -> Vec<usize> {
     let mut v: Vec<usize> = (0..256).map(|i| MAX - i).collect();
-    v.extend((0..256).map(|i| MAX / 2 + 1 + i));
-    for k in 1..(1usize << 13) {
-        if k < 64 || k % 61 == 0 {
-            v.push(k << 50);
-            v.push((k << 50) | ((1 << 50) - 1));
+    #[cfg(target_pointer_width = "64")]
+    {
+        v.extend((0..256).map(|i| MAX / 2 + 1 + i));
+        for k in 1..(1usize << 13) {
+            if k < 64 || k % 61 == 0 {
+                v.push(k << 50);
+                v.push((k << 50) | ((1 << 50) - 1));
+            }
         }
     }
+    #[cfg(target_pointer_width = "32")]
+    v.extend((1..2048).map(|i| MAX - 512 * i));
     v
 }
 

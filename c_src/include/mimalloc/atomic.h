@@ -22,6 +22,13 @@
   atomic_compare_exchange_weak_explicit(p, exp, des, memory_order_acq_rel, memory_order_acquire)
 #define mi_atomic_cas_strong_acq_rel(p, exp, des) \
   atomic_compare_exchange_strong_explicit(p, exp, des, memory_order_acq_rel, memory_order_acquire)
+/* Sequentially consistent: for the store-then-load handshakes (a thread announces itself, then
+ * reads what another thread may just have changed) that acquire/release cannot order. */
+#define mi_atomic_load_seq_cst(p) atomic_load_explicit(p, memory_order_seq_cst)
+#define mi_atomic_add_seq_cst(p, x) atomic_fetch_add_explicit(p, x, memory_order_seq_cst)
+#define mi_atomic_sub_seq_cst(p, x) atomic_fetch_sub_explicit(p, x, memory_order_seq_cst)
+#define mi_atomic_cas_weak_seq_cst(p, exp, des) \
+  atomic_compare_exchange_weak_explicit(p, exp, des, memory_order_seq_cst, memory_order_seq_cst)
 
 static inline void mi_atomic_yield(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -14,6 +14,9 @@
 #include "track.h"
 #include "types.h"
 
+/* Compiler portability. GCC and Clang get the attributes; MSVC (untested here: no cl.exe in
+ * CI) gets its own spellings or nothing where a hint has no equivalent. */
+#if defined(__GNUC__)
 #define mi_likely(x) __builtin_expect(!!(x), 1)
 #define mi_unlikely(x) __builtin_expect(!!(x), 0)
 #define mi_decl_noinline __attribute__((noinline))
@@ -21,6 +24,37 @@
 #define mi_decl_hidden __attribute__((visibility("hidden")))
 #define mi_decl_thread __thread
 #define mi_decl_cache_align __attribute__((aligned(64)))
+#elif defined(_MSC_VER)
+#include <intrin.h>
+#define mi_likely(x) (x)
+#define mi_unlikely(x) (x)
+#define mi_decl_noinline __declspec(noinline)
+#define mi_decl_cold
+#define mi_decl_hidden
+#define mi_decl_thread __declspec(thread)
+#define mi_decl_cache_align __declspec(align(64))
+#endif
+
+/* printf-style checking. MinGW's `printf` archetype is old msvcrt's, which knows no %zu; the
+ * C library formats with MinGW's own C99 printf here (C11 mode and _GNU_SOURCE turn it on;
+ * the UCRT's is C99 too), so check against that. */
+#if defined(__MINGW32__)
+#define mi_attr_printf(fmt, args) __attribute__((format(__gnu_printf__, fmt, args)))
+#elif defined(__GNUC__)
+#define mi_attr_printf(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define mi_attr_printf(fmt, args)
+#endif
+
+/* Windows x64 with GCC: `__thread` is emulated TLS there (a libgcc call per access), so the
+ * default heap lives in a TEB TLS slot instead, read with one gs-relative load (prim-windows.c
+ * allocates the slot). MSVC's and Clang's thread-locals are native and need none of this. */
+#if defined(_WIN32) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MI_WIN_TLS_SLOT 1
+#define MI_WIN_TEB_TLS_SLOTS 0x1480 /* offset of TEB.TlsSlots[64] on x64 */
+#else
+#define MI_WIN_TLS_SLOT 0
+#endif
 
 /* ---- init.c ------------------------------------------------------------------------------ */
 extern const mi_page_t _mi_page_empty;
@@ -37,11 +71,11 @@ mi_heap_t* _mi_heap_main_get(void);
 /* ---- options.c ---------------------------------------------------------------------------- */
 void _mi_options_init(void);
 void _mi_fputs(mi_output_fun* out, void* arg, const char* prefix, const char* msg);
-void _mi_fprintf(mi_output_fun* out, void* arg, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
-void _mi_message(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void _mi_verbose_message(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void _mi_warning_message(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void _mi_error_message(int err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void _mi_fprintf(mi_output_fun* out, void* arg, const char* fmt, ...) mi_attr_printf(3, 4);
+void _mi_message(const char* fmt, ...) mi_attr_printf(1, 2);
+void _mi_verbose_message(const char* fmt, ...) mi_attr_printf(1, 2);
+void _mi_warning_message(const char* fmt, ...) mi_attr_printf(1, 2);
+void _mi_error_message(int err, const char* fmt, ...) mi_attr_printf(2, 3);
 
 /* ---- random.c ----------------------------------------------------------------------------- */
 uintptr_t _mi_random_seed(void);           /* OS randomness, or a clock-derived fallback */
@@ -203,13 +237,23 @@ static inline bool mi_count_size_overflow(size_t count, size_t size, size_t* tot
 
 static inline size_t _mi_wsize_from_size(size_t size) { return (size + MI_INTPTR_SIZE - 1) / MI_INTPTR_SIZE; }
 
+/* Index of the highest set bit of x != 0; the builtin of the word's own width, so that 32-bit
+ * targets use one count-leading-zeros instruction rather than a 64-bit emulation. */
+static inline size_t mi_bsr(size_t x) {
+#if MI_INTPTR_SIZE == 8
+  return (size_t)(63 - __builtin_clzll((unsigned long long)x));
+#else
+  return (size_t)(31 - __builtin_clz((unsigned int)x));
+#endif
+}
+
 /* Bin of a size (see types.h for the class layout). */
 static inline size_t _mi_bin(size_t size) {
-  if (size <= MI_INTPTR_SIZE) return 1;
+  if (size <= MI_MIN_BLOCK_SIZE) return 1;
   if (size <= MI_BIN_LINEAR_MAX) return 1 + ((size + 15) >> 4);
   if (size > MI_LARGE_OBJ_SIZE_MAX) return MI_BIN_HUGE;
   size_t s = size - 1;
-  size_t b = (size_t)(63 - __builtin_clzll((unsigned long long)s)); /* >= 8 */
+  size_t b = mi_bsr(s); /* >= 8 */
   return 18 + (b - 8) * 8 + ((s >> (b - 3)) & 7);
 }
 
@@ -222,6 +266,8 @@ static inline uintptr_t _mi_thread_id(void) {
   uintptr_t tid;
   __asm__("movq %%gs:0x30, %0" : "=r"(tid));
   return tid;
+#elif defined(_WIN32) && defined(_MSC_VER) && defined(_M_X64)
+  return (uintptr_t)__readgsqword(0x30);
 #elif defined(__APPLE__) && defined(__x86_64__)
   uintptr_t tid;
   __asm__("movq %%gs:0, %0" : "=r"(tid));
@@ -243,7 +289,27 @@ static inline uintptr_t _mi_thread_id(void) {
 #endif
 }
 
+#if MI_WIN_TLS_SLOT
+/* Byte offset of our slot in the TEB; 0 until prim-windows.c has one (the `__thread` variable
+ * serves meanwhile). A fresh thread's slot reads NULL: that is the empty heap. The loads are
+ * volatile so that a heap set in between (thread init) is seen by the next read. */
+extern size_t _mi_win_tls_offset;
+static inline mi_heap_t* mi_prim_get_default_heap(void) {
+  size_t ofs = _mi_win_tls_offset;
+  if (mi_unlikely(ofs == 0)) return _mi_heap_default;
+  mi_heap_t* heap;
+  __asm__ volatile("movq %%gs:(%1), %0" : "=r"(heap) : "r"(ofs));
+  return (mi_likely(heap != NULL) ? heap : (mi_heap_t*)&_mi_heap_empty);
+}
+static inline void mi_prim_set_default_heap(mi_heap_t* heap) {
+  size_t ofs = _mi_win_tls_offset;
+  if (ofs == 0) _mi_heap_default = heap;
+  else __asm__ volatile("movq %0, %%gs:(%1)" : : "r"(heap), "r"(ofs) : "memory");
+}
+#else
 static inline mi_heap_t* mi_prim_get_default_heap(void) { return _mi_heap_default; }
+static inline void mi_prim_set_default_heap(mi_heap_t* heap) { _mi_heap_default = heap; }
+#endif
 
 static inline bool mi_heap_is_initialized(const mi_heap_t* heap) { return heap != &_mi_heap_empty; }
 
@@ -308,12 +374,13 @@ static inline void mi_page_set_has_aligned(mi_page_t* page, bool has_aligned) { 
  * secure mode can encode links with the page's keys without touching any caller. */
 
 #if MI_ENCODE_FREELIST
-/* Every link read and written in the checked modes pays one rotate. On x86-64 the instruction
- * itself, which takes its count modulo 64 from cl: GCC 12 compiles the masked C form below to
- * the rotate too, but when a function rotates both ways by the same key (the checked free
- * decodes the block's word, then encodes its new link) it copies and re-masks the count in
- * three more instructions. Elsewhere the masked shifts, defined for every count (0 too). */
-#if defined(__x86_64__) && defined(__GNUC__)
+/* Every link read and written in the checked modes pays one rotate of a word. On x86-64 the
+ * instruction itself, which takes its count modulo 64 from cl: GCC 12 compiles the masked C
+ * form below to the rotate too, but when a function rotates both ways by the same key (the
+ * checked free decodes the block's word, then encodes its new link) it copies and re-masks the
+ * count in three more instructions. Elsewhere the shifts masked to the word width, defined for
+ * every count (0 too), which compilers turn into the target's rotate. */
+#if defined(__x86_64__) && defined(__GNUC__) && MI_INTPTR_SIZE == 8
 static inline uintptr_t mi_rotl(uintptr_t x, uintptr_t shift) {
   __asm__("rolq %%cl, %0" : "+r"(x) : "c"(shift) : "cc");
   return x;
@@ -324,10 +391,10 @@ static inline uintptr_t mi_rotr(uintptr_t x, uintptr_t shift) {
 }
 #else
 static inline uintptr_t mi_rotl(uintptr_t x, uintptr_t shift) {
-  return (x << (shift & 63)) | (x >> ((64 - shift) & 63));
+  return (x << (shift & (MI_INTPTR_BITS - 1))) | (x >> ((MI_INTPTR_BITS - shift) & (MI_INTPTR_BITS - 1)));
 }
 static inline uintptr_t mi_rotr(uintptr_t x, uintptr_t shift) {
-  return (x >> (shift & 63)) | (x << ((64 - shift) & 63));
+  return (x >> (shift & (MI_INTPTR_BITS - 1))) | (x << ((MI_INTPTR_BITS - shift) & (MI_INTPTR_BITS - 1)));
 }
 #endif
 #endif
@@ -354,7 +421,8 @@ static inline void mi_block_link_write(mi_block_t* block, mi_encoded_t link) {
 #if MI_ENCODE_FREELIST
 /* An encoded link holds the next block's offset from its page's first block, xor-ed with one
  * page key and rotated by the other: a blind write decodes to an offset inside the page with
- * odds of about page size / 2^64, and a partial one moves bits the rotation scattered. An
+ * odds of about page size / 2^64 (2^32 with 32-bit words, where a 64 KiB small page leaves
+ * 1 in 65,536), and a partial one moves bits the rotation scattered. An
  * offset rather than an address lets one unsigned compare judge a decoded link. The list's end,
  * NULL, is the offset that wraps to address 0: encoding needs no case for it. */
 static inline uintptr_t mi_link_offset(const mi_page_t* page, mi_encoded_t link) {
@@ -381,7 +449,7 @@ __attribute__((noreturn)) void _mi_error_freelist_corrupted(const mi_page_t* pag
 static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t* block) {
 #if MI_ENCODE_FREELIST
   /* a link overwritten after free decodes to an offset outside the page (with odds of about
-   * page size / 2^64 of passing): stop before handing that memory out */
+   * page size / 2^(word bits) of passing): stop before handing that memory out */
   uintptr_t offset = mi_link_offset(page, mi_block_link_read(block));
   /* integer sums: a pointer sum is assumed never to be NULL */
   mi_block_t* next = (mi_block_t*)((uintptr_t)page->page_start + offset);

@@ -52,13 +52,26 @@
 
 /* ---- Sizes ------------------------------------------------------------------------------ */
 
-#define MI_INTPTR_SIZE 8
+/* The machine word: a free block's link, the encoded-link keys and the direct-lookup word size.
+ * Taken from the pointer width itself (not from `long`, which is 32 bits on 64-bit Windows). */
+#if UINTPTR_MAX == UINT64_MAX
 #define MI_INTPTR_SHIFT 3
+#elif UINTPTR_MAX == UINT32_MAX
+#define MI_INTPTR_SHIFT 2
+#else
+#error "pointers must be 32 or 64 bits wide"
+#endif
+#define MI_INTPTR_SIZE (1 << MI_INTPTR_SHIFT)
+#define MI_INTPTR_BITS (8 * MI_INTPTR_SIZE)
 #define MI_MAX_ALIGN_SIZE 16 /* what the plain API guarantees for sizes >= 16 */
 #define MI_KiB ((size_t)1024)
 #define MI_MiB (MI_KiB * MI_KiB)
 
-#define MI_SEGMENT_SHIFT 22 /* 4 MiB segments */
+/* 4 MiB segments with both pointer widths. A 32-bit process has 3 to 4 GiB of address space,
+ * room for about 700 of them; smaller segments would mean smaller pages (more segments per
+ * heap, more headers) or fewer pages per segment, and 4 MiB already spends only 0.1 % of the
+ * address space per segment. The segment map (segment-map.c) is 128 bytes there. */
+#define MI_SEGMENT_SHIFT 22
 #define MI_SEGMENT_SIZE ((size_t)1 << MI_SEGMENT_SHIFT)
 #define MI_SEGMENT_MASK (MI_SEGMENT_SIZE - 1)
 #define MI_SMALL_PAGE_SHIFT 16  /* 64 KiB */
@@ -83,14 +96,18 @@
 #define MI_ALIGN_OVERALLOC_MAX (64 * MI_KiB)
 
 /* Size classes: bin 1 is 8 bytes, bins 2..17 step by 16 bytes up to 256, then eight classes
- * per power of two, which bounds internal waste to 1/9 of the block (< 12.5 %). */
+ * per power of two, which bounds internal waste to 1/9 of the block (< 12.5 %). The classes
+ * are the same with 4-byte words: every class from 16 bytes up is a multiple of 16, which is
+ * how blocks keep MI_MAX_ALIGN_SIZE, and bin 1 stays 8 bytes so 5..8-byte requests are not
+ * rounded up to 16. */
+#define MI_MIN_BLOCK_SIZE 8 /* bin 1: room for a link word, and for 8-byte alignment */
 #define MI_BIN_LINEAR_MAX 256
 #define MI_BIN_LARGE_LAST 121 /* the bin of MI_LARGE_OBJ_SIZE_MAX */
 #define MI_BIN_HUGE (MI_BIN_LARGE_LAST + 1)
 #define MI_BIN_FULL (MI_BIN_HUGE + 1)
 #define MI_BIN_COUNT (MI_BIN_FULL + 1)
 
-#define MI_PAGES_DIRECT (MI_SMALL_WSIZE_MAX + 1) /* direct lookup by word size 0..128 */
+#define MI_PAGES_DIRECT (MI_SMALL_WSIZE_MAX + 1) /* direct lookup by word size 0..128 (up to MI_SMALL_SIZE_MAX bytes) */
 
 /* Free lists of a fresh page grow by at most this many bytes per step (bounded work). */
 #define MI_MAX_EXTEND_SIZE (4 * MI_KiB)
@@ -195,7 +212,7 @@ typedef struct mi_segment_s {
   uintptr_t cookie;           /* segment ^ process cookie: checks a pointer is ours */
   struct mi_segment_s* next;  /* in a tld free-page queue or the cache */
   struct mi_segment_s* prev;
-  struct mi_segment_s* abandoned_next; /* in the global abandoned stack */
+  _Atomic(struct mi_segment_s*) abandoned_next; /* in the global abandoned stack; atomic: a racing pop may read it */
   size_t abandoned;           /* pages in use while abandoned */
   size_t abandoned_unpurged;  /* while abandoned: bytes of its empty pages left for the next owner to purge */
   size_t used;                /* pages in use */
@@ -261,7 +278,18 @@ typedef struct mi_tld_s {
 } mi_tld_t;
 
 _Static_assert((MI_SEGMENT_SIZE & (MI_SEGMENT_SIZE - 1)) == 0, "segment size must be a power of two");
+_Static_assert(sizeof(void*) == MI_INTPTR_SIZE && sizeof(uintptr_t) == MI_INTPTR_SIZE && sizeof(size_t) == MI_INTPTR_SIZE,
+               "pointers, uintptr_t and size_t are one word");
 _Static_assert(sizeof(mi_block_t) == sizeof(void*), "a free block's link is one word");
+_Static_assert(MI_MIN_BLOCK_SIZE >= sizeof(mi_block_t), "the smallest block holds a free-list link");
+_Static_assert(MI_MIN_BLOCK_SIZE % MI_INTPTR_SIZE == 0, "links of the smallest blocks are word aligned");
+_Static_assert(MI_MAX_ALIGN_SIZE % MI_INTPTR_SIZE == 0 && MI_BIN_LINEAR_MAX % MI_MAX_ALIGN_SIZE == 0,
+               "classes from 16 bytes up are multiples of MI_MAX_ALIGN_SIZE");
+_Static_assert(MI_SEGMENT_SHIFT < MI_INTPTR_BITS - 8, "a segment is a small part of the address space");
+_Static_assert(MI_MAX_EXTEND_SIZE % MI_MIN_BLOCK_SIZE == 0, "a free-list extension is whole smallest blocks");
+_Static_assert(_Alignof(mi_page_t) == 64 && sizeof(mi_page_t) % 64 == 0, "page descriptors keep their three cache lines");
+_Static_assert(MI_SMALL_SIZE_MAX == MI_SMALL_WSIZE_MAX * MI_INTPTR_SIZE && MI_PAGES_DIRECT == MI_SMALL_WSIZE_MAX + 1,
+               "the direct array has an entry per word size up to MI_SMALL_SIZE_MAX");
 _Static_assert(MI_BIN_COUNT <= MI_STAT_BINS, "stats keep one counter per bin");
 _Static_assert(MI_SMALL_PAGES_PER_SEGMENT <= 64, "guards_pending has a bit per page");
 _Static_assert(MI_SMALL_SIZE_MAX <= MI_SMALL_OBJ_SIZE_MAX, "direct sizes are small sizes");
