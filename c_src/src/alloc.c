@@ -10,8 +10,14 @@
 
 #if MI_ENCODE_FREELIST
 /* Reached through a tail call, so the fast path below needs no stack frame for it (noipa:
- * a function the compiler knows never returns is called, never jumped to). */
-static mi_decl_noinline mi_decl_cold __attribute__((noipa)) void* mi_page_malloc_corrupted(const mi_page_t* page, const mi_block_t* block) {
+ * a function the compiler knows never returns is called, never jumped to). GCC only: clang
+ * (macOS, FreeBSD) has no noipa and warns about it. */
+#if defined(__clang__)
+#define MI_ATTR_NOIPA
+#else
+#define MI_ATTR_NOIPA __attribute__((noipa))
+#endif
+static mi_decl_noinline mi_decl_cold MI_ATTR_NOIPA void* mi_page_malloc_corrupted(const mi_page_t* page, const mi_block_t* block) {
   _mi_error_freelist_corrupted(page, block);
 }
 #endif
@@ -210,10 +216,10 @@ char* mi_heap_strndup(mi_heap_t* heap, const char* s, size_t n) mi_attr_noexcept
 }
 
 char* mi_heap_realpath(mi_heap_t* heap, const char* fname, char* resolved_name) mi_attr_noexcept {
-  if (resolved_name != NULL) return realpath(fname, resolved_name);
+  if (resolved_name != NULL) return _mi_prim_realpath(fname, resolved_name);
   /* resolve into a stack buffer: libc's own allocation would not come from our heap */
   char buf[PATH_MAX];
-  char* rname = realpath(fname, buf);
+  char* rname = _mi_prim_realpath(fname, buf);
   if (rname == NULL) return NULL;
   return mi_heap_strdup(heap, buf);
 }

@@ -6,6 +6,8 @@
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
+#include <stdlib.h> /* atexit */
+
 #define MI_PAGE_EMPTY ((mi_page_t*)&_mi_page_empty)
 
 const mi_page_t _mi_page_empty;
@@ -74,11 +76,56 @@ void mi_process_init(void) mi_attr_noexcept {
   mi_thread_init();
 }
 
+#if defined(_WIN32)
+/* MinGW runs .ctors/.dtors only from a `main` that GCC compiled (its call to __main): a Rust
+ * or MSVC-built main never makes it, and the exit statistics were silently lost. The C
+ * runtime's own initializer table (.CRT$XCU) runs before every program's main, and atexit
+ * puts the exit report before the runtime tears itself down. */
+#define MI_PROCESS_LOAD_ATTR
+#define MI_PROCESS_DONE_ATTR
+#else
 /* Run as early as possible so the main thread's key and options exist before other threads. */
-__attribute__((constructor)) static void mi_process_load(void) { mi_process_init(); }
+#define MI_PROCESS_LOAD_ATTR __attribute__((constructor))
+#define MI_PROCESS_DONE_ATTR __attribute__((destructor))
+#endif
 
-__attribute__((destructor)) static void mi_process_done(void) {
+static void mi_process_done(void);
+
+MI_PROCESS_LOAD_ATTR static void mi_process_load(void) {
+  mi_process_init();
+#if defined(_WIN32)
+  (void)atexit(&mi_process_done);
+#endif
+}
+
+#if defined(_WIN32)
+/* A program may also end through ExitProcess, which runs no atexit handler: Rust's
+ * std::process::exit does. The image's TLS callbacks still see DLL_PROCESS_DETACH (0), before
+ * the DLLs detach; mi_process_done uses nothing of the C runtime (WriteFile, MinGW's own
+ * vsnprintf). Whichever of the two comes first reports, the other finds it done. */
+typedef void (*mi_tls_callback_t)(void* module, unsigned long reason, void* reserved);
+static void mi_process_tls_callback(void* module, unsigned long reason, void* reserved) {
+  (void)module;
+  (void)reserved;
+  if (reason == 0) mi_process_done();
+}
+#if defined(_MSC_VER)
+#pragma section(".CRT$XCU", read)
+__declspec(allocate(".CRT$XCU")) static void (*mi_process_load_entry)(void) = &mi_process_load;
+#pragma section(".CRT$XLY", read)
+__declspec(allocate(".CRT$XLY")) static mi_tls_callback_t mi_process_tls_entry = &mi_process_tls_callback;
+#else
+__attribute__((section(".CRT$XCU"), used)) static void (*mi_process_load_entry)(void) = &mi_process_load;
+__attribute__((section(".CRT$XLY"), used)) static mi_tls_callback_t mi_process_tls_entry = &mi_process_tls_callback;
+#endif
+#endif
+
+static _Atomic(bool) mi_process_done_ran;
+
+MI_PROCESS_DONE_ATTR static void mi_process_done(void) {
   if (mi_atomic_load_acquire(&mi_process_state) != 2) return;
+  bool expected = false;
+  if (!mi_atomic_cas_strong_acq_rel(&mi_process_done_ran, &expected, true)) return;
   if (mi_option_is_enabled(mi_option_show_stats) || mi_option_is_enabled(mi_option_verbose)) {
     mi_stats_print_out(NULL, NULL);
   }

@@ -11,8 +11,14 @@ static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true, 0};
 /* Next address to try for an aligned mapping. Hinting at a region no one else uses makes the
  * kernel hand back aligned memory on the first try, avoiding the over-map-and-trim dance. */
 static _Atomic(uintptr_t) mi_os_aligned_hint;
+#if MI_INTPTR_SIZE == 8
 #define MI_HINT_BASE ((uintptr_t)2 << 40) /* 2 TiB */
 #define MI_HINT_MAX ((uintptr_t)30 << 40)
+#else
+/* 32-bit: no region of the address space is free to claim; over-map and trim instead */
+#define MI_HINT_BASE ((uintptr_t)0)
+#define MI_HINT_MAX ((uintptr_t)0)
+#endif
 
 void _mi_os_init(void) {
   _mi_prim_config(&mi_os_config);
@@ -33,7 +39,7 @@ size_t _mi_os_guard_budget(void) {
 }
 
 static void* mi_os_aligned_hint_next(size_t size, size_t alignment) {
-  if (alignment != MI_SEGMENT_SIZE || size > 1024 * MI_MiB) return NULL;
+  if (MI_HINT_MAX == 0 || alignment != MI_SEGMENT_SIZE || size > 1024 * MI_MiB) return NULL;
   uintptr_t hint = mi_atomic_add_acq_rel(&mi_os_aligned_hint, _mi_align_up(size, MI_SEGMENT_SIZE));
   if (hint == 0 || hint > MI_HINT_MAX) {
     /* (re)start the hint region; a random offset keeps layouts different between runs */
@@ -92,8 +98,21 @@ void* _mi_os_alloc_aligned(size_t size, size_t alignment, bool allow_large, bool
     *is_large = allow_large;
     return p;
   }
-  /* 2. over-map by the alignment and trim both ends */
   mi_os_unmap(p, size, stats);
+  /* 2. the OS layer's own way to an aligned mapping (Windows can not trim a reservation) */
+  int err = _mi_prim_mmap_aligned(size, alignment, allow_large, &p);
+  if (err == 0) {
+    mi_os_stat_mapped(size, stats);
+    *base = p;
+    *mapped = size;
+    *is_large = allow_large;
+    return p;
+  }
+  if (err != ENOTSUP) {
+    _mi_warning_message("unable to map %zu bytes aligned to %zu from the OS (error %d)", size, alignment, err);
+    return NULL;
+  }
+  /* 3. over-map by the alignment and trim both ends */
   size_t over = size + alignment;
   p = mi_os_map(NULL, over, allow_large, stats);
   if (p == NULL) return NULL;

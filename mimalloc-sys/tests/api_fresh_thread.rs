@@ -11,7 +11,9 @@
 
 use core::ffi::c_void;
 use mimalloc_sys::*;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+#[cfg(unix)]
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -268,8 +270,11 @@ fn blocks_outliving_their_thread() -> Option<String> {
 /// A block allocated by a pthread-key destructor of this test, which runs after the
 /// allocator's own thread-exit destructor (its key is older): the thread starts over, and its
 /// state must be torn down again.
+/// Unix only (a pthread key); on Windows the FLS callback's counterpart is win_threads.rs.
+#[cfg(unix)]
 static LATE_BLOCK: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
 
+#[cfg(unix)]
 unsafe extern "C" fn late_destructor(_: *mut c_void) {
     // SAFETY: ordinary allocations; the kept block goes to main through LATE_BLOCK.
     unsafe {
@@ -288,6 +293,7 @@ unsafe extern "C" fn late_destructor(_: *mut c_void) {
     }
 }
 
+#[cfg(unix)]
 fn allocation_in_a_late_thread_destructor() -> Option<String> {
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: creates a key with a destructor that only allocates through the allocator.
@@ -362,6 +368,7 @@ fn every_entry_point_works_as_the_first_call_of_a_thread() {
     if let Some(msg) = blocks_outliving_their_thread() {
         failures.push(format!("blocks outliving their thread: {msg}"));
     }
+    #[cfg(unix)]
     if let Some(msg) = allocation_in_a_late_thread_destructor() {
         failures.push(format!("allocation in a late thread destructor: {msg}"));
     }

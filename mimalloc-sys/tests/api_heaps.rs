@@ -172,6 +172,7 @@ fn heap_blocks_are_owned_and_foreign_pointers_are_not() {
         static IN_DATA: [u64; 4] = [1, 2, 3, 4];
         assert!(!mi_check_owned(IN_DATA.as_ptr() as *const c_void));
         // memory straight from the OS is foreign in every build
+        #[cfg(unix)]
         let foreign = libc::mmap(
             core::ptr::null_mut(),
             8 << 20,
@@ -180,14 +181,35 @@ fn heap_blocks_are_owned_and_foreign_pointers_are_not() {
             -1,
             0,
         );
+        #[cfg(unix)]
         assert_ne!(foreign, libc::MAP_FAILED);
+        #[cfg(windows)]
+        let foreign = {
+            #[link(name = "kernel32")]
+            unsafe extern "system" {
+                fn VirtualAlloc(a: *mut c_void, n: usize, t: u32, p: u32) -> *mut c_void;
+            }
+            // MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE
+            let p = VirtualAlloc(core::ptr::null_mut(), 8 << 20, 0x3000, 0x04);
+            assert!(!p.is_null());
+            p
+        };
         for off in [0usize, 8, 4096, 4 << 20] {
             let f = (foreign as *const u8).add(off) as *const c_void;
             assert!(!mi_check_owned(f), "mmap'ed memory owned at +{off}");
             assert!(!mi_heap_check_owned(heap, f));
             assert!(!mi_heap_contains_block(heap, f));
         }
+        #[cfg(unix)]
         libc::munmap(foreign, 8 << 20);
+        #[cfg(windows)]
+        {
+            #[link(name = "kernel32")]
+            unsafe extern "system" {
+                fn VirtualFree(a: *mut c_void, n: usize, t: u32) -> i32;
+            }
+            VirtualFree(foreign, 0, 0x8000); // MEM_RELEASE
+        }
         // libc's malloc is ours only with `override`
         if !redirected() {
             for n in [16usize, 1000, 200_000] {
@@ -345,7 +367,10 @@ fn every_heap_entry_point_allocates_in_its_heap() {
             );
             assert!(!mi_heap_check_owned(mi_heap_get_backing(), p));
         }
-        assert_eq!(core::ffi::CStr::from_ptr(blocks[11] as *const i8), s);
+        assert_eq!(
+            core::ffi::CStr::from_ptr(blocks[11] as *const core::ffi::c_char),
+            s
+        );
         for p in blocks {
             mi_free(p);
         }

@@ -13,6 +13,9 @@
 //! makes malloc-style allocators and `pthread_create` work there in practice, and so must we.
 //! The child uses no lock of this test (the hand-over slots are atomics) so a lock a worker held
 //! at the fork cannot be what hangs it.
+//!
+//! Unix only: Windows has no fork (skipped there, not silently: this line is the reason).
+#![cfg(unix)]
 
 mod common;
 

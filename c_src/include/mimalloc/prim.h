@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
- * The contract between the allocator and the operating system. Exactly one file implements it
- * (prim-unix.c); a new platform is one new file. None of these functions allocate through the
- * allocator, and all may be called before the process is initialised. Errors come back as an
- * errno value (0 = success) and are reported by the caller, never here. */
+ * The contract between the allocator and the operating system. Exactly one file per OS family
+ * implements it (prim-unix.c, prim-windows.c); a new platform is one new file. None of these
+ * functions allocate through the allocator, and all may be called before the process is
+ * initialised. Errors come back as an errno value (0 = success) and are reported by the
+ * caller, never here. */
 #ifndef MI_PRIM_H
 #define MI_PRIM_H
 
@@ -24,8 +25,16 @@ void _mi_prim_config(mi_os_config_t* config);
 
 /* Map `size` fresh zeroed read-write bytes, preferring address `hint` (may be NULL). */
 int _mi_prim_mmap(void* hint, size_t size, bool allow_large, void** addr);
+/* Map `size` fresh zeroed read-write bytes at an address aligned to `alignment` (a power of
+ * two), in one mapping that `_mi_prim_munmap` later releases whole. ENOTSUP where the OS
+ * layer has no better way than the caller's: over-map and unmap the unaligned ends (Unix).
+ * An OS that can only release whole mappings (Windows) must implement it. */
+int _mi_prim_mmap_aligned(size_t size, size_t alignment, bool allow_large, void** addr);
+/* Unmap: os.c unmaps part of a mapping only where `_mi_prim_mmap_aligned` said ENOTSUP. */
 int _mi_prim_munmap(void* addr, size_t size);
-/* Give memory back; with `zeroing` it reads as zero afterwards (DONTNEED), else lazily (FREE). */
+/* Give memory back; with `zeroing` it reads as zero afterwards (DONTNEED), else lazily (FREE).
+ * Either way the range stays mapped read-write: a caller may touch it again without asking
+ * (Windows decommits and commits again, which frees the pages and reads as zero). */
 int _mi_prim_purge(void* addr, size_t size, bool zeroing);
 /* Make memory inaccessible (guard page) or accessible again. */
 int _mi_prim_protect(void* addr, size_t size, bool protect);
@@ -44,10 +53,14 @@ void _mi_prim_process_info(mi_process_info_t* pinfo);
 void _mi_prim_out_stderr(const char* msg);
 /* Copy the value of environment variable `name` (ASCII, case-insensitive) without allocating. */
 bool _mi_prim_getenv(const char* name, char* result, size_t result_size);
+/* The absolute path of an existing file into `resolved` (PATH_MAX bytes), without allocating;
+ * NULL with errno set where there is none. */
+char* _mi_prim_realpath(const char* fname, char* resolved);
 /* Fill `buf` with OS randomness; false when none is available. */
 bool _mi_prim_random_buf(void* buf, size_t buf_len);
 
-/* Arrange for `_mi_thread_done(heap)` to run when the calling thread exits. */
+/* Arrange for `_mi_thread_done(heap)` to run when the calling thread exits: every thread, also
+ * those the program did not start through Rust or pthreads (Windows: an FLS callback). */
 void _mi_prim_thread_init_auto_done(void);
 void _mi_prim_thread_done_auto_done(void);
 void _mi_prim_thread_associate_default_heap(void* heap);

@@ -6,6 +6,7 @@
 use mimalloc_sys::{mi_stats_get, mi_stats_t};
 
 /// Resident set size of this process in bytes: field 2 of /proc/self/statm times the page size.
+#[cfg(target_os = "linux")]
 pub fn rss_bytes() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
     let pages: usize = statm
@@ -16,6 +17,27 @@ pub fn rss_bytes() -> usize {
         .expect("number");
     // SAFETY: sysconf has no preconditions.
     pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize
+}
+
+/// Resident set size of this process in bytes, as the OS layer reports it (Windows: the
+/// working set from K32GetProcessMemoryInfo).
+#[cfg(not(target_os = "linux"))]
+pub fn rss_bytes() -> usize {
+    let mut rss = 0usize;
+    // SAFETY: every out-pointer is either null (not wanted) or a valid local.
+    unsafe {
+        mimalloc_sys::mi_process_info(
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            &mut rss,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        )
+    };
+    rss
 }
 
 /// The allocator's process-wide statistics (the calling thread's are merged first).
