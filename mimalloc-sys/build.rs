@@ -98,6 +98,15 @@ fn feature(name: &str) -> bool {
     env::var_os(format!("CARGO_FEATURE_{name}")).is_some()
 }
 
+fn target_is_windows() -> bool {
+    env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "windows")
+}
+
+/// macOS and the other Apple systems (same linker, same dyld thread-locals).
+fn target_is_apple() -> bool {
+    env::var("CARGO_CFG_TARGET_VENDOR").is_ok_and(|v| v == "apple")
+}
+
 /// The C sources: `c_src` beside the manifest (a symlink in the workspace, real files in a
 /// packaged crate).
 fn c_src_dir() -> PathBuf {
@@ -124,6 +133,29 @@ fn rerun_triggers(c_src: &std::path::Path) {
 fn feature_defines() -> Vec<(&'static str, &'static str)> {
     let mut defines = Vec::new();
     for (feat, define, value) in FEATURE_DEFINES {
+        if *feat == "OVERRIDE" && feature(feat) && target_is_windows() {
+            // A static library cannot replace the C runtime's malloc on Windows: the CRT DLL and
+            // every other DLL keep calling their own heap, and the import library already
+            // defines `malloc`. Build without it rather than pretend (README, "Platforms").
+            println!(
+                "cargo:warning=mimalloc-sys: the `override` feature has no effect on Windows: \
+                 malloc/free of the C runtime are not replaced (use MiMalloc as the global \
+                 allocator or the mi_* API); mi_is_redirected() returns false"
+            );
+            continue;
+        }
+        if *feat == "OVERRIDE" && feature(feat) && target_is_apple() {
+            // Mach-O has no symbol aliases, and two-level namespaces bind every library's
+            // malloc to libSystem anyway: replacing it means registering a malloc zone as the
+            // default, which is not written yet (README, "Platforms"). Without it, dyld's lazy
+            // thread-local set-up keeps using libmalloc and cannot recurse into us (prim-unix.c).
+            println!(
+                "cargo:warning=mimalloc-sys: the `override` feature is not supported on macOS yet \
+                 (no malloc zone): malloc/free stay the system's (use MiMalloc as the global \
+                 allocator or the mi_* API); mi_is_redirected() returns false"
+            );
+            continue;
+        }
         if feature(feat) {
             defines.push((*define, *value));
         }
@@ -198,14 +230,37 @@ fn target_settings(build: &mut cc::Build) {
         build.flag_if_supported("-ftls-model=initial-exec");
     }
     // Exporting malloc means the compiler must not treat our own malloc calls as builtins.
-    if feature("OVERRIDE") {
+    if feature("OVERRIDE") && os != "windows" && !target_is_apple() {
         build.flag_if_supported("-fno-builtin-malloc");
     } else {
         // Two copies of the allocator in one process must never bind to each other's symbols.
         build.flag_if_supported("-fvisibility=hidden");
     }
+    // Our own calls between our functions bind locally, even in a shared object (an ELF idea:
+    // Mach-O binds within the image anyway, and clang for it warns the flag is unused).
+    if !target_is_apple() {
+        build.flag_if_supported("-fno-semantic-interposition");
+    }
     if os == "linux" || os == "android" || os == "freebsd" {
         println!("cargo:rustc-link-lib=pthread");
+    }
+    if os == "windows" {
+        // BCryptGenRandom (randomness) and the token calls that enable large OS pages.
+        println!("cargo:rustc-link-lib=bcrypt");
+        println!("cargo:rustc-link-lib=advapi32");
+        // MSVC's cl.exe lacks the GNU C extensions the sources use (statement attributes,
+        // __builtin_*, range initialisers, GCC inline asm); clang-cl accepts them.
+        let env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+        if env == "msvc" {
+            let compiler = build.get_compiler();
+            assert!(
+                !compiler.is_like_msvc() || compiler.is_like_clang_cl(),
+                "mimalloc-sys: cl.exe cannot compile the C sources (they use GCC/Clang extensions); \
+                 build with clang-cl (set CC=clang-cl for this target) or use x86_64-pc-windows-gnu"
+            );
+            // C11 <stdatomic.h> on the MSVC headers
+            build.flag_if_supported("/experimental:c11atomics");
+        }
     }
 }
 
@@ -225,7 +280,6 @@ fn main() {
         .flag_if_supported("-Wundef")
         .flag_if_supported("-Wstrict-prototypes")
         .flag_if_supported("-Wshadow")
-        .flag_if_supported("-fno-semantic-interposition")
         .define("_GNU_SOURCE", None);
     for (define, value) in feature_defines() {
         build.define(define, value);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * The only file that talks to the operating system: mappings, purging, protection, clocks,
  * process information, stderr, the environment, randomness and the thread-exit hook.
- * Nothing here allocates through the allocator; everything may run before initialisation. */
+ * Nothing here allocates through the allocator; everything may run before initialisation.
+ * One file for Linux (glibc and musl), macOS and the BSDs: where they differ, the branch
+ * says which OS and why, and the Linux behaviour is the reference the others match. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
@@ -10,18 +12,34 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/random.h>
+#include <sys/syscall.h> /* SYS_getrandom: older C libraries lack the getrandom wrapper */
+#endif
+#if defined(__APPLE__)
+#include <crt_externs.h>         /* _NSGetEnviron: `environ` is not linkable from a dylib */
+#include <mach/mach.h>           /* task_info: resident size without /proc */
+#include <mach/vm_statistics.h>  /* VM_MAKE_TAG */
+#include <sys/random.h>          /* getentropy */
+#endif
+#if defined(__FreeBSD__)
+#include <sys/sysctl.h>
+#include <sys/user.h> /* struct kinfo_proc */
 #endif
 
-/* vm.max_map_count, read with raw syscalls so that no stdio buffer is allocated; 0 if unknown. */
+/* vm.max_map_count, read with raw syscalls so that no stdio buffer is allocated; 0 if unknown.
+ * Only Linux caps the mappings of a process this way (and has /proc); elsewhere os.c assumes
+ * Linux's default, which only bounds how many guard pages a secure build places. */
 static size_t mi_prim_max_map_count(void) {
+#if !defined(__linux__)
+  return 0;
+#else
   int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   char buf[32];
@@ -30,18 +48,47 @@ static size_t mi_prim_max_map_count(void) {
   size_t count = 0;
   for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) count = count * 10 + (size_t)(buf[i] - '0');
   return count;
+#endif
 }
 
 void _mi_prim_config(mi_os_config_t* config) {
+  /* Never assumed: Apple silicon has 16 KiB pages, some aarch64 Linux kernels 16 or 64 KiB. */
   long psize = sysconf(_SC_PAGESIZE);
   config->page_size = (psize > 0 ? (size_t)psize : 4096);
+#if defined(__linux__) || defined(__FreeBSD__)
+  /* transparent huge pages (Linux) and superpage promotion (FreeBSD) both work on 2 MiB runs:
+   * os.c and segment.c keep guard pages out of them */
   config->large_page_size = 2 * MI_MiB;
+#else
+  config->large_page_size = 0; /* macOS: no page is promoted unless asked for at mapping time */
+#endif
   config->has_overcommit = true;
   config->max_map_count = mi_prim_max_map_count();
 }
 
+/* MAP_NORESERVE: Linux would otherwise count every mapped byte against the commit limit when
+ * overcommit is strict. FreeBSD removed the flag (it never reserved swap), macOS ignores it. */
+#if defined(__linux__) && defined(MAP_NORESERVE)
+#define MI_MAP_FLAGS (MAP_PRIVATE | MAP_ANON | MAP_NORESERVE)
+#else
+#define MI_MAP_FLAGS (MAP_PRIVATE | MAP_ANON)
+#endif
+
+/* The "file descriptor" of an anonymous mapping. On macOS it carries a tag (mi_option_os_tag,
+ * 100 by default) that vmmap and Instruments show, so our memory is told apart from the system
+ * malloc's; the kernel accepts 1..255. Elsewhere it must be -1. */
+static int mi_prim_map_fd(void) {
+#if defined(__APPLE__)
+  long tag = mi_option_get(mi_option_os_tag);
+  if (tag < 1 || tag > 255) tag = 100;
+  return VM_MAKE_TAG((int)tag);
+#else
+  return -1;
+#endif
+}
+
 int _mi_prim_mmap(void* hint, size_t size, bool allow_large, void** addr) {
-  void* p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = mmap(hint, size, PROT_READ | PROT_WRITE, MI_MAP_FLAGS, mi_prim_map_fd(), 0);
   if (p == MAP_FAILED) {
     *addr = NULL;
     return errno;
@@ -55,17 +102,49 @@ int _mi_prim_mmap(void* hint, size_t size, bool allow_large, void** addr) {
   return 0;
 }
 
+/* munmap releases any part of a mapping, so os.c's over-map-and-trim works everywhere; FreeBSD
+ * can do better: MAP_ALIGNED has the kernel pick an aligned address, one mmap and no trim. */
+int _mi_prim_mmap_aligned(size_t size, size_t alignment, bool allow_large, void** addr) {
+  *addr = NULL;
+#if defined(__FreeBSD__) && defined(MAP_ALIGNED)
+  (void)allow_large; /* superpages need no request on FreeBSD */
+  int shift = 0;
+  while (((size_t)1 << shift) < alignment) shift++;
+  void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, MI_MAP_FLAGS | MAP_ALIGNED(shift), -1, 0);
+  if (p == MAP_FAILED) return errno;
+  *addr = p;
+  return 0;
+#else
+  (void)size; (void)alignment; (void)allow_large;
+  return ENOTSUP;
+#endif
+}
+
 int _mi_prim_munmap(void* addr, size_t size) { return (munmap(addr, size) == 0 ? 0 : errno); }
 
 int _mi_prim_purge(void* addr, size_t size, bool zeroing) {
 #if defined(MADV_FREE)
   if (!zeroing) {
-    /* MADV_FREE keeps the pages until the kernel needs them: cheaper, but contents linger */
+    /* MADV_FREE keeps the pages until the kernel needs them: cheaper, but contents linger.
+     * macOS has MADV_FREE_REUSABLE, which also takes the pages out of the task's footprint at
+     * once; it is not used because the kernel then expects MADV_FREE_REUSE before the pages are
+     * written again, and the contract (prim.h) lets the caller touch purged memory unasked:
+     * written without it, the pages would stay out of the footprint while in use. */
     if (madvise(addr, size, MADV_FREE) == 0) return 0;
   }
 #endif
+#if defined(__linux__)
   (void)zeroing;
   return (madvise(addr, size, MADV_DONTNEED) == 0 ? 0 : errno);
+#else
+  /* Only Linux zeroes private pages on MADV_DONTNEED; macOS and FreeBSD may hand the old
+   * contents back. A fresh anonymous mapping over the range frees the pages and reads as zero
+   * on every Unix. The range never holds a guard page (segment.c purges page areas and huge
+   * tails only), so making it read-write again changes no protection. */
+  (void)zeroing;
+  void* p = mmap(addr, size, PROT_READ | PROT_WRITE, MI_MAP_FLAGS | MAP_FIXED, mi_prim_map_fd(), 0);
+  return (p == MAP_FAILED ? errno : 0);
+#endif
 }
 
 int _mi_prim_protect(void* addr, size_t size, bool protect) {
@@ -91,8 +170,24 @@ static mi_msecs_t mi_prim_timeval_msecs(const struct timeval* tv) {
   return ((mi_msecs_t)tv->tv_sec * 1000) + ((mi_msecs_t)tv->tv_usec / 1000);
 }
 
-/* Current RSS from /proc/self/statm, read with raw syscalls so that no stdio buffer is allocated. */
+/* Current RSS in bytes, 0 if unknown. Linux: /proc/self/statm, read with raw syscalls so that
+ * no stdio buffer is allocated. macOS and FreeBSD have no /proc to rely on: the kernel answers
+ * through task_info and sysctl, into buffers on our stack. */
 static size_t mi_prim_current_rss(void) {
+#if defined(__APPLE__)
+  mach_task_basic_info_data_t info;
+  mach_msg_type_number_t count = MACH_TASK_BASIC_INFO_COUNT;
+  if (task_info(mach_task_self(), MACH_TASK_BASIC_INFO, (task_info_t)&info, &count) != KERN_SUCCESS) return 0;
+  return (size_t)info.resident_size;
+#elif defined(__FreeBSD__)
+  struct kinfo_proc kp;
+  size_t len = sizeof(kp);
+  int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)getpid()};
+  if (sysctl(mib, 4, &kp, &len, NULL, 0) != 0 || len < sizeof(kp)) return 0;
+  return (size_t)kp.ki_rssize * (size_t)sysconf(_SC_PAGESIZE); /* ki_rssize counts pages */
+#elif !defined(__linux__)
+  return 0;
+#else
   int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   char buf[128];
@@ -106,6 +201,7 @@ static size_t mi_prim_current_rss(void) {
   size_t pages = 0;
   while (*s >= '0' && *s <= '9') pages = pages * 10 + (size_t)(*s++ - '0');
   return pages * (size_t)sysconf(_SC_PAGESIZE);
+#endif
 }
 
 void _mi_prim_process_info(mi_process_info_t* pinfo) {
@@ -114,7 +210,11 @@ void _mi_prim_process_info(mi_process_info_t* pinfo) {
   pinfo->utime = mi_prim_timeval_msecs(&rusage.ru_utime);
   pinfo->stime = mi_prim_timeval_msecs(&rusage.ru_stime);
   pinfo->page_faults = (size_t)rusage.ru_majflt + (size_t)rusage.ru_minflt;
-  pinfo->peak_rss = (size_t)rusage.ru_maxrss * 1024; /* Linux reports KiB */
+#if defined(__APPLE__)
+  pinfo->peak_rss = (size_t)rusage.ru_maxrss; /* macOS reports bytes */
+#else
+  pinfo->peak_rss = (size_t)rusage.ru_maxrss * 1024; /* Linux and the BSDs report KiB */
+#endif
   pinfo->current_rss = mi_prim_current_rss();
   pinfo->elapsed = 0;
 }
@@ -132,15 +232,25 @@ void _mi_prim_out_stderr(const char* msg) {
   }
 }
 
-/* Scan `environ` directly: libc's getenv is fine too, but this also matches case-insensitively. */
+char* _mi_prim_realpath(const char* fname, char* resolved) { return realpath(fname, resolved); }
+
+/* Scan the environment directly: libc's getenv is fine too, but this also matches
+ * case-insensitively. On macOS a dylib cannot link against `environ` (only the main program
+ * has it); _NSGetEnviron reaches the same array from anywhere. */
+#if defined(__APPLE__)
+static char** mi_prim_environ(void) { return *_NSGetEnviron(); }
+#else
 extern char** environ;
+static char** mi_prim_environ(void) { return environ; }
+#endif
 
 static char mi_prim_toupper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
 
 bool _mi_prim_getenv(const char* name, char* result, size_t result_size) {
-  if (name == NULL || result == NULL || result_size == 0 || environ == NULL) return false;
+  char** envp = mi_prim_environ();
+  if (name == NULL || result == NULL || result_size == 0 || envp == NULL) return false;
   size_t len = strlen(name);
-  for (char** env = environ; *env != NULL; env++) {
+  for (char** env = envp; *env != NULL; env++) {
     const char* s = *env;
     size_t i = 0;
     while (i < len && s[i] != 0 && mi_prim_toupper(s[i]) == mi_prim_toupper(name[i])) i++;
@@ -170,6 +280,21 @@ bool _mi_prim_random_buf(void* buf, size_t buf_len) {
     buf_len -= (size_t)n;
   }
   return true;
+#elif defined(__APPLE__)
+  /* getentropy is a plain system call (at most 256 bytes a call): inside the first allocation
+   * of the process nothing but the kernel runs, where arc4random_buf would run libc code */
+  uint8_t* p = (uint8_t*)buf;
+  while (buf_len > 0) {
+    size_t n = (buf_len > 256 ? 256 : buf_len);
+    if (getentropy(p, n) != 0) return false;
+    p += n;
+    buf_len -= n;
+  }
+  return true;
+#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
+  /* the BSDs' arc4random_buf is seeded by the kernel, cannot fail and never calls malloc */
+  arc4random_buf(buf, buf_len);
+  return true;
 #else
   (void)buf; (void)buf_len;
   return false;
@@ -179,7 +304,19 @@ bool _mi_prim_random_buf(void* buf, size_t buf_len) {
 /* ---- Thread exit ------------------------------------------------------------------------- */
 /* A pthread key whose destructor runs `_mi_thread_done` for every thread that allocated.
  * The value stored is the thread's default heap; glibc calls the destructor again if a later
- * destructor of another key allocates and so sets the value anew. */
+ * destructor of another key allocates and so sets the value anew (musl, macOS and FreeBSD
+ * repeat the destructor rounds the same way, up to PTHREAD_DESTRUCTOR_ITERATIONS).
+ *
+ * macOS: `__thread` variables are created lazily, on a thread's first access, and dyld
+ * allocates their block with the system malloc. That cannot recurse into us because we never
+ * are the system malloc there: build.rs turns the `override` feature off on macOS, so malloc
+ * stays libmalloc's and our first access to _mi_heap_default allocates from it, not from us.
+ * The thread id (internal.h) reads the thread register, never a thread-local variable. At
+ * exit dyld frees that block through a pthread key of its own, created before ours, so it may
+ * go first: the destructor therefore takes the heap from its argument, not from
+ * _mi_heap_default, and a thread-local variable touched after that is only recreated (again
+ * from libmalloc), for dyld's key to free in the next destructor round. Not run on macOS here:
+ * CI builds and links the macOS targets only. */
 
 static pthread_key_t mi_prim_heap_key = (pthread_key_t)(-1);
 

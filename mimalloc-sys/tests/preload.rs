@@ -2,6 +2,11 @@
 //! the run without it, and the statistics printed at exit (MIMALLOC_SHOW_STATS=1) show that our
 //! allocator served the program. A program that is not installed is skipped with a message
 //! (CI installs them all). The library is built here from c_src with the CMake build's flags.
+//!
+//! Not in a musl build of the tests: the library is built with the host's `cc` and preloaded
+//! into the host's (glibc) programs, so that run would only repeat the glibc one; the musl leg
+//! tests the allocator linked statically instead.
+#![cfg(not(target_env = "musl"))]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,6 +3,10 @@
 //! process-wide budget (64 MiB), so resident memory stays bounded however many threads exit.
 //! All threads finish their work before any exits, so no thread needs a fresh segment (and
 //! adopts an abandoned one) once the first has exited.
+//!
+//! Unix only: the threads are raw pthreads. On Windows the thread-exit path is covered by
+//! mimalloc-sys/tests/win_threads.rs (CreateThread) and thread_churn.rs (Rust threads).
+#![cfg(unix)]
 
 use core::ffi::c_void;
 use mimalloc_sys::*;
@@ -13,6 +17,7 @@ const THREADS: usize = 40;
 static KEPT: [AtomicUsize; THREADS] = [const { AtomicUsize::new(0) }; THREADS];
 static READY: AtomicUsize = AtomicUsize::new(0);
 
+#[cfg(target_os = "linux")]
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
     let pages: usize = statm
@@ -22,6 +27,26 @@ fn rss() -> usize {
         .expect("resident pages");
     // SAFETY: no preconditions.
     pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize
+}
+
+/// Without /proc, the resident size the OS layer reports (task_info on macOS, sysctl on FreeBSD).
+#[cfg(not(target_os = "linux"))]
+fn rss() -> usize {
+    let mut rss = 0usize;
+    // SAFETY: every out-pointer is either null (not wanted) or a valid local.
+    unsafe {
+        mi_process_info(
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            &mut rss,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        )
+    };
+    rss
 }
 
 /// Fills most of a small segment with 1 KiB blocks from a heap of its own, keeps one, frees
@@ -61,7 +86,9 @@ fn unadopted_segments_of_exited_threads_keep_a_bounded_amount_of_empty_pages() {
     let before = rss();
     let threads: Vec<libc::pthread_t> = (0..THREADS)
         .map(|i| {
-            let mut t: libc::pthread_t = 0;
+            // SAFETY: pthread_t is an integer (glibc) or a pointer (musl, macOS): all-zero is a valid
+            // placeholder for pthread_create to overwrite.
+            let mut t: libc::pthread_t = unsafe { core::mem::zeroed() };
             // SAFETY: default attributes; function and argument outlive the thread, joined below.
             let rc = unsafe {
                 libc::pthread_create(&mut t, core::ptr::null(), leave_a_segment, i as *mut c_void)

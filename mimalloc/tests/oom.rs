@@ -18,6 +18,11 @@
 //! While the address space is exhausted the scenarios make no allocation of their own through
 //! Rust (their pointer lists are reserved beforehand), so the only allocations that fail are
 //! the ones under test.
+//!
+//! Linux only (glibc and musl): the cap is `RLIMIT_AS`, which macOS accepts but does not
+//! enforce on mmap, and the address space in use comes from /proc/self/status; other systems
+//! check their out-of-memory paths through `size_limits.rs` and the C bad-input test instead.
+#![cfg(target_os = "linux")]
 
 mod common;
 
@@ -254,7 +259,9 @@ extern "C" fn late_allocator(arg: *mut c_void) -> *mut c_void {
 }
 
 fn start_raw_thread(index: usize) -> libc::pthread_t {
-    let mut t: libc::pthread_t = 0;
+    // SAFETY: pthread_t is an integer (glibc) or a pointer (musl, macOS): all-zero is a valid
+    // placeholder for pthread_create to overwrite.
+    let mut t: libc::pthread_t = unsafe { core::mem::zeroed() };
     // SAFETY: default attributes; the function and argument live as long as the thread.
     let rc = unsafe {
         libc::pthread_create(

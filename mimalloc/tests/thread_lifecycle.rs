@@ -22,6 +22,10 @@
 //!
 //! One `#[test]` runs the cases in turn: the statistics are process-wide, and a second test in
 //! this binary would start and stop threads at arbitrary times.
+//!
+//! Unix only: the cases start raw pthreads and use pthread keys. On Windows the thread-exit path
+//! is covered by mimalloc-sys/tests/win_threads.rs (CreateThread) and thread_churn.rs.
+#![cfg(unix)]
 
 mod common;
 
@@ -53,7 +57,9 @@ fn on_raw_thread(f: fn()) -> bool {
         let ok = std::panic::catch_unwind(f).is_ok();
         ok as usize as *mut c_void
     }
-    let mut t: libc::pthread_t = 0;
+    // SAFETY: pthread_t is an integer (glibc) or a pointer (musl, macOS): all-zero is a valid
+    // placeholder for pthread_create to overwrite.
+    let mut t: libc::pthread_t = unsafe { core::mem::zeroed() };
     // SAFETY: default attributes; the argument is a plain function pointer.
     let rc = unsafe {
         libc::pthread_create(

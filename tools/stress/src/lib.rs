@@ -178,8 +178,12 @@ fn mib(bytes: usize) -> f64 {
 // ---- Process measurements ------------------------------------------------------------------
 
 /// Resident set size of this process in bytes (`VmRSS` of `/proc/self/status`); 0 where the
-/// file is unreadable.
+/// file is unreadable, or where `MIMALLOC_STRESS_NO_RSS` is set: under qemu-user the RSS is
+/// the emulator's, which keeps memory for every thread it ever ran. A 0 skips the RSS bounds.
 pub fn rss_bytes() -> usize {
+    if std::env::var_os("MIMALLOC_STRESS_NO_RSS").is_some() {
+        return 0;
+    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
