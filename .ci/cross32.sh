@@ -21,27 +21,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-current_step="set-up"
-step() {
-  current_step="$*"
-  printf '\n==== cross32: %s\n' "$*"
-}
-run() {
-  printf '+ %s\n' "$*"
-  "$@"
-}
+ci_leg=cross32
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh
+# shellcheck disable=SC2154 # rc is assigned inside the trap
 trap 'rc=$?; if [ $rc -ne 0 ]; then printf "\ncross32 FAILED (exit %s) in step: %s\n" "$rc" "$current_step" >&2; fi' EXIT
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    echo "need root (or sudo) to run: $*" >&2
-    return 1
-  fi
-}
 
 step "packages: cross gcc, C libraries and qemu-user; rust targets"
 need=()

@@ -24,30 +24,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-current_step="set-up"
-step_start=$SECONDS
-step() {
-  [ "$current_step" = "set-up" ] || printf '(%s s)\n' "$((SECONDS - step_start))"
-  current_step="$*"
-  step_start=$SECONDS
-  printf '\n==== sanitizers: %s\n' "$*"
-}
-# Prints each command before running it.
-run() {
-  printf '+ %s\n' "$*"
-  "$@"
-}
+ci_leg=sanitizers
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    echo "need root (or sudo) to run: $*" >&2
-    return 1
-  fi
-}
 
 work="$(mktemp -d)"
 # shellcheck disable=SC2154 # rc is assigned inside the trap's own text

@@ -19,26 +19,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGET=x86_64-pc-windows-gnu
-current_step="set-up"
-step() {
-  current_step="$*"
-  printf '\n==== [windows] %s\n' "$*"
-}
-run() {
-  printf '+ %s\n' "$*"
-  "$@"
-}
+ci_leg=windows
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    echo "need root (or sudo) to run: $*" >&2
-    return 1
-  fi
-}
 
 find_wine() {
   for w in wine64 /usr/lib/wine/wine64 wine; do

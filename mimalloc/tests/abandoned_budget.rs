@@ -8,6 +8,9 @@
 //! mimalloc-sys/tests/win_threads.rs (CreateThread) and thread_churn.rs (Rust threads).
 #![cfg(unix)]
 
+mod common;
+
+use common::rss_bytes as rss;
 use core::ffi::c_void;
 use mimalloc_sys::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,38 +19,6 @@ const MIB: usize = 1 << 20;
 const THREADS: usize = 40;
 static KEPT: [AtomicUsize; THREADS] = [const { AtomicUsize::new(0) }; THREADS];
 static READY: AtomicUsize = AtomicUsize::new(0);
-
-#[cfg(target_os = "linux")]
-fn rss() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("resident pages");
-    // SAFETY: no preconditions.
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize
-}
-
-/// Without /proc, the resident size the OS layer reports (task_info on macOS, sysctl on FreeBSD).
-#[cfg(not(target_os = "linux"))]
-fn rss() -> usize {
-    let mut rss = 0usize;
-    // SAFETY: every out-pointer is either null (not wanted) or a valid local.
-    unsafe {
-        mi_process_info(
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-            &mut rss,
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-            core::ptr::null_mut(),
-        )
-    };
-    rss
-}
 
 /// Fills most of a small segment with 1 KiB blocks from a heap of its own, keeps one, frees
 /// the rest and exits.
