@@ -133,16 +133,23 @@ for target in aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd; d
   run cargo zigbuild -q --release --target "$target" -p mimalloc-stress
 done
 
+# cargo-zigbuild's compiler probes leave an empty a.o beside the build script: not ours to keep
+rm -f mimalloc-sys/a.o
+
 step "the C core for macOS and FreeBSD in every build mode, warning-free (zig cc, -Werror)"
+# zig cc does not write to -o /dev/null (it drops static.o in the current directory instead)
+zout="$(mktemp -d)"
 for ztarget in aarch64-macos x86_64-macos x86_64-freebsd; do
   for mode in "" "-DMI_SECURE=4" "-DMI_DEBUG=3" "-DMI_SECURE=4 -DMI_DEBUG=2" "-DMI_LOCAL_DYNAMIC_TLS=1"; do
     # shellcheck disable=SC2086 # the mode is a list of flags
     run zigcc -target "$ztarget" -std=c11 -O2 -D_GNU_SOURCE $mode -Wall -Wextra -Wundef \
-      -Wstrict-prototypes -Wshadow -Werror -Ic_src/include -c c_src/src/static.c -o /dev/null
+      -Wstrict-prototypes -Wshadow -Werror -Ic_src/include -c c_src/src/static.c -o "$zout/static.o"
   done
 done
 # FreeBSD exports malloc with the override (ELF aliases); macOS refuses it in build.rs
 run zigcc -target x86_64-freebsd -std=c11 -O2 -D_GNU_SOURCE -DMI_MALLOC_OVERRIDE=1 -fno-builtin-malloc \
-  -Wall -Wextra -Werror -Ic_src/include -c c_src/src/static.c -o /dev/null
+  -Wall -Wextra -Werror -Ic_src/include -c c_src/src/static.c -o "$zout/static.o"
+
+rm -rf "$zout"
 
 printf '\nUNIX TARGETS PASSED: musl and aarch64 run, macOS and FreeBSD built and linked\n'
