@@ -33,13 +33,7 @@ need=()
 for pkg in gcc-i686-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-i386-cross libc6-dev-armhf-cross qemu-user; do
   dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep 'install ok installed' >/dev/null || need+=("$pkg")
 done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-else
-  echo "nothing to install"
-fi
+apt_install ${need[@]+"${need[@]}"}
 run rustup target add i686-unknown-linux-gnu armv7-unknown-linux-gnueabihf
 
 export CI="${CI:-true}" # build.rs turns C warnings into errors under CI

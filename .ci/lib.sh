@@ -30,3 +30,14 @@ as_root() {
     return 1
   fi
 }
+
+# Installs the Debian packages named (the ones a leg found missing); says so when none are.
+apt_install() {
+  if [ $# -gt 0 ]; then
+    echo "installing: $*"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  else
+    echo "nothing to install"
+  fi
+}

@@ -49,13 +49,7 @@ command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v python3 >/dev/null || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-else
-  echo "nothing to install"
-fi
+apt_install ${need[@]+"${need[@]}"}
 run rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-gnu aarch64-unknown-linux-musl \
   aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd
 pip_install() {

@@ -50,13 +50,7 @@ step "packages: MinGW gcc, Wine, the Rust target"
 need=()
 command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
 find_wine >/dev/null || need+=(wine64)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing: ${need[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-else
-  echo "nothing to install"
-fi
+apt_install ${need[@]+"${need[@]}"}
 rustup target list --installed | grep -qx "$TARGET" || run rustup target add "$TARGET"
 WINE="$(find_wine)"
 echo "wine: $WINE ($("$WINE" --version))"
