@@ -165,6 +165,23 @@ mi_decl_nodiscard mi_decl_export void* mi_heap_rezalloc_aligned_at(mi_heap_t* he
 mi_decl_nodiscard mi_decl_export void* mi_heap_recalloc_aligned(mi_heap_t* heap, void* p, size_t newcount, size_t size, size_t alignment) mi_attr_noexcept mi_attr_alloc_size2(3, 4) mi_attr_alloc_align(5);
 mi_decl_nodiscard mi_decl_export void* mi_heap_recalloc_aligned_at(mi_heap_t* heap, void* p, size_t newcount, size_t size, size_t alignment, size_t offset) mi_attr_noexcept mi_attr_alloc_size2(3, 4);
 
+/* ---- Memory limits (an extension: not in upstream mimalloc) ------------------------------ */
+
+/* Limits count the memory of pages handed to heaps: a small (64 KiB) or medium (512 KiB) page
+ * whole, a large or huge block's whole segment; segment headers and empty cached memory are
+ * not counted. An allocation that would pass a limit returns NULL with errno ENOMEM; blocks
+ * already handed out are never touched, and freeing brings the headroom back once a page is
+ * empty. The process limit is exact under concurrency (pages are taken with compare-and-swap).
+ * The environment variable MIMALLOC_MEMORY_LIMIT (a size: "512MiB", "2G") sets it at start. */
+mi_decl_export void mi_set_memory_limit(size_t bytes) mi_attr_noexcept; /* 0: no limit */
+mi_decl_nodiscard mi_decl_export size_t mi_get_memory_limit(void) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export size_t mi_memory_in_use(void) mi_attr_noexcept;
+/* Only the heap's own thread may set its limit (false otherwise, and for NULL). A page the heap
+ * adopts (from an exited thread's segment, or from a deleted heap) counts without a check. */
+mi_decl_export bool mi_heap_set_memory_limit(mi_heap_t* heap, size_t bytes) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export size_t mi_heap_get_memory_limit(const mi_heap_t* heap) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export size_t mi_heap_memory_in_use(const mi_heap_t* heap) mi_attr_noexcept;
+
 /* ---- Analysis --------------------------------------------------------------------------- */
 
 mi_decl_export bool mi_heap_contains_block(mi_heap_t* heap, const void* p);

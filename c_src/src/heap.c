@@ -160,6 +160,8 @@ static void mi_heap_absorb(mi_heap_t* heap, mi_heap_t* from) {
   }
   /* frees that raced with the move went to `from`'s list; its pages now belong to `heap` */
   _mi_heap_delayed_free_all(from);
+  _mi_limit_heap_adopt(heap, from->mem_used);
+  from->mem_used = 0;
   mi_heap_reset_pages(from);
 }
 
@@ -193,6 +195,7 @@ static bool mi_heap_page_destroy(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
   _mi_heap_area_visit_blocks(heap, NULL, page, &mi_heap_track_destroyed_block, NULL);
 #endif
   mi_page_set_heap(page, NULL);
+  _mi_limit_heap_leave(heap, _mi_page_footprint(page));
   page->used = 0;
   page->next = page->prev = NULL;
   _mi_segment_page_free(page, false, heap->tld);

@@ -308,6 +308,21 @@ static bool mi_options_getenv(const char* var, char* value, size_t value_size) {
   return value[0] != 0;
 }
 
+/* A size setting outside the option table (MIMALLOC_MEMORY_LIMIT): the same value syntax as a
+ * size option, in bytes. An unparsable value is reported and ignored. */
+bool _mi_options_env_size(const char* var, size_t* bytes) {
+  char value[128];
+  if (!mi_options_getenv(var, value, sizeof(value))) return false;
+  long kib;
+  const unsigned long long max_kib = SIZE_MAX / 1024;
+  if (!mi_options_parse(value, true, &kib) || kib < 0 || (unsigned long long)kib > max_kib) {
+    _mi_warning_message("environment variable %s has an invalid value: %s\n", var, value);
+    return false;
+  }
+  *bytes = (size_t)kib * 1024;
+  return true;
+}
+
 static void mi_options_mark_read(mi_option_desc_t* desc) {
   int unread = MI_OPTION_UNREAD; /* a CAS, so a value mi_option_set stored meanwhile keeps SET */
   mi_atomic_cas_strong_acq_rel(&desc->source, &unread, (int)MI_OPTION_DEFAULT);

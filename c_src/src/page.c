@@ -190,6 +190,12 @@ static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
 static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size_t block_size, size_t page_alignment) {
   mi_page_t* page = _mi_segment_page_alloc(heap, block_size, page_alignment, heap->tld);
   if (page == NULL) return NULL;
+  size_t footprint = _mi_page_footprint(page);
+  if (mi_unlikely(!_mi_limit_page_take(heap, footprint))) {
+    _mi_limit_page_undo(footprint); /* the clear below gives the bytes back */
+    _mi_segment_page_free(page, false, heap->tld);
+    return NULL;
+  }
   mi_page_init(heap, page);
   _mi_page_queue_push(heap, pq, page);
   return page;
@@ -224,6 +230,7 @@ void _mi_page_free(mi_page_t* page, mi_page_queue_t* pq, bool force) {
   mi_page_set_has_aligned(page, false);
   _mi_page_queue_remove(heap, pq, page);
   mi_page_set_heap(page, NULL);
+  _mi_limit_heap_leave(heap, _mi_page_footprint(page));
   _mi_segment_page_free(page, force, heap->tld);
 }
 
@@ -283,11 +290,13 @@ void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq) {
   _mi_page_use_delayed_free(page, MI_NEVER_DELAYED_FREE, false);
   _mi_page_queue_remove(heap, pq, page);
   mi_page_set_heap(page, NULL);
+  _mi_limit_heap_leave(heap, _mi_page_footprint(page));
   _mi_segment_page_abandon(page, tld);
 }
 
 void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page) {
   mi_page_set_heap(page, heap);
+  _mi_limit_heap_adopt(heap, _mi_page_footprint(page));
   bool huge = (_mi_page_segment(page)->page_kind == MI_PAGE_HUGE);
   _mi_page_use_delayed_free(page, huge ? MI_USE_DELAYED_FREE : MI_NO_DELAYED_FREE, true);
   mi_page_set_in_full(page, false);

@@ -688,6 +688,7 @@ static void mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool f
   _mi_stat_decrease(&tld->stats.normal_bins[bin < MI_STAT_BINS ? bin : 0], 1);
   if (segment->page_kind == MI_PAGE_HUGE) _mi_stat_decrease(&tld->stats.huge, page->block_size);
   else _mi_stat_decrease(&tld->stats.normal, (size_t)page->reserved * page->block_size);
+  _mi_limit_page_cleared(_mi_page_footprint(page));
   uint8_t idx = page->segment_idx;
   memset(page, 0, sizeof(*page)); /* the blocks' memory is dirty: is_zero_init stays 0 */
   page->segment_idx = idx;

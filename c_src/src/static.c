@@ -27,6 +27,7 @@
 #include "alloc-aligned.c"
 #include "alloc-posix.c"
 #include "heap.c"
+#include "limit.c"
 #include "options.c"
 #include "stats.c"
 #include "init.c"

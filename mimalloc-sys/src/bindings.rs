@@ -456,6 +456,24 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    pub fn mi_set_memory_limit(bytes: usize);
+}
+extern "C" {
+    pub fn mi_get_memory_limit() -> usize;
+}
+extern "C" {
+    pub fn mi_memory_in_use() -> usize;
+}
+extern "C" {
+    pub fn mi_heap_set_memory_limit(heap: *mut mi_heap_t, bytes: usize) -> bool;
+}
+extern "C" {
+    pub fn mi_heap_get_memory_limit(heap: *const mi_heap_t) -> usize;
+}
+extern "C" {
+    pub fn mi_heap_memory_in_use(heap: *const mi_heap_t) -> usize;
+}
+extern "C" {
     pub fn mi_heap_contains_block(
         heap: *mut mi_heap_t,
         p: *const ::core::ffi::c_void,

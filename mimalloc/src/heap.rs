@@ -84,6 +84,55 @@ impl Heap {
         })
     }
 
+    /// A new heap that may hold at most `bytes` of pages (counted as
+    /// [`set_memory_limit`](crate::set_memory_limit) counts them: a small page is 64 KiB, a
+    /// large or huge block its whole segment). Past the limit the heap's allocations fail
+    /// (`Vec::try_reserve_in`-style calls return an error, `allocate_raw` null) while other
+    /// heaps and threads go on; freeing brings the headroom back once a page is empty.
+    ///
+    /// ```
+    /// use mimalloc::Heap;
+    /// use mimalloc::allocator_api2::vec::Vec;
+    ///
+    /// let heap = Heap::with_limit(8 << 20);
+    /// let mut v: Vec<u8, &Heap> = Vec::new_in(&heap);
+    /// assert!(v.try_reserve(1 << 20).is_ok()); // a 4 MiB large page: fits in 8 MiB
+    /// assert!(v.try_reserve(16 << 20).is_err()); // does not fit: refused, v is untouched
+    /// assert!(v.capacity() >= 1 << 20);
+    /// assert!(heap.memory_in_use() <= 8 << 20);
+    /// ```
+    ///
+    /// # Panics
+    /// When the heap's bookkeeping cannot be allocated, like [`Heap::new`].
+    pub fn with_limit(bytes: usize) -> Heap {
+        let heap = Heap::new();
+        heap.set_limit(Some(bytes));
+        heap
+    }
+
+    /// Sets this heap's limit, or removes it with `None`. A limit below what the heap holds
+    /// only stops further growth.
+    pub fn set_limit(&self, bytes: Option<usize>) {
+        // SAFETY: the heap is live and on its own thread (Heap is !Send), as the C side requires.
+        let ok = unsafe { sys::mi_heap_set_memory_limit(self.raw.as_ptr(), bytes.unwrap_or(0)) };
+        debug_assert!(ok, "a live Heap on its own thread always takes a limit");
+    }
+
+    /// This heap's limit, `None` when it has none.
+    pub fn limit(&self) -> Option<usize> {
+        // SAFETY: the heap is live; the call only reads it.
+        match unsafe { sys::mi_heap_get_memory_limit(self.raw.as_ptr()) } {
+            0 => None,
+            bytes => Some(bytes),
+        }
+    }
+
+    /// Bytes of pages this heap holds, as its limit counts them.
+    pub fn memory_in_use(&self) -> usize {
+        // SAFETY: the heap is live; the call only reads it.
+        unsafe { sys::mi_heap_memory_in_use(self.raw.as_ptr()) }
+    }
+
     /// The underlying C heap, for the raw `mi_heap_*` functions.
     pub fn as_raw(&self) -> *mut sys::mi_heap_t {
         self.raw.as_ptr()

@@ -68,12 +68,14 @@
 mod global;
 mod heap;
 mod hooks;
+mod limit;
 mod options;
 mod stats;
 
 pub use global::{MiMalloc, StatsJson};
 pub use heap::{BlockInfo, Heap};
 pub use hooks::{set_error_handler, set_output};
+pub use limit::{memory_in_use, memory_limit, set_memory_limit};
 pub use options::MiOption;
 pub use stats::{
     collect, process_info, stats, stats_print, stats_reset, Count, ProcessInfo, SizeClass, Stats,

@@ -70,6 +70,7 @@ mi_heap_t* _mi_heap_main_get(void);
 
 /* ---- options.c ---------------------------------------------------------------------------- */
 void _mi_options_init(void);
+bool _mi_options_env_size(const char* var, size_t* bytes);
 void _mi_fputs(mi_output_fun* out, void* arg, const char* prefix, const char* msg);
 void _mi_fprintf(mi_output_fun* out, void* arg, const char* fmt, ...) mi_attr_printf(3, 4);
 void _mi_message(const char* fmt, ...) mi_attr_printf(1, 2);
@@ -161,6 +162,14 @@ void _mi_page_unfull(mi_page_t* page);
 void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool override_never);
 void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq);
 void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page);
+
+/* limit.c */
+void _mi_limit_init(void);
+bool _mi_limit_page_take(mi_heap_t* heap, size_t bytes);
+void _mi_limit_page_undo(size_t bytes);
+void _mi_limit_page_cleared(size_t bytes);
+void _mi_limit_heap_leave(mi_heap_t* heap, size_t bytes);
+void _mi_limit_heap_adopt(mi_heap_t* heap, size_t bytes);
 bool _mi_heap_delayed_free_all(mi_heap_t* heap);
 void _mi_heap_delayed_free_partial(mi_heap_t* heap);
 void _mi_heap_collect_retired(mi_heap_t* heap, bool force);
@@ -332,6 +341,13 @@ static inline mi_page_t* _mi_ptr_page(const void* p) { return _mi_segment_page_o
 static inline mi_segment_t* _mi_page_segment(const mi_page_t* page) {
   /* page descriptors live in their segment's header */
   return (mi_segment_t*)((uintptr_t)page & ~MI_SEGMENT_MASK);
+}
+
+/* What a page in use counts against the memory limits (limit.c): its share of the segment. */
+static inline size_t _mi_page_footprint(const mi_page_t* page) {
+  const mi_segment_t* segment = _mi_page_segment(page);
+  if (segment->page_kind >= MI_PAGE_LARGE) return segment->segment_size;
+  return (size_t)1 << segment->page_shift;
 }
 
 static inline mi_heap_t* mi_page_heap(const mi_page_t* page) {

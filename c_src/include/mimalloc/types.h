@@ -249,6 +249,8 @@ typedef struct mi_heap_s {
   uint64_t page_retired[2];    /* one bit per bin that may hold a retired page */
   struct mi_heap_s* next;      /* list of the thread's heaps */
   bool no_reclaim;             /* a first-class heap never takes abandoned segments */
+  size_t mem_limit;            /* bytes of pages this heap may hold, 0: no limit (limit.c) */
+  size_t mem_used;             /* bytes of pages it holds, as limit.c counts them */
 } mi_heap_t;
 
 typedef struct mi_segment_queue_s {
