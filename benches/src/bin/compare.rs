@@ -518,6 +518,76 @@ impl Results {
         s
     }
 
+    /// Per workload, the baseline against the best of the other allocators (our own secure
+    /// build is no peer): which peer is fastest and which uses the least memory, and the
+    /// baseline's ratio to each (below 1: the baseline leads), with geometric means.
+    fn best_peer_table(&self) -> String {
+        let base = self.allocators[0];
+        let peers: Vec<usize> = (1..self.allocators.len())
+            .filter(|&a| !self.allocators[a].starts_with(base))
+            .collect();
+        let mut s = format!(
+            "| workload | {base} time | fastest peer | {base} / fastest | {base} peak RSS | leanest peer | {base} / leanest |\n\
+             |---|---:|---|---:|---:|---|---:|\n"
+        );
+        let (mut time_ratios, mut rss_ratios) = (Vec::new(), Vec::new());
+        for (w, row) in self.workloads.iter().zip(&self.cells) {
+            let Some(b) = &row[0] else {
+                let _ = writeln!(s, "| {w} | failed | | | | | |");
+                continue;
+            };
+            let best = |pick: fn(&Medians) -> f64| {
+                peers
+                    .iter()
+                    .filter_map(|&a| row[a].as_ref().map(|x| (a, pick(x))))
+                    .min_by(|x, y| x.1.total_cmp(&y.1))
+            };
+            let _ = write!(s, "| {w} | {} |", fmt_secs(b.secs));
+            match best(|x| x.secs) {
+                Some((a, t)) => {
+                    time_ratios.push(b.secs / t);
+                    let _ = write!(
+                        s,
+                        " {} {} | {:.2} |",
+                        self.allocators[a],
+                        fmt_secs(t),
+                        b.secs / t
+                    );
+                }
+                None => s.push_str(" – | – |"),
+            }
+            let _ = write!(s, " {} |", fmt_kib(b.rss_kib));
+            match best(|x| x.rss_kib) {
+                Some((a, k)) => {
+                    rss_ratios.push(b.rss_kib / k);
+                    let _ = write!(
+                        s,
+                        " {} {} | {:.2} |",
+                        self.allocators[a],
+                        fmt_kib(k),
+                        b.rss_kib / k
+                    );
+                }
+                None => s.push_str(" – | – |"),
+            }
+            s.push('\n');
+        }
+        let gm = |r: &[f64]| {
+            if r.is_empty() {
+                "–".to_string()
+            } else {
+                format!("**{:.2}**", geomean(r))
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| **geometric mean** | | | {} | | | {} |",
+            gm(&time_ratios),
+            gm(&rss_ratios)
+        );
+        s
+    }
+
     /// A grouped bar chart of the time ratios to the baseline, on a log scale, one group per
     /// workload and one for the geometric mean, with the 1.0 line drawn across.
     fn svg(&self, title: &str) -> String {
@@ -873,6 +943,9 @@ fn main() -> ExitCode {
     let cpu_table = results.table("CPU time", |x| x.cpu, fmt_secs);
     let mem_table = results.table("peak RSS", |x| x.rss_kib, fmt_kib);
     let paired_table = results.paired_table();
+    let best_table = results.best_peer_table();
+    println!("Against the best peer per workload (ratio: {base} / peer; below 1: {base} leads)\n");
+    println!("{best_table}");
     println!("Median wall time (ratio: time / time with {base}; above 1: slower than {base})\n");
     println!("{time_table}");
     println!("Median CPU time, user + system (ratio: CPU time / CPU time with {base})\n");
@@ -906,7 +979,9 @@ fn main() -> ExitCode {
              ## Paired time ratios\n\nThe median over reps of the allocator's time / {base}'s time \
              in the same rep. The two runs of a rep are seconds apart, so a machine whose speed drifts \
              over minutes moves both alike; this cancels here but not in the ratio of the medians \
-             above.\n\n{paired_table}",
+             above.\n\n{paired_table}\n## Against the best peer\n\nPer workload, the fastest and the leanest \
+             of the other allocators (our own secure build is not counted as a peer) and the ratio \
+             {base} / peer for each; below 1: {base} leads.\n\n{best_table}",
             args.iter().fold(
                 String::from(if args.is_empty() { "" } else { " --" }),
                 |s, a| s + " " + a

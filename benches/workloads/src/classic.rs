@@ -501,3 +501,28 @@ pub(crate) fn large(p: &Params) -> Outcome {
     }
     Ok(sum)
 }
+
+/// glibc's bench-malloc-simple shape: one thread allocates a small live set of blocks of one
+/// small size and frees them all, over and over. Every allocation after the first round finds
+/// a page whose blocks were all just freed, so what is measured is the round trip of the fast
+/// paths alone: malloc, free, and whatever the allocator does when a page empties and fills.
+pub(crate) fn tight_loop(p: &Params) -> Outcome {
+    const LIVE: usize = 100;
+    const SIZE: usize = 48;
+    let rounds = p.n(150_000);
+    let mut live: Vec<Block> = Vec::with_capacity(LIVE);
+    let mut sum = 0u64;
+    for r in 0..rounds {
+        for i in 0..LIVE {
+            live.push(Block::new(SIZE, mix(r as u64, i as u64)));
+        }
+        for b in live.drain(..) {
+            let b = black_box(b);
+            if !b.intact() {
+                return Err(format!("a block of round {r} was damaged"));
+            }
+            sum = sum.wrapping_add(b.tag());
+        }
+    }
+    Ok(sum)
+}

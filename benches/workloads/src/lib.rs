@@ -104,6 +104,13 @@ pub const WORKLOADS: &[Workload] = &[
         run: classic::alloc_test1,
     },
     Workload {
+        name: "tight-loop",
+        threaded: false,
+        description: "a live set of 100 blocks of 48 B allocated and all freed, round after round \
+                      (glibc's bench-malloc-simple: the fast paths' round trip alone)",
+        run: classic::tight_loop,
+    },
+    Workload {
         name: "alloc-testN",
         threaded: true,
         description: "the same on N threads at once (alloc-test, N threads)",
