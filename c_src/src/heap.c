@@ -103,8 +103,10 @@ void mi_collect_reduce(size_t target_thread_owned) mi_attr_noexcept {
   mi_heap_t* heap = mi_prim_get_default_heap();
   if (!mi_heap_is_initialized(heap)) return;
   /* a forced collect gives cached segments back and adopts abandoned ones to empty them; worth
-   * it only when the thread holds more than the caller wants it to */
-  mi_heap_collect_ex(heap, heap->tld->segments.count > target_thread_owned ? MI_FORCE : MI_NORMAL);
+   * it only when the thread holds more than the caller wants it to (cached ones count: they
+   * are still the thread's memory) */
+  size_t owned = heap->tld->segments.count + heap->tld->segments.cache_count;
+  mi_heap_collect_ex(heap, owned > target_thread_owned ? MI_FORCE : MI_NORMAL);
 }
 
 /* ---- Creation and defaults ---------------------------------------------------------------- */

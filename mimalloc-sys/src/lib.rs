@@ -82,28 +82,36 @@ mod bindings {
 
 pub use bindings::*;
 
-/// C's `wchar_t` (used by [`mi_wcsdup`] and [`mi_wdupenv_s`]): 16 bits on Windows, unsigned
-/// 32 bits on Arm Linux, signed 32 bits elsewhere.
-#[cfg(windows)]
-pub type wchar_t = u16;
-/// C's `wchar_t` (used by [`mi_wcsdup`] and [`mi_wdupenv_s`]): 16 bits on Windows, unsigned
-/// 32 bits on Arm Linux, signed 32 bits elsewhere.
-#[cfg(all(
-    not(windows),
-    any(target_os = "linux", target_os = "android"),
-    any(target_arch = "aarch64", target_arch = "arm")
-))]
-pub type wchar_t = u32;
-/// C's `wchar_t` (used by [`mi_wcsdup`] and [`mi_wdupenv_s`]): 16 bits on Windows, unsigned
-/// 32 bits on Arm Linux, signed 32 bits elsewhere.
-#[cfg(not(any(
-    windows,
-    all(
+pub use wchar::wchar_t;
+
+#[allow(non_camel_case_types)]
+mod wchar {
+    /// C's `wchar_t` (in `mi_wcsdup` and `mi_wdupenv_s`): 16 bits on Windows, unsigned 32 bits
+    /// on Arm Linux, signed 32 bits elsewhere. Bindgen would give each target its own, and one
+    /// bindings file serves them all.
+    #[cfg(windows)]
+    pub type wchar_t = u16;
+    /// C's `wchar_t` (in `mi_wcsdup` and `mi_wdupenv_s`): 16 bits on Windows, unsigned 32 bits
+    /// on Arm Linux, signed 32 bits elsewhere. Bindgen would give each target its own, and one
+    /// bindings file serves them all.
+    #[cfg(all(
+        not(windows),
         any(target_os = "linux", target_os = "android"),
         any(target_arch = "aarch64", target_arch = "arm")
-    )
-)))]
-pub type wchar_t = i32;
+    ))]
+    pub type wchar_t = u32;
+    /// C's `wchar_t` (in `mi_wcsdup` and `mi_wdupenv_s`): 16 bits on Windows, unsigned 32 bits
+    /// on Arm Linux, signed 32 bits elsewhere. Bindgen would give each target its own, and one
+    /// bindings file serves them all.
+    #[cfg(not(any(
+        windows,
+        all(
+            any(target_os = "linux", target_os = "android"),
+            any(target_arch = "aarch64", target_arch = "arm")
+        )
+    )))]
+    pub type wchar_t = i32;
+}
 
 /// Largest size served by the small-object path (`mi_malloc_small`): [`MI_SMALL_WSIZE_MAX`]
 /// words. C computes it with `sizeof(void*)`, which bindgen cannot evaluate.
