@@ -369,8 +369,182 @@ mi_decl_export void mi_free_size(void* p, size_t size) mi_attr_noexcept;
 mi_decl_export void mi_free_size_aligned(void* p, size_t size, size_t alignment) mi_attr_noexcept;
 mi_decl_export void mi_free_aligned(void* p, size_t alignment) mi_attr_noexcept;
 
+/* ---- Sized allocation --------------------------------------------------------------------- */
+/* Each reports the block's usable size (what mi_usable_size would return) through its out
+ * parameter when that is not NULL, so a caller can use the slack without a second call. On
+ * failure the result is NULL and the out parameter is set to 0. */
+
+mi_decl_nodiscard mi_decl_export void* mi_umalloc(size_t size, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_ucalloc(size_t count, size_t size, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1, 2);
+/* `size` at most MI_SMALL_SIZE_MAX */
+mi_decl_nodiscard mi_decl_export void* mi_umalloc_small(size_t size, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_uzalloc_small(size_t size, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_umalloc_aligned(size_t size, size_t alignment, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2);
+mi_decl_nodiscard mi_decl_export void* mi_uzalloc_aligned(size_t size, size_t alignment, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2);
+/* `block_size_pre`: usable size of `p` before the call (0 for NULL), set also on failure, when
+ * `p` stays valid; `block_size_post`: usable size of the result (0 on failure). */
+mi_decl_nodiscard mi_decl_export void* mi_urealloc(void* p, size_t newsize, size_t* block_size_pre, size_t* block_size_post) mi_attr_noexcept mi_attr_alloc_size(2);
+/* frees `p` after storing its usable size (0 for NULL) */
+mi_decl_export void mi_ufree(void* p, size_t* block_size) mi_attr_noexcept;
+
+/* ---- Typed allocation ---------------------------------------------------------------------- */
+
+#define mi_malloc_tp(tp) ((tp*)mi_malloc(sizeof(tp)))
+#define mi_zalloc_tp(tp) ((tp*)mi_zalloc(sizeof(tp)))
+#define mi_calloc_tp(tp, n) ((tp*)mi_calloc(n, sizeof(tp)))
+#define mi_mallocn_tp(tp, n) ((tp*)mi_mallocn(n, sizeof(tp)))
+#define mi_reallocn_tp(p, tp, n) ((tp*)mi_reallocn(p, n, sizeof(tp)))
+#define mi_recalloc_tp(p, tp, n) ((tp*)mi_recalloc(p, n, sizeof(tp)))
+
+#define mi_heap_malloc_tp(hp, tp) ((tp*)mi_heap_malloc(hp, sizeof(tp)))
+#define mi_heap_zalloc_tp(hp, tp) ((tp*)mi_heap_zalloc(hp, sizeof(tp)))
+#define mi_heap_calloc_tp(hp, tp, n) ((tp*)mi_heap_calloc(hp, n, sizeof(tp)))
+#define mi_heap_mallocn_tp(hp, tp, n) ((tp*)mi_heap_mallocn(hp, n, sizeof(tp)))
+#define mi_heap_reallocn_tp(hp, p, tp, n) ((tp*)mi_heap_reallocn(hp, p, n, sizeof(tp)))
+#define mi_heap_recalloc_tp(hp, p, tp, n) ((tp*)mi_heap_recalloc(hp, p, n, sizeof(tp)))
+
+/* ---- Process, threads, collection ---------------------------------------------------------- */
+
+/* Runs the exit work (statistics report when asked for) now; it runs once, whichever of this
+ * call and the process exit comes first. */
+mi_decl_export void mi_process_done(void) mi_attr_noexcept;
+/* A forced collect when the calling thread owns more than `target_thread_owned` segments, a
+ * normal one otherwise. */
+mi_decl_export void mi_collect_reduce(size_t target_thread_owned) mi_attr_noexcept;
+/* Marks the calling thread as a thread-pool worker (recorded; it changes no policy here). */
+mi_decl_export void mi_thread_set_in_threadpool(void) mi_attr_noexcept;
+/* Prints every option with its value and where that came from, through the registered output. */
+mi_decl_export void mi_options_print(void) mi_attr_noexcept;
+/* True when `p` lies in a page of `heap` that has fewer than `perc_threshold` percent of its
+ * blocks in use. Only the thread that owns `heap` may call it; it takes no lock. */
+mi_decl_nodiscard mi_decl_export bool mi_unsafe_heap_page_is_under_utilized(mi_heap_t* heap, void* p, size_t perc_threshold) mi_attr_noexcept;
+
+/* ---- More strings and Windows-style helpers ------------------------------------------------ */
+
+/* (wchar_t comes from <stddef.h>) */
+mi_decl_nodiscard mi_decl_export wchar_t* mi_wcsdup(const wchar_t* s) mi_attr_noexcept mi_attr_malloc;
+mi_decl_nodiscard mi_decl_export unsigned char* mi_mbsdup(const unsigned char* s) mi_attr_noexcept mi_attr_malloc;
+/* As Windows' _dupenv_s: a copy of environment variable `name` in `*buf` (free it with mi_free)
+ * and its buffer size, terminator included, in `*size` (which may be NULL). A variable that is
+ * not set gives `*buf == NULL`, size 0 and result 0. Errors: EINVAL for a NULL `buf` or `name`,
+ * ENOMEM when the copy cannot be allocated. */
+mi_decl_export int mi_dupenv_s(char** buf, size_t* size, const char* name) mi_attr_noexcept;
+/* The same for wide strings; `*size` counts wide characters. Outside Windows the name and
+ * value are converted with the C library's multibyte functions (EILSEQ when they cannot be). */
+mi_decl_export int mi_wdupenv_s(wchar_t** buf, size_t* size, const wchar_t* name) mi_attr_noexcept;
+/* As Windows' _aligned_recalloc / _aligned_offset_recalloc (mi_recalloc_aligned(_at) with
+ * Windows' argument names). */
+mi_decl_nodiscard mi_decl_export void* mi_aligned_recalloc(void* p, size_t newcount, size_t size, size_t alignment) mi_attr_noexcept;
+mi_decl_nodiscard mi_decl_export void* mi_aligned_offset_recalloc(void* p, size_t newcount, size_t size, size_t alignment, size_t offset) mi_attr_noexcept;
+/* As Windows' _expand: `p` when the block can hold `newsize` bytes in place, else NULL with
+ * errno ENOMEM (the block is untouched). */
+mi_decl_nodiscard mi_decl_export void* mi__expand(void* p, size_t newsize) mi_attr_noexcept;
+
+/* ---- C++ allocation semantics (callable from C too) ---------------------------------------- */
+/* Out of memory, these call the C++ new handler (std::get_new_handler) and retry while there
+ * is one; without one, the throwing forms throw std::bad_alloc when the library was built
+ * with the C++ part (the CMake override library) and otherwise report ENOMEM and abort. The
+ * _nothrow forms return NULL instead. A `count * size` that overflows fails the same way
+ * without consulting the handler. */
+mi_decl_nodiscard mi_decl_export void* mi_new(size_t size) mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_new_aligned(size_t size, size_t alignment) mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2);
+mi_decl_nodiscard mi_decl_export void* mi_new_nothrow(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
+mi_decl_nodiscard mi_decl_export void* mi_new_aligned_nothrow(size_t size, size_t alignment) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2);
+mi_decl_nodiscard mi_decl_export void* mi_new_n(size_t count, size_t size) mi_attr_malloc mi_attr_alloc_size2(1, 2);
+mi_decl_nodiscard mi_decl_export void* mi_new_realloc(void* p, size_t newsize) mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_new_reallocn(void* p, size_t newcount, size_t size) mi_attr_alloc_size2(2, 3);
+mi_decl_nodiscard mi_decl_export void* mi_heap_alloc_new(mi_heap_t* heap, size_t size) mi_attr_malloc mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_heap_alloc_new_n(mi_heap_t* heap, size_t count, size_t size) mi_attr_malloc mi_attr_alloc_size2(2, 3);
+
 #ifdef __cplusplus
 }
 #endif
+
+/* ---- C++: standard-library allocators ------------------------------------------------------ */
+
+#ifdef __cplusplus
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <utility>
+
+/* Allocates through mi_new_n (new-handler loop, std::bad_alloc) and frees with mi_free. */
+template <class T> struct mi_stl_allocator {
+  typedef T value_type;
+  typedef std::size_t size_type;
+  typedef std::ptrdiff_t difference_type;
+  typedef std::true_type propagate_on_container_move_assignment;
+  typedef std::true_type is_always_equal;
+  template <class U> struct rebind { typedef mi_stl_allocator<U> other; };
+
+  mi_stl_allocator() noexcept {}
+  mi_stl_allocator(const mi_stl_allocator&) noexcept {}
+  template <class U> mi_stl_allocator(const mi_stl_allocator<U>&) noexcept {}
+
+  T* allocate(std::size_t count) { return static_cast<T*>(mi_new_n(count, sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { mi_free(p); }
+  std::size_t max_size() const noexcept { return PTRDIFF_MAX / sizeof(T); }
+};
+template <class T, class U> bool operator==(const mi_stl_allocator<T>&, const mi_stl_allocator<U>&) noexcept { return true; }
+template <class T, class U> bool operator!=(const mi_stl_allocator<T>&, const mi_stl_allocator<U>&) noexcept { return false; }
+
+/* Shared part of the heap allocators: copies (and rebinds) share one heap, released when the
+ * last copy goes; `destroy` picks mi_heap_destroy (blocks freed with the heap) over
+ * mi_heap_delete (live blocks move to the thread's default heap). */
+template <class T, bool destroy> struct mi_heap_stl_allocator_base {
+  typedef T value_type;
+  typedef std::size_t size_type;
+  typedef std::ptrdiff_t difference_type;
+  typedef std::false_type is_always_equal;
+  typedef std::true_type propagate_on_container_copy_assignment;
+  typedef std::true_type propagate_on_container_move_assignment;
+  typedef std::true_type propagate_on_container_swap;
+
+  std::shared_ptr<mi_heap_t> heap;
+
+  /* a fresh heap of the calling thread (std::bad_alloc when none can be made) */
+  mi_heap_stl_allocator_base() {
+    mi_heap_t* h = mi_heap_new();
+    if (h == NULL) throw std::bad_alloc();
+    heap.reset(h, &release);
+  }
+  /* a heap the caller owns and releases itself */
+  explicit mi_heap_stl_allocator_base(mi_heap_t* h) : heap(h, [](mi_heap_t*) {}) {}
+  template <class U> mi_heap_stl_allocator_base(const mi_heap_stl_allocator_base<U, destroy>& other) noexcept : heap(other.heap) {}
+
+  T* allocate(std::size_t count) { return static_cast<T*>(mi_heap_alloc_new_n(heap.get(), count, sizeof(T))); }
+  std::size_t max_size() const noexcept { return PTRDIFF_MAX / sizeof(T); }
+  void collect(bool force) { mi_heap_collect(heap.get(), force); }
+
+ private:
+  static void release(mi_heap_t* h) {
+    if (destroy) mi_heap_destroy(h);
+    else mi_heap_delete(h);
+  }
+};
+template <class T, class U, bool d> bool operator==(const mi_heap_stl_allocator_base<T, d>& a, const mi_heap_stl_allocator_base<U, d>& b) noexcept { return a.heap == b.heap; }
+template <class T, class U, bool d> bool operator!=(const mi_heap_stl_allocator_base<T, d>& a, const mi_heap_stl_allocator_base<U, d>& b) noexcept { return a.heap != b.heap; }
+
+/* Allocates in its own heap (or one given); frees each block with mi_free. */
+template <class T> struct mi_heap_stl_allocator : public mi_heap_stl_allocator_base<T, false> {
+  template <class U> struct rebind { typedef mi_heap_stl_allocator<U> other; };
+  mi_heap_stl_allocator() : mi_heap_stl_allocator_base<T, false>() {}
+  explicit mi_heap_stl_allocator(mi_heap_t* h) : mi_heap_stl_allocator_base<T, false>(h) {}
+  template <class U> mi_heap_stl_allocator(const mi_heap_stl_allocator<U>& other) noexcept : mi_heap_stl_allocator_base<T, false>(other) {}
+  mi_heap_stl_allocator select_on_container_copy_construction() const { return *this; }
+  void deallocate(T* p, std::size_t) noexcept { mi_free(p); }
+};
+
+/* Allocates in its own heap and frees nothing block by block: the heap and every block in it go
+ * at once with the last copy of the allocator (for containers dropped as a whole). */
+template <class T> struct mi_heap_destroy_stl_allocator : public mi_heap_stl_allocator_base<T, true> {
+  template <class U> struct rebind { typedef mi_heap_destroy_stl_allocator<U> other; };
+  mi_heap_destroy_stl_allocator() : mi_heap_stl_allocator_base<T, true>() {}
+  explicit mi_heap_destroy_stl_allocator(mi_heap_t* h) : mi_heap_stl_allocator_base<T, true>(h) {}
+  template <class U> mi_heap_destroy_stl_allocator(const mi_heap_destroy_stl_allocator<U>& other) noexcept : mi_heap_stl_allocator_base<T, true>(other) {}
+  mi_heap_destroy_stl_allocator select_on_container_copy_construction() const { return *this; }
+  void deallocate(T*, std::size_t) noexcept {}
+};
+#endif /* __cplusplus */
 
 #endif /* MIMALLOC_H */

@@ -173,3 +173,22 @@ void* mi_recalloc_aligned_at(void* p, size_t newcount, size_t size, size_t align
 void* mi_recalloc_aligned(void* p, size_t newcount, size_t size, size_t alignment) mi_attr_noexcept {
   return mi_heap_recalloc_aligned(mi_prim_get_default_heap(), p, newcount, size, alignment);
 }
+
+/* ---- Sized and Windows-named forms ---------------------------------------------------------- */
+
+void* mi_umalloc_aligned(size_t size, size_t alignment, size_t* block_size) mi_attr_noexcept {
+  void* p = mi_malloc_aligned(size, alignment);
+  if (block_size != NULL) *block_size = (p == NULL ? 0 : mi_usable_size(p));
+  return p;
+}
+void* mi_uzalloc_aligned(size_t size, size_t alignment, size_t* block_size) mi_attr_noexcept {
+  void* p = mi_zalloc_aligned(size, alignment);
+  if (block_size != NULL) *block_size = (p == NULL ? 0 : mi_usable_size(p));
+  return p;
+}
+void* mi_aligned_recalloc(void* p, size_t newcount, size_t size, size_t alignment) mi_attr_noexcept {
+  return mi_recalloc_aligned(p, newcount, size, alignment);
+}
+void* mi_aligned_offset_recalloc(void* p, size_t newcount, size_t size, size_t alignment, size_t offset) mi_attr_noexcept {
+  return mi_recalloc_aligned_at(p, newcount, size, alignment, offset);
+}

@@ -33,6 +33,8 @@ void* pvalloc(size_t size) MI_FORWARD(mi_pvalloc);
 size_t malloc_usable_size(void* p) MI_FORWARD(mi_malloc_usable_size);
 void* reallocarray(void* p, size_t count, size_t size) MI_FORWARD(mi_reallocarray);
 void* reallocf(void* p, size_t newsize) MI_FORWARD(mi_reallocf);
+/* NetBSD's: returns 0 or an errno value and replaces the pointer at `ptrp` only on success */
+int reallocarr(void* ptrp, size_t count, size_t size) MI_FORWARD(mi_reallocarr);
 
 /* glibc calls these directly from inside itself (and some programs do too) */
 void* __libc_malloc(size_t size) MI_FORWARD(mi_malloc);

@@ -229,3 +229,150 @@ char* mi_strndup(const char* s, size_t n) mi_attr_noexcept { return mi_heap_strn
 char* mi_realpath(const char* fname, char* resolved_name) mi_attr_noexcept {
   return mi_heap_realpath(mi_prim_get_default_heap(), fname, resolved_name);
 }
+
+/* ---- Sized allocation ------------------------------------------------------------------------ */
+
+/* The usable size of a fresh block, or 0 for a failed allocation, to the out parameter. */
+static inline void* mi_report_block_size(void* p, size_t* block_size) {
+  if (block_size != NULL) *block_size = (p == NULL ? 0 : mi_usable_size(p));
+  return p;
+}
+
+void* mi_umalloc(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_malloc(size), block_size); }
+void* mi_ucalloc(size_t count, size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_report_block_size(mi_calloc(count, size), block_size);
+}
+void* mi_umalloc_small(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_malloc_small(size), block_size); }
+void* mi_uzalloc_small(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_zalloc_small(size), block_size); }
+
+void* mi_urealloc(void* p, size_t newsize, size_t* block_size_pre, size_t* block_size_post) mi_attr_noexcept {
+  if (block_size_pre != NULL) *block_size_pre = mi_usable_size(p);
+  return mi_report_block_size(mi_realloc(p, newsize), block_size_post);
+}
+
+void mi_ufree(void* p, size_t* block_size) mi_attr_noexcept {
+  if (block_size != NULL) *block_size = mi_usable_size(p);
+  mi_free(p);
+}
+
+/* ---- Wide and multibyte strings --------------------------------------------------------------- */
+
+wchar_t* mi_wcsdup(const wchar_t* s) mi_attr_noexcept {
+  if (s == NULL) return NULL;
+  size_t n = 0;
+  while (s[n] != 0) n++;
+  wchar_t* t = (wchar_t*)mi_mallocn(n + 1, sizeof(wchar_t));
+  if (t != NULL) memcpy(t, s, (n + 1) * sizeof(wchar_t));
+  return t;
+}
+
+unsigned char* mi_mbsdup(const unsigned char* s) mi_attr_noexcept { return (unsigned char*)mi_strdup((const char*)s); }
+
+/* ---- C++ allocation semantics ----------------------------------------------------------------- */
+
+/* What to do when a `new`-style allocation fails: true to retry (a new handler ran and may have
+ * freed memory), false to give up (nothrow forms only). */
+#ifndef MI_CXX_NEW
+#define MI_CXX_NEW 0 /* 1: alloc-new-delete.cpp is linked in (CMake, with a C++ compiler) */
+#endif
+#if MI_CXX_NEW
+/* defined in alloc-new-delete.cpp: call the new handler (true) or throw std::bad_alloc, or
+ * return false for nothrow; the C frames in between unwind because CMake adds -fexceptions */
+bool _mi_cxx_new_handler(bool nothrow);
+void _mi_cxx_throw_bad_alloc(void);
+static bool mi_new_handler_retry(bool nothrow) { return _mi_cxx_new_handler(nothrow); }
+#else
+typedef void (*mi_std_new_handler_t)(void);
+#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+/* std::get_new_handler, present only when the program links a C++ runtime (the weak reference
+ * leaves it NULL otherwise) */
+extern mi_std_new_handler_t mi_std_get_new_handler(void) __asm__("_ZSt15get_new_handlerv") __attribute__((weak));
+static mi_std_new_handler_t mi_get_new_handler(void) { return (mi_std_get_new_handler != NULL ? mi_std_get_new_handler() : NULL); }
+#else
+static mi_std_new_handler_t mi_get_new_handler(void) { return NULL; }
+#endif
+static bool mi_new_handler_retry(bool nothrow) {
+  mi_std_new_handler_t handler = mi_get_new_handler();
+  if (handler != NULL) {
+    handler();
+    return true;
+  }
+  if (!nothrow) {
+    /* C code cannot throw std::bad_alloc; ending here beats returning NULL to a caller that
+     * was promised a block */
+    _mi_error_message(ENOMEM, "out of memory in a 'new' allocation, and no C++ runtime built in to throw std::bad_alloc\n");
+    abort();
+  }
+  return false;
+}
+#endif
+
+static mi_decl_noinline mi_decl_cold void* mi_heap_try_new(mi_heap_t* heap, size_t size, size_t alignment, bool nothrow) {
+  for (;;) {
+    if (!mi_new_handler_retry(nothrow)) return NULL;
+    void* p = (alignment == 0 ? mi_heap_malloc(heap, size) : mi_heap_malloc_aligned(heap, size, alignment));
+    if (p != NULL) return p;
+  }
+}
+
+/* A bad request (overflowing count, bad alignment) will never succeed: no handler retries. */
+static mi_decl_noinline mi_decl_cold void* mi_new_bad_request(bool nothrow) {
+#if MI_CXX_NEW
+  if (!nothrow) _mi_cxx_throw_bad_alloc();
+#else
+  if (!nothrow) {
+    _mi_error_message(ENOMEM, "impossible 'new' allocation request, and no C++ runtime built in to throw std::bad_alloc\n");
+    abort();
+  }
+#endif
+  return NULL;
+}
+
+void* mi_heap_alloc_new(mi_heap_t* heap, size_t size) {
+  void* p = mi_heap_malloc(heap, size);
+  if (mi_unlikely(p == NULL)) return mi_heap_try_new(heap, size, 0, false);
+  return p;
+}
+
+void* mi_new(size_t size) { return mi_heap_alloc_new(mi_prim_get_default_heap(), size); }
+
+void* mi_new_nothrow(size_t size) mi_attr_noexcept {
+  void* p = mi_malloc(size);
+  if (mi_unlikely(p == NULL)) return mi_heap_try_new(mi_prim_get_default_heap(), size, 0, true);
+  return p;
+}
+
+static void* mi_new_aligned_ex(size_t size, size_t alignment, bool nothrow) {
+  if (mi_unlikely(alignment == 0 || !_mi_is_power_of_two(alignment))) {
+    _mi_error_message(EINVAL, "'new' with an alignment that is not a power of two (%zu)\n", alignment);
+    return mi_new_bad_request(nothrow);
+  }
+  void* p = mi_malloc_aligned(size, alignment);
+  if (mi_unlikely(p == NULL)) return mi_heap_try_new(mi_prim_get_default_heap(), size, alignment, nothrow);
+  return p;
+}
+
+void* mi_new_aligned(size_t size, size_t alignment) { return mi_new_aligned_ex(size, alignment, false); }
+void* mi_new_aligned_nothrow(size_t size, size_t alignment) mi_attr_noexcept { return mi_new_aligned_ex(size, alignment, true); }
+
+void* mi_heap_alloc_new_n(mi_heap_t* heap, size_t count, size_t size) {
+  size_t total;
+  if (mi_unlikely(mi_count_size_overflow(count, size, &total))) return mi_new_bad_request(false);
+  return mi_heap_alloc_new(heap, total);
+}
+
+void* mi_new_n(size_t count, size_t size) { return mi_heap_alloc_new_n(mi_prim_get_default_heap(), count, size); }
+
+void* mi_new_realloc(void* p, size_t newsize) {
+  for (;;) {
+    void* q = mi_realloc(p, newsize);
+    if (mi_likely(q != NULL)) return q;
+    (void)mi_new_handler_retry(false); /* returns only after a handler ran */
+  }
+}
+
+void* mi_new_reallocn(void* p, size_t newcount, size_t size) {
+  size_t total;
+  if (mi_unlikely(mi_count_size_overflow(newcount, size, &total))) return mi_new_bad_request(false);
+  return mi_new_realloc(p, total);
+}

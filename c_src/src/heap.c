@@ -99,6 +99,16 @@ void mi_heap_collect(mi_heap_t* heap, bool force) mi_attr_noexcept { mi_heap_col
 
 void mi_collect(bool force) mi_attr_noexcept { mi_heap_collect(mi_prim_get_default_heap(), force); }
 
+void mi_collect_reduce(size_t target_thread_owned) mi_attr_noexcept {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (!mi_heap_is_initialized(heap)) return;
+  /* a forced collect gives cached segments back and adopts abandoned ones to empty them; worth
+   * it only when the thread holds more than the caller wants it to (cached ones count: they
+   * are still the thread's memory) */
+  size_t owned = heap->tld->segments.count + heap->tld->segments.cache_count;
+  mi_heap_collect_ex(heap, owned > target_thread_owned ? MI_FORCE : MI_NORMAL);
+}
+
 /* ---- Creation and defaults ---------------------------------------------------------------- */
 
 mi_heap_t* mi_heap_get_default(void) {
@@ -258,6 +268,15 @@ bool mi_check_owned(const void* p) {
 }
 
 bool mi_is_in_heap_region(const void* p) mi_attr_noexcept { return mi_page_containing(p) != NULL; }
+
+bool mi_unsafe_heap_page_is_under_utilized(mi_heap_t* heap, void* p, size_t perc_threshold) mi_attr_noexcept {
+  if (heap == NULL || !mi_heap_is_initialized(heap)) return false;
+  mi_page_t* page = mi_page_containing(p);
+  if (page == NULL || mi_page_heap(page) != heap || page->reserved == 0) return false;
+  /* `used` counts blocks freed by other threads but not yet collected: an over-estimate, so
+   * the answer errs towards "utilized" (no lock is taken to be exact) */
+  return (size_t)page->used * 100 < perc_threshold * (size_t)page->reserved;
+}
 
 /* ---- Visiting blocks -------------------------------------------------------------------------- */
 

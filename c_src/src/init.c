@@ -90,8 +90,6 @@ void mi_process_init(void) mi_attr_noexcept {
 #define MI_PROCESS_DONE_ATTR __attribute__((destructor))
 #endif
 
-static void mi_process_done(void);
-
 MI_PROCESS_LOAD_ATTR static void mi_process_load(void) {
   mi_process_init();
 #if defined(_WIN32)
@@ -123,7 +121,7 @@ __attribute__((section(".CRT$XLY"), used)) static mi_tls_callback_t mi_process_t
 
 static _Atomic(bool) mi_process_done_ran;
 
-MI_PROCESS_DONE_ATTR static void mi_process_done(void) {
+MI_PROCESS_DONE_ATTR void mi_process_done(void) mi_attr_noexcept {
   if (mi_atomic_load_acquire(&mi_process_state) != 2) return;
   bool expected = false;
   if (!mi_atomic_cas_strong_acq_rel(&mi_process_done_ran, &expected, true)) return;
@@ -191,6 +189,11 @@ void mi_thread_done(void) mi_attr_noexcept {
 }
 
 /* ---- Version and configuration ------------------------------------------------------------------ */
+
+/* Recorded for the thread; no policy reads it yet (upstream uses it to steer arena choice). */
+static mi_decl_thread bool mi_thread_in_threadpool;
+void mi_thread_set_in_threadpool(void) mi_attr_noexcept { mi_thread_in_threadpool = true; }
+bool _mi_thread_is_in_threadpool(void) { return mi_thread_in_threadpool; }
 
 int mi_version(void) mi_attr_noexcept { return MI_MALLOC_VERSION; }
 

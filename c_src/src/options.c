@@ -402,6 +402,18 @@ void mi_option_set_enabled_default(mi_option_t option, bool enable) { mi_option_
 void mi_option_enable(mi_option_t option) { mi_option_set_enabled(option, true); }
 void mi_option_disable(mi_option_t option) { mi_option_set_enabled(option, false); }
 
+void mi_options_print(void) mi_attr_noexcept {
+  static const char* const sources[] = {"default", "default", "environment", "set"};
+  for (int i = 0; i < (int)_mi_option_last; i++) {
+    mi_option_t option = (mi_option_t)i;
+    mi_option_desc_t* desc = &mi_options_table[i];
+    if (desc->name == NULL) continue;
+    long value = mi_option_get(option); /* reads the environment first if nobody has yet */
+    _mi_message("option '%s': %ld%s (%s)\n", desc->name, value, desc->in_kib ? " KiB" : "",
+                sources[mi_atomic_load_acquire(&desc->source) & 3]);
+  }
+}
+
 /* At process start: read every option now, so later reads never touch the environment (which
  * the program may be modifying by then) and the verbose listing is complete. */
 void _mi_options_init(void) {

@@ -879,3 +879,156 @@ extern "C" {
 extern "C" {
     pub fn mi_free_aligned(p: *mut ::core::ffi::c_void, alignment: usize);
 }
+extern "C" {
+    pub fn mi_umalloc(size: usize, block_size: *mut usize) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_ucalloc(
+        count: usize,
+        size: usize,
+        block_size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_umalloc_small(
+        size: usize,
+        block_size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_uzalloc_small(
+        size: usize,
+        block_size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_umalloc_aligned(
+        size: usize,
+        alignment: usize,
+        block_size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_uzalloc_aligned(
+        size: usize,
+        alignment: usize,
+        block_size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_urealloc(
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+        block_size_pre: *mut usize,
+        block_size_post: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_ufree(p: *mut ::core::ffi::c_void, block_size: *mut usize);
+}
+extern "C" {
+    pub fn mi_process_done();
+}
+extern "C" {
+    pub fn mi_collect_reduce(target_thread_owned: usize);
+}
+extern "C" {
+    pub fn mi_thread_set_in_threadpool();
+}
+extern "C" {
+    pub fn mi_options_print();
+}
+extern "C" {
+    pub fn mi_unsafe_heap_page_is_under_utilized(
+        heap: *mut mi_heap_t,
+        p: *mut ::core::ffi::c_void,
+        perc_threshold: usize,
+    ) -> bool;
+}
+extern "C" {
+    pub fn mi_wcsdup(s: *const wchar_t) -> *mut wchar_t;
+}
+extern "C" {
+    pub fn mi_mbsdup(s: *const ::core::ffi::c_uchar) -> *mut ::core::ffi::c_uchar;
+}
+extern "C" {
+    pub fn mi_dupenv_s(
+        buf: *mut *mut ::core::ffi::c_char,
+        size: *mut usize,
+        name: *const ::core::ffi::c_char,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_wdupenv_s(
+        buf: *mut *mut wchar_t,
+        size: *mut usize,
+        name: *const wchar_t,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_aligned_recalloc(
+        p: *mut ::core::ffi::c_void,
+        newcount: usize,
+        size: usize,
+        alignment: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_aligned_offset_recalloc(
+        p: *mut ::core::ffi::c_void,
+        newcount: usize,
+        size: usize,
+        alignment: usize,
+        offset: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi__expand(
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_new(size: usize) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_new_aligned(size: usize, alignment: usize) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_new_nothrow(size: usize) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_new_aligned_nothrow(
+        size: usize,
+        alignment: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_new_n(count: usize, size: usize) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_new_realloc(
+        p: *mut ::core::ffi::c_void,
+        newsize: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_new_reallocn(
+        p: *mut ::core::ffi::c_void,
+        newcount: usize,
+        size: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_heap_alloc_new(
+        heap: *mut mi_heap_t,
+        size: usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_heap_alloc_new_n(
+        heap: *mut mi_heap_t,
+        count: usize,
+        size: usize,
+    ) -> *mut ::core::ffi::c_void;
+}

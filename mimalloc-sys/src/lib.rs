@@ -71,6 +71,7 @@
     clippy::ptr_offset_with_cast
 )]
 mod bindings {
+    use super::wchar_t;
     // One file per pointer width: the public structs hold `size_t` fields. Both are generated
     // and checked by tests/bindings.rs; their layout assertions are compiled for the target.
     #[cfg(target_pointer_width = "64")]
@@ -80,6 +81,37 @@ mod bindings {
 }
 
 pub use bindings::*;
+
+pub use wchar::wchar_t;
+
+#[allow(non_camel_case_types)]
+mod wchar {
+    /// C's `wchar_t` (in `mi_wcsdup` and `mi_wdupenv_s`): 16 bits on Windows, unsigned 32 bits
+    /// on Arm Linux, signed 32 bits elsewhere. Bindgen would give each target its own, and one
+    /// bindings file serves them all.
+    #[cfg(windows)]
+    pub type wchar_t = u16;
+    /// C's `wchar_t` (in `mi_wcsdup` and `mi_wdupenv_s`): 16 bits on Windows, unsigned 32 bits
+    /// on Arm Linux, signed 32 bits elsewhere. Bindgen would give each target its own, and one
+    /// bindings file serves them all.
+    #[cfg(all(
+        not(windows),
+        any(target_os = "linux", target_os = "android"),
+        any(target_arch = "aarch64", target_arch = "arm")
+    ))]
+    pub type wchar_t = u32;
+    /// C's `wchar_t` (in `mi_wcsdup` and `mi_wdupenv_s`): 16 bits on Windows, unsigned 32 bits
+    /// on Arm Linux, signed 32 bits elsewhere. Bindgen would give each target its own, and one
+    /// bindings file serves them all.
+    #[cfg(not(any(
+        windows,
+        all(
+            any(target_os = "linux", target_os = "android"),
+            any(target_arch = "aarch64", target_arch = "arm")
+        )
+    )))]
+    pub type wchar_t = i32;
+}
 
 /// Largest size served by the small-object path (`mi_malloc_small`): [`MI_SMALL_WSIZE_MAX`]
 /// words. C computes it with `sizeof(void*)`, which bindgen cannot evaluate.

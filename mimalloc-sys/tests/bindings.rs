@@ -73,7 +73,8 @@ fn rust_target() -> bindgen::RustTarget {
 const STD_HEADERS: &[(&str, &str)] = &[
     (
         "stddef.h",
-        "typedef __SIZE_TYPE__ size_t;\ntypedef __PTRDIFF_TYPE__ ptrdiff_t;\n#define NULL ((void*)0)\n",
+        "typedef __SIZE_TYPE__ size_t;\ntypedef __PTRDIFF_TYPE__ ptrdiff_t;\n\
+         typedef __WCHAR_TYPE__ wchar_t;\n#define NULL ((void*)0)\n",
     ),
     (
         "stdint.h",
@@ -116,6 +117,9 @@ fn bindgen_config(header: &Path, std_headers: &Path, target: &str, what: &str) -
         .allowlist_var("^mi_.*")
         .allowlist_var("^MI_.*")
         .allowlist_var("^_mi_option_last$")
+        // Its width and signedness differ by target (16 bits on Windows), and each file must
+        // serve every target of its width: lib.rs defines it per target instead.
+        .blocklist_type("wchar_t")
         // Each option is a constant named exactly as in C: `mi_option_show_stats`.
         .prepend_enum_name(false)
         .use_core()

@@ -15,10 +15,10 @@
 //! Known differences, kept out of this file because they cannot compile here:
 //! - `mi_option_t` is `c_int` there and `c_uint` here (what C's enum is to clang). The named
 //!   constants work with either; only code that passes an `i32` variable needs `as _`.
-//! - Not declared here because the C header has no such function: the v2/v3
-//!   `mi_unsafe_heap_page_is_under_utilized`; with its `arena` feature `mi_arena_id_t`,
-//!   `mi_heap_new_in_arena`, `mi_reserve_os_memory_ex`, `mi_manage_os_memory_ex`; in its v3
-//!   line (no `v2` feature) `mi_theap_t`, `mi_theap_zalloc_small`, `mi_arena_min_size`.
+//! - Not declared here because the C header has no such function: with its `arena` feature
+//!   `mi_arena_id_t`, `mi_heap_new_in_arena`, `mi_reserve_os_memory_ex`,
+//!   `mi_manage_os_memory_ex`; in its v3 line (no `v2` feature) `mi_theap_t`,
+//!   `mi_theap_zalloc_small`, `mi_arena_min_size`.
 //! - `mi_heap_area_t` has no `heap_tag` (v2) or `reserved1` (v3) field yet.
 
 extern crate mimalloc_sys as libmimalloc_sys;
@@ -147,8 +147,9 @@ fn every_function_has_the_libmimalloc_sys_type() {
         mi_heap_check_owned: fn(*mut mi_heap_t, *const c_void) -> bool;
         mi_check_owned: fn(*const c_void) -> bool;
         mi_heap_visit_blocks: fn(*const mi_heap_t, bool, mi_block_visit_fun, *mut c_void) -> bool;
+        mi_unsafe_heap_page_is_under_utilized: fn(*mut mi_heap_t, *mut c_void, usize) -> bool;
     };
-    assert_eq!(table.len(), 95);
+    assert_eq!(table.len(), 96);
     for (name, addr) in table {
         assert_ne!(addr, 0, "{name} resolves to a symbol");
     }
@@ -341,6 +342,12 @@ fn libmimalloc_sys_style_program() {
         assert!(!s.is_null() && s as usize % 32 == 0);
         assert!(mi_heap_contains_block(heap, s) && mi_heap_check_owned(heap, s));
         assert!(!mi_heap_contains_block(mi_heap_get_backing(), s));
+        assert!(!mi_unsafe_heap_page_is_under_utilized(heap, s, 0));
+        assert!(!mi_unsafe_heap_page_is_under_utilized(
+            mi_heap_get_backing(),
+            s,
+            100
+        ));
         let mut seen = Visited::default();
         assert!(mi_heap_visit_blocks(
             heap,

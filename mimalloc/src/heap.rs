@@ -13,7 +13,9 @@ use mimalloc_sys as sys;
 /// `&Heap` is an [`Allocator`](allocator_api2::alloc::Allocator), so collections can live in
 /// it; the borrow checker then proves that nothing allocated in the heap outlives it. Dropping
 /// the heap frees everything in it at once (`mi_heap_destroy`), which is much faster than
-/// freeing objects one by one: the pattern of a per-request arena.
+/// freeing objects one by one: the pattern of a per-request arena. `allocate` and
+/// `allocate_zeroed` return the whole block (its usable size, at least the layout's size), so a
+/// collection that reads the slice's length can use the size class's slack.
 ///
 /// ```
 /// use mimalloc::Heap;
@@ -237,7 +239,15 @@ impl Heap {
                 (false, true) => sys::mi_heap_zalloc_aligned(heap, size, align),
             }
         };
-        block_slice(p as *mut u8, size)
+        if p.is_null() {
+            return Err(AllocError);
+        }
+        // The whole block is the caller's (zeroed too, when asked for), not just the request: a
+        // collection that reads the slice's length can use the size class's slack.
+        // SAFETY: `p` is a live block just allocated.
+        let usable = unsafe { sys::mi_usable_size(p) };
+        debug_assert!(usable >= size);
+        block_slice(p as *mut u8, usable)
     }
 }
 
