@@ -179,6 +179,7 @@ typedef struct mi_heap_area_s {
   size_t used;            /* blocks in use */
   size_t block_size;      /* usable bytes of each block */
   size_t full_block_size; /* bytes each block takes, padding included */
+  int heap_tag;           /* upstream's heap tag; always 0 here (heaps carry no tag) */
 } mi_heap_area_t;
 
 /* Called once per area with `block == NULL`, then (when asked) once per live block with the
@@ -263,7 +264,16 @@ mi_decl_export char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexc
  * Each is read once, lazily, from MIMALLOC_<NAME> (case-insensitive). Options marked
  * "accepted" are stored and returned but do not change this allocator's behaviour. */
 
-typedef enum mi_option_e {
+/* Bindings see the enum as C `int` (MI_OPTION_AS_INT, set by the bindgen run only): crates.io
+ * libmimalloc-sys declares `mi_option_t` as `c_int`, and Rust code passing an `i32` must keep
+ * compiling. Fixed underlying types are C23 (a clang extension before), so C keeps the plain
+ * enum; both are 32-bit integers holding the same small values, the same in every ABI. */
+#if defined(MI_OPTION_AS_INT)
+#define mi_option_enum_base : int
+#else
+#define mi_option_enum_base
+#endif
+typedef enum mi_option_e mi_option_enum_base {
   mi_option_show_errors,              /* print error messages to stderr */
   mi_option_show_stats,               /* print statistics at process exit */
   mi_option_verbose,                  /* print informational messages */
@@ -300,6 +310,8 @@ typedef enum mi_option_e {
   mi_option_guarded_sample_rate,      /* accepted */
   mi_option_guarded_sample_seed,      /* accepted */
   mi_option_target_segments_per_thread, /* accepted */
+  mi_option_generic_collect,          /* accepted */
+  mi_option_allow_thp,                /* 0: no transparent huge pages for any of our memory (the `no_thp` build's default) */
   _mi_option_last,
   /* older names of the same options */
   mi_option_large_os_pages = mi_option_allow_large_os_pages,

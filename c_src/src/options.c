@@ -135,6 +135,12 @@
 #ifndef MI_DEFAULT_TARGET_SEGMENTS_PER_THREAD
 #define MI_DEFAULT_TARGET_SEGMENTS_PER_THREAD 0
 #endif
+#ifndef MI_DEFAULT_GENERIC_COLLECT
+#define MI_DEFAULT_GENERIC_COLLECT 10000
+#endif
+#ifndef MI_DEFAULT_ALLOW_THP
+#define MI_DEFAULT_ALLOW_THP 1
+#endif
 
 /* ---- The option table --------------------------------------------------------------------- */
 
@@ -199,6 +205,8 @@ static mi_option_desc_t mi_options_table[] = {
   MI_OPTION_ENTRY(guarded_sample_rate, GUARDED_SAMPLE_RATE, NULL, false),
   MI_OPTION_ENTRY(guarded_sample_seed, GUARDED_SAMPLE_SEED, NULL, false),
   MI_OPTION_ENTRY(target_segments_per_thread, TARGET_SEGMENTS_PER_THREAD, NULL, false),
+  MI_OPTION_ENTRY(generic_collect, GENERIC_COLLECT, NULL, false),
+  MI_OPTION_ENTRY(allow_thp, ALLOW_THP, NULL, false),
 };
 #undef MI_OPTION_ENTRY
 
