@@ -254,7 +254,8 @@ mi_decl_export void mi_stats_get(size_t stats_size, mi_stats_t* stats) mi_attr_n
  * not a size class. */
 mi_decl_export size_t mi_stats_bin_block_size(size_t bin) mi_attr_noexcept;
 
-/* The statistics as a JSON object. Written into `buf` when it is non-NULL and `buf_size` is
+/* The statistics as a JSON object in upstream v2.4's schema (`stat_version` 4: the same keys,
+ * order, nesting and units; what this allocator does not count reads 0, see stats.c). Written into `buf` when it is non-NULL and `buf_size` is
  * large enough; otherwise a new buffer is allocated with mi_malloc (free it with mi_free).
  * Returns NULL only when the text does not fit and no buffer could be allocated. */
 mi_decl_export char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexcept;
