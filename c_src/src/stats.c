@@ -271,7 +271,9 @@ static void mi_stats_print_of(const mi_stats_t* st, const char* title, mi_output
   mi_stats_print_count(out, arg, "purged", &st->purged, true);
   mi_stats_print_count(out, arg, "normal blocks (in pages)", &st->normal, true);
   mi_stats_print_count(out, arg, "huge blocks", &st->huge, true);
-  if (st->malloc_requested.total != 0) mi_stats_print_count(out, arg, "requested", &st->malloc_requested, true);
+#if MI_STAT > 1
+  mi_stats_print_count(out, arg, "requested", &st->malloc_requested, true);
+#endif
   mi_stats_print_count(out, arg, "segments", &st->segments, false);
   mi_stats_print_count(out, arg, "  abandoned", &st->segments_abandoned, false);
   mi_stats_print_count(out, arg, "  cached", &st->segments_cache, false);
@@ -284,7 +286,12 @@ static void mi_stats_print_of(const mi_stats_t* st, const char* title, mi_output
   mi_stats_print_counter(out, arg, "reclaimed segments", &st->reclaimed);
   mi_stats_print_counter(out, arg, "page searches", &st->searches);
   mi_stats_print_counter(out, arg, "pages kept (not retired)", &st->page_no_retire);
+#if MI_STAT > 1
   mi_stats_print_counter(out, arg, "normal blocks handed out", &st->normal_count);
+#else
+  /* counting them would cost the fast path an add; a 0 here would read as a count */
+  _mi_fprintf(out, arg, "%-26s %41s\n", "normal blocks handed out", "not counted (debug builds only)");
+#endif
   mi_stats_print_counter(out, arg, "huge blocks handed out", &st->huge_count);
 
   bool header = false;

@@ -35,7 +35,8 @@
 //! | `local_dynamic_tls` | `-ftls-model=local-dynamic`: works when the library is loaded with `dlopen` |
 //! | `valgrind` | `MI_TRACK_VALGRIND=1`: every block is annotated for valgrind's memcheck (needs `<valgrind/memcheck.h>`) |
 //! | `extended` | no-op, for compatibility with `libmimalloc-sys`: the whole API is always here |
-//! | `v2`, `arena`, `no_thp`, `win_direct_tls` | no-ops, accepted so `libmimalloc-sys` dependency lines keep working |
+//! | `no_thp` | `mi_option_allow_thp` defaults to 0: every mapping is marked `MADV_NOHUGEPAGE`, so no block gets transparent huge pages (Linux) |
+//! | `v2`, `arena`, `win_direct_tls` | accepted and ignored, so `libmimalloc-sys` dependency lines keep working (always the v2 line; nothing to select) |
 //!
 //! [`mi_build_config`] reports what the C side was actually compiled with.
 //!
