@@ -45,6 +45,8 @@ const OPTIONS: &[(&str, bool)] = &[
     ("ABANDONED_RECLAIM_ON_FREE", false),
     ("DISALLOW_ARENA_ALLOC", false),
     ("RETRY_ON_OOM", false),
+    ("GENERIC_COLLECT", false),
+    ("ALLOW_THP", false),
 ];
 
 /// Parses a build-time option value the way the C side parses the run-time environment.
@@ -87,6 +89,11 @@ fn option_defaults() -> Vec<(String, String)> {
             println!("cargo:warning=mimalloc-sys: option default {name} = {v} (from {var})");
             defines.push((format!("MI_DEFAULT_{name}"), v.to_string()));
         }
+    }
+    // `no_thp` (as in crates.io libmimalloc-sys): no transparent huge pages for any block,
+    // from the first allocation; MIMALLOC_ALLOW_THP=1 at run time can still turn them back on.
+    if feature("NO_THP") && !defines.iter().any(|(d, _)| d == "MI_DEFAULT_ALLOW_THP") {
+        defines.push(("MI_DEFAULT_ALLOW_THP".to_string(), "0".to_string()));
     }
     defines
 }

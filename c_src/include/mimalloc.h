@@ -196,6 +196,7 @@ typedef struct mi_heap_area_s {
   size_t used;            /* blocks in use */
   size_t block_size;      /* usable bytes of each block */
   size_t full_block_size; /* bytes each block takes, padding included */
+  int heap_tag;           /* upstream's heap tag; always 0 here (heaps carry no tag) */
 } mi_heap_area_t;
 
 /* Called once per area with `block == NULL`, then (when asked) once per live block with the
@@ -270,53 +271,67 @@ mi_decl_export void mi_stats_get(size_t stats_size, mi_stats_t* stats) mi_attr_n
  * not a size class. */
 mi_decl_export size_t mi_stats_bin_block_size(size_t bin) mi_attr_noexcept;
 
-/* The statistics as a JSON object. Written into `buf` when it is non-NULL and `buf_size` is
+/* The statistics as a JSON object in upstream v2.4's schema (`stat_version` 4: the same keys,
+ * order, nesting and units; what this allocator does not count reads 0, see stats.c). Written into `buf` when it is non-NULL and `buf_size` is
  * large enough; otherwise a new buffer is allocated with mi_malloc (free it with mi_free).
  * Returns NULL only when the text does not fit and no buffer could be allocated. */
 mi_decl_export char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexcept;
 
 /* ---- Options ------------------------------------------------------------------------------ */
 /* Members and numbering are those of upstream's v2 line: a raw integer names the same option.
- * Each is read once, lazily, from MIMALLOC_<NAME> (case-insensitive). Options marked
- * "accepted" are stored and returned but do not change this allocator's behaviour. */
+ * Each is read once, lazily, from MIMALLOC_<NAME> (case-insensitive). Options marked "not
+ * supported by this build" are stored and returned but change nothing: verbose mode lists them
+ * so, and one set from the environment is warned about (seen with MIMALLOC_VERBOSE=1 or
+ * MIMALLOC_SHOW_ERRORS=1). Which ones they are is said once, in src/options.c's table. */
 
-typedef enum mi_option_e {
+/* Bindings see the enum as C `int` (MI_OPTION_AS_INT, set by the bindgen run only): crates.io
+ * libmimalloc-sys declares `mi_option_t` as `c_int`, and Rust code passing an `i32` must keep
+ * compiling. Fixed underlying types are C23 (a clang extension before), so C keeps the plain
+ * enum; both are 32-bit integers holding the same small values, the same in every ABI. */
+#if defined(MI_OPTION_AS_INT)
+#define mi_option_enum_base : int
+#else
+#define mi_option_enum_base
+#endif
+typedef enum mi_option_e mi_option_enum_base {
   mi_option_show_errors,              /* print error messages to stderr */
   mi_option_show_stats,               /* print statistics at process exit */
   mi_option_verbose,                  /* print informational messages */
-  mi_option_eager_commit,             /* accepted: memory is committed as it is touched */
-  mi_option_arena_eager_commit,       /* accepted */
+  mi_option_eager_commit,             /* not supported by this build (memory is committed as it is touched) */
+  mi_option_arena_eager_commit,       /* not supported by this build (accepted, no effect) */
   mi_option_purge_decommits,          /* 1: purge with MADV_DONTNEED (zeroes), 0: MADV_FREE */
-  mi_option_allow_large_os_pages,     /* transparent huge pages: 0 none, 1 every segment, 2 huge blocks only (Linux default) */
-  mi_option_reserve_huge_os_pages,    /* accepted */
-  mi_option_reserve_huge_os_pages_at, /* accepted */
-  mi_option_reserve_os_memory,        /* accepted */
-  mi_option_deprecated_segment_cache,
-  mi_option_deprecated_page_reset,
+  mi_option_allow_large_os_pages,     /* Linux THP / Windows large pages: 0 none, 1 every segment, 2 huge blocks only (Linux default) */
+  mi_option_reserve_huge_os_pages,    /* not supported by this build (accepted, no effect) */
+  mi_option_reserve_huge_os_pages_at, /* not supported by this build (accepted, no effect) */
+  mi_option_reserve_os_memory,        /* not supported by this build (accepted, no effect) */
+  mi_option_deprecated_segment_cache, /* deprecated upstream too: no effect */
+  mi_option_deprecated_page_reset,    /* deprecated upstream too: no effect */
   mi_option_abandoned_page_purge,     /* purge an exited thread's free pages at once, not at its segments' next owner */
-  mi_option_deprecated_segment_reset,
-  mi_option_eager_commit_delay,       /* accepted */
+  mi_option_deprecated_segment_reset, /* deprecated upstream too: no effect */
+  mi_option_eager_commit_delay,       /* not supported by this build (accepted, no effect) */
   mi_option_purge_delay,              /* milliseconds before an empty page is purged; 0 = at once, -1 = never */
-  mi_option_use_numa_nodes,           /* accepted */
+  mi_option_use_numa_nodes,           /* not supported by this build (accepted, no effect) */
   mi_option_disallow_os_alloc,        /* 1: never map new memory from the OS (allocation fails instead) */
-  mi_option_os_tag,                   /* accepted */
+  mi_option_os_tag,                   /* macOS: the VM tag of our mappings; not supported elsewhere */
   mi_option_max_errors,               /* show at most this many error messages */
   mi_option_max_warnings,             /* show at most this many warnings */
   mi_option_max_segment_reclaim,      /* at most this many abandoned segments looked at per reclaim */
-  mi_option_destroy_on_exit,          /* accepted */
-  mi_option_arena_reserve,            /* accepted */
-  mi_option_arena_purge_mult,         /* accepted */
-  mi_option_purge_extend_delay,       /* accepted */
-  mi_option_abandoned_reclaim_on_free,/* accepted: abandoned segments are adopted when a thread needs one */
-  mi_option_disallow_arena_alloc,     /* accepted */
-  mi_option_retry_on_oom,             /* accepted */
-  mi_option_visit_abandoned,          /* accepted */
-  mi_option_guarded_min,              /* accepted */
-  mi_option_guarded_max,              /* accepted */
-  mi_option_guarded_precise,          /* accepted */
-  mi_option_guarded_sample_rate,      /* accepted */
-  mi_option_guarded_sample_seed,      /* accepted */
-  mi_option_target_segments_per_thread, /* accepted */
+  mi_option_destroy_on_exit,          /* not supported by this build (accepted, no effect) */
+  mi_option_arena_reserve,            /* not supported by this build (accepted, no effect) */
+  mi_option_arena_purge_mult,         /* not supported by this build (accepted, no effect) */
+  mi_option_purge_extend_delay,       /* not supported by this build (accepted, no effect) */
+  mi_option_abandoned_reclaim_on_free,/* not supported by this build (abandoned segments are adopted when a thread needs one) */
+  mi_option_disallow_arena_alloc,     /* not supported by this build (accepted, no effect) */
+  mi_option_retry_on_oom,             /* not supported by this build (accepted, no effect) */
+  mi_option_visit_abandoned,          /* not supported by this build (accepted, no effect) */
+  mi_option_guarded_min,              /* not supported by this build (accepted, no effect) */
+  mi_option_guarded_max,              /* not supported by this build (accepted, no effect) */
+  mi_option_guarded_precise,          /* not supported by this build (accepted, no effect) */
+  mi_option_guarded_sample_rate,      /* not supported by this build (accepted, no effect) */
+  mi_option_guarded_sample_seed,      /* not supported by this build (accepted, no effect) */
+  mi_option_target_segments_per_thread, /* not supported by this build (accepted, no effect) */
+  mi_option_generic_collect,          /* not supported by this build (accepted, no effect) */
+  mi_option_allow_thp,                /* Linux: 0 = no transparent huge pages for any of our memory (the `no_thp` build's default) */
   _mi_option_last,
   /* older names of the same options */
   mi_option_large_os_pages = mi_option_allow_large_os_pages,

@@ -324,6 +324,7 @@ static bool mi_heap_visit_areas_page(mi_heap_t* heap, mi_page_queue_t* pq, mi_pa
   area.used = page->used;
   area.block_size = bsize - MI_PADDING_SIZE;
   area.full_block_size = bsize;
+  area.heap_tag = 0;
   if (!args->visitor(heap, &area, NULL, area.block_size, args->arg)) return false;
   if (args->visit_blocks) return _mi_heap_area_visit_blocks(heap, &area, page, args->visitor, args->arg);
   return true;

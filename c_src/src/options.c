@@ -135,6 +135,12 @@
 #ifndef MI_DEFAULT_TARGET_SEGMENTS_PER_THREAD
 #define MI_DEFAULT_TARGET_SEGMENTS_PER_THREAD 0
 #endif
+#ifndef MI_DEFAULT_GENERIC_COLLECT
+#define MI_DEFAULT_GENERIC_COLLECT 10000
+#endif
+#ifndef MI_DEFAULT_ALLOW_THP
+#define MI_DEFAULT_ALLOW_THP 1
+#endif
 
 /* ---- The option table --------------------------------------------------------------------- */
 
@@ -157,48 +163,72 @@ typedef struct mi_option_desc_s {
   const char* name;     /* the enum member without "mi_option_" */
   const char* legacy;   /* the older name, or NULL */
   bool in_kib;          /* a size, kept in KiB so a 32-bit long still reaches terabytes */
+  bool supported;       /* false: accepted for compatibility, has no effect in this build */
 } mi_option_desc_t;
 
-#define MI_OPTION_ENTRY(name, UPPER, legacy, in_kib) \
-  [mi_option_##name] = {MI_DEFAULT_##UPPER, MI_OPTION_UNREAD, #name, legacy, in_kib}
+#define MI_OPTION_ENTRY(name, UPPER, legacy, in_kib, supported) \
+  [mi_option_##name] = {MI_DEFAULT_##UPPER, MI_OPTION_UNREAD, #name, legacy, in_kib, supported}
 
+/* Options whose effect exists on some systems only. */
+#if defined(__APPLE__)
+#define MI_OPTION_OS_TAG_SUPPORTED true /* a VM tag on macOS mappings */
+#else
+#define MI_OPTION_OS_TAG_SUPPORTED false
+#endif
+#if defined(__linux__) || defined(_WIN32)
+#define MI_OPTION_LARGE_PAGES_SUPPORTED true /* Linux: transparent huge pages; Windows: large pages */
+#else
+#define MI_OPTION_LARGE_PAGES_SUPPORTED false
+#endif
+#if defined(__linux__)
+#define MI_OPTION_THP_SUPPORTED true /* MADV_NOHUGEPAGE */
+#else
+#define MI_OPTION_THP_SUPPORTED false
+#endif
+
+/* The last column says whether the option does anything in this build. An option implemented
+ * later flips it to true here (and its "not supported" note in mimalloc.h and the docs goes);
+ * the rest is derived from it: the verbose listing, the warning when one is set from the
+ * environment, _mi_option_is_supported. */
 static mi_option_desc_t mi_options_table[] = {
-  MI_OPTION_ENTRY(show_errors, SHOW_ERRORS, NULL, false),
-  MI_OPTION_ENTRY(show_stats, SHOW_STATS, NULL, false),
-  MI_OPTION_ENTRY(verbose, VERBOSE, NULL, false),
-  MI_OPTION_ENTRY(eager_commit, EAGER_COMMIT, NULL, false),
-  MI_OPTION_ENTRY(arena_eager_commit, ARENA_EAGER_COMMIT, "eager_region_commit", false),
-  MI_OPTION_ENTRY(purge_decommits, PURGE_DECOMMITS, "reset_decommits", false),
-  MI_OPTION_ENTRY(allow_large_os_pages, ALLOW_LARGE_OS_PAGES, "large_os_pages", false),
-  MI_OPTION_ENTRY(reserve_huge_os_pages, RESERVE_HUGE_OS_PAGES, NULL, false),
-  MI_OPTION_ENTRY(reserve_huge_os_pages_at, RESERVE_HUGE_OS_PAGES_AT, NULL, false),
-  MI_OPTION_ENTRY(reserve_os_memory, RESERVE_OS_MEMORY, NULL, true),
-  MI_OPTION_ENTRY(deprecated_segment_cache, DEPRECATED_SEGMENT_CACHE, NULL, false),
-  MI_OPTION_ENTRY(deprecated_page_reset, DEPRECATED_PAGE_RESET, NULL, false),
-  MI_OPTION_ENTRY(abandoned_page_purge, ABANDONED_PAGE_PURGE, "abandoned_page_reset", false),
-  MI_OPTION_ENTRY(deprecated_segment_reset, DEPRECATED_SEGMENT_RESET, NULL, false),
-  MI_OPTION_ENTRY(eager_commit_delay, EAGER_COMMIT_DELAY, NULL, false),
-  MI_OPTION_ENTRY(purge_delay, PURGE_DELAY, "reset_delay", false),
-  MI_OPTION_ENTRY(use_numa_nodes, USE_NUMA_NODES, NULL, false),
-  MI_OPTION_ENTRY(disallow_os_alloc, DISALLOW_OS_ALLOC, "limit_os_alloc", false),
-  MI_OPTION_ENTRY(os_tag, OS_TAG, NULL, false),
-  MI_OPTION_ENTRY(max_errors, MAX_ERRORS, NULL, false),
-  MI_OPTION_ENTRY(max_warnings, MAX_WARNINGS, NULL, false),
-  MI_OPTION_ENTRY(max_segment_reclaim, MAX_SEGMENT_RECLAIM, NULL, false),
-  MI_OPTION_ENTRY(destroy_on_exit, DESTROY_ON_EXIT, NULL, false),
-  MI_OPTION_ENTRY(arena_reserve, ARENA_RESERVE, NULL, true),
-  MI_OPTION_ENTRY(arena_purge_mult, ARENA_PURGE_MULT, NULL, false),
-  MI_OPTION_ENTRY(purge_extend_delay, PURGE_EXTEND_DELAY, NULL, false),
-  MI_OPTION_ENTRY(abandoned_reclaim_on_free, ABANDONED_RECLAIM_ON_FREE, NULL, false),
-  MI_OPTION_ENTRY(disallow_arena_alloc, DISALLOW_ARENA_ALLOC, NULL, false),
-  MI_OPTION_ENTRY(retry_on_oom, RETRY_ON_OOM, NULL, false),
-  MI_OPTION_ENTRY(visit_abandoned, VISIT_ABANDONED, NULL, false),
-  MI_OPTION_ENTRY(guarded_min, GUARDED_MIN, NULL, false),
-  MI_OPTION_ENTRY(guarded_max, GUARDED_MAX, NULL, false),
-  MI_OPTION_ENTRY(guarded_precise, GUARDED_PRECISE, NULL, false),
-  MI_OPTION_ENTRY(guarded_sample_rate, GUARDED_SAMPLE_RATE, NULL, false),
-  MI_OPTION_ENTRY(guarded_sample_seed, GUARDED_SAMPLE_SEED, NULL, false),
-  MI_OPTION_ENTRY(target_segments_per_thread, TARGET_SEGMENTS_PER_THREAD, NULL, false),
+  MI_OPTION_ENTRY(show_errors, SHOW_ERRORS, NULL, false, true),
+  MI_OPTION_ENTRY(show_stats, SHOW_STATS, NULL, false, true),
+  MI_OPTION_ENTRY(verbose, VERBOSE, NULL, false, true),
+  MI_OPTION_ENTRY(eager_commit, EAGER_COMMIT, NULL, false, false),
+  MI_OPTION_ENTRY(arena_eager_commit, ARENA_EAGER_COMMIT, "eager_region_commit", false, false),
+  MI_OPTION_ENTRY(purge_decommits, PURGE_DECOMMITS, "reset_decommits", false, true),
+  MI_OPTION_ENTRY(allow_large_os_pages, ALLOW_LARGE_OS_PAGES, "large_os_pages", false, MI_OPTION_LARGE_PAGES_SUPPORTED),
+  MI_OPTION_ENTRY(reserve_huge_os_pages, RESERVE_HUGE_OS_PAGES, NULL, false, false),
+  MI_OPTION_ENTRY(reserve_huge_os_pages_at, RESERVE_HUGE_OS_PAGES_AT, NULL, false, false),
+  MI_OPTION_ENTRY(reserve_os_memory, RESERVE_OS_MEMORY, NULL, true, false),
+  MI_OPTION_ENTRY(deprecated_segment_cache, DEPRECATED_SEGMENT_CACHE, NULL, false, false),
+  MI_OPTION_ENTRY(deprecated_page_reset, DEPRECATED_PAGE_RESET, NULL, false, false),
+  MI_OPTION_ENTRY(abandoned_page_purge, ABANDONED_PAGE_PURGE, "abandoned_page_reset", false, true),
+  MI_OPTION_ENTRY(deprecated_segment_reset, DEPRECATED_SEGMENT_RESET, NULL, false, false),
+  MI_OPTION_ENTRY(eager_commit_delay, EAGER_COMMIT_DELAY, NULL, false, false),
+  MI_OPTION_ENTRY(purge_delay, PURGE_DELAY, "reset_delay", false, true),
+  MI_OPTION_ENTRY(use_numa_nodes, USE_NUMA_NODES, NULL, false, false),
+  MI_OPTION_ENTRY(disallow_os_alloc, DISALLOW_OS_ALLOC, "limit_os_alloc", false, true),
+  MI_OPTION_ENTRY(os_tag, OS_TAG, NULL, false, MI_OPTION_OS_TAG_SUPPORTED),
+  MI_OPTION_ENTRY(max_errors, MAX_ERRORS, NULL, false, true),
+  MI_OPTION_ENTRY(max_warnings, MAX_WARNINGS, NULL, false, true),
+  MI_OPTION_ENTRY(max_segment_reclaim, MAX_SEGMENT_RECLAIM, NULL, false, true),
+  MI_OPTION_ENTRY(destroy_on_exit, DESTROY_ON_EXIT, NULL, false, false),
+  MI_OPTION_ENTRY(arena_reserve, ARENA_RESERVE, NULL, true, false),
+  MI_OPTION_ENTRY(arena_purge_mult, ARENA_PURGE_MULT, NULL, false, false),
+  MI_OPTION_ENTRY(purge_extend_delay, PURGE_EXTEND_DELAY, NULL, false, false),
+  MI_OPTION_ENTRY(abandoned_reclaim_on_free, ABANDONED_RECLAIM_ON_FREE, NULL, false, false),
+  MI_OPTION_ENTRY(disallow_arena_alloc, DISALLOW_ARENA_ALLOC, NULL, false, false),
+  MI_OPTION_ENTRY(retry_on_oom, RETRY_ON_OOM, NULL, false, false),
+  MI_OPTION_ENTRY(visit_abandoned, VISIT_ABANDONED, NULL, false, false),
+  MI_OPTION_ENTRY(guarded_min, GUARDED_MIN, NULL, false, false),
+  MI_OPTION_ENTRY(guarded_max, GUARDED_MAX, NULL, false, false),
+  MI_OPTION_ENTRY(guarded_precise, GUARDED_PRECISE, NULL, false, false),
+  MI_OPTION_ENTRY(guarded_sample_rate, GUARDED_SAMPLE_RATE, NULL, false, false),
+  MI_OPTION_ENTRY(guarded_sample_seed, GUARDED_SAMPLE_SEED, NULL, false, false),
+  MI_OPTION_ENTRY(target_segments_per_thread, TARGET_SEGMENTS_PER_THREAD, NULL, false, false),
+  MI_OPTION_ENTRY(generic_collect, GENERIC_COLLECT, NULL, false, false),
+  MI_OPTION_ENTRY(allow_thp, ALLOW_THP, NULL, false, MI_OPTION_THP_SUPPORTED),
 };
 #undef MI_OPTION_ENTRY
 
@@ -342,6 +372,10 @@ static mi_decl_noinline mi_decl_cold void mi_options_read_env(mi_option_desc_t* 
     if (mi_options_parse(value, desc->in_kib, &parsed)) {
       mi_atomic_store_relaxed(&desc->value, parsed);
       mi_atomic_store_release(&desc->source, (int)MI_OPTION_ENV);
+      if (!desc->supported) {
+        _mi_warning_message("option '%s' is not supported by this build: %s=%s is accepted and has no effect\n",
+                            desc->name, var[i], value);
+      }
       if (i == 1) {
         _mi_warning_message("environment variable %s is deprecated; use %s (the value %ld is used)\n", var[1],
                             var[0], parsed);
@@ -380,9 +414,16 @@ size_t mi_option_get_size(mi_option_t option) {
   return ((size_t)x > SIZE_MAX / MI_KiB ? SIZE_MAX : (size_t)x * MI_KiB);
 }
 
+bool _mi_option_is_supported(mi_option_t option) {
+  return mi_options_valid(option) && mi_options_table[option].supported;
+}
+
 void mi_option_set(mi_option_t option, long value) {
   if (!mi_options_valid(option)) return;
   mi_option_desc_t* desc = &mi_options_table[option];
+  if (mi_unlikely(!desc->supported)) {
+    _mi_verbose_message("option '%s' is not supported by this build: setting it to %ld has no effect\n", desc->name, value);
+  }
   mi_atomic_store_relaxed(&desc->value, value);
   mi_atomic_store_release(&desc->source, (int)MI_OPTION_SET);
 }
@@ -432,8 +473,9 @@ void _mi_options_init(void) {
     mi_option_desc_t* desc = &mi_options_table[i];
     if (desc->name == NULL) continue;
     int source = mi_atomic_load_acquire(&desc->source);
-    _mi_verbose_message("option '%s': %ld%s (%s)\n", desc->name, mi_atomic_load_relaxed(&desc->value),
-                        desc->in_kib ? " KiB" : "", source_names[source & 3]);
+    _mi_verbose_message("option '%s': %ld%s (%s)%s\n", desc->name, mi_atomic_load_relaxed(&desc->value),
+                        desc->in_kib ? " KiB" : "", source_names[source & 3],
+                        desc->supported ? "" : ", not supported by this build");
   }
 }
 

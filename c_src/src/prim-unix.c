@@ -93,8 +93,11 @@ int _mi_prim_mmap(void* hint, size_t size, bool allow_large, void** addr) {
     *addr = NULL;
     return errno;
   }
-#if defined(MADV_HUGEPAGE)
-  if (allow_large) (void)madvise(p, size, MADV_HUGEPAGE);
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+  /* With allow_thp=0 every mapping says no: with THP "always" in the system settings the
+   * kernel would otherwise back any aligned 2 MiB of it with a huge page unasked. */
+  if (!mi_option_is_enabled(mi_option_allow_thp)) (void)madvise(p, size, MADV_NOHUGEPAGE);
+  else if (allow_large) (void)madvise(p, size, MADV_HUGEPAGE);
 #else
   (void)allow_large;
 #endif
@@ -153,6 +156,7 @@ int _mi_prim_protect(void* addr, size_t size, bool protect) {
 
 int _mi_prim_hugepage_hint(void* addr, size_t size) {
 #if defined(MADV_HUGEPAGE)
+  if (!mi_option_is_enabled(mi_option_allow_thp)) return EPERM;
   return (madvise(addr, size, MADV_HUGEPAGE) == 0 ? 0 : errno);
 #else
   (void)addr; (void)size;

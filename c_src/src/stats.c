@@ -202,8 +202,11 @@ void mi_process_info(size_t* elapsed_msecs, size_t* user_msecs, size_t* system_m
   if (elapsed_msecs != NULL) *elapsed_msecs = (size_t)(elapsed < 0 ? 0 : elapsed);
   if (user_msecs != NULL) *user_msecs = (size_t)(pinfo.utime < 0 ? 0 : pinfo.utime);
   if (system_msecs != NULL) *system_msecs = (size_t)(pinfo.stime < 0 ? 0 : pinfo.stime);
+  /* The kernel updates its high-water mark lazily (Linux: ru_maxrss at its own accounting
+   * points), so a fresh current reading can be above it; a peak is never below what is live. */
+  size_t rss_peak = (pinfo.peak_rss > pinfo.current_rss ? pinfo.peak_rss : pinfo.current_rss);
   if (current_rss != NULL) *current_rss = pinfo.current_rss;
-  if (peak_rss != NULL) *peak_rss = pinfo.peak_rss;
+  if (peak_rss != NULL) *peak_rss = rss_peak;
   if (current_commit != NULL) *current_commit = (size_t)(commit < 0 ? 0 : commit);
   if (peak_commit != NULL) *peak_commit = (size_t)(commit_peak < 0 ? 0 : commit_peak);
   if (page_faults != NULL) *page_faults = pinfo.page_faults;
@@ -268,7 +271,9 @@ static void mi_stats_print_of(const mi_stats_t* st, const char* title, mi_output
   mi_stats_print_count(out, arg, "purged", &st->purged, true);
   mi_stats_print_count(out, arg, "normal blocks (in pages)", &st->normal, true);
   mi_stats_print_count(out, arg, "huge blocks", &st->huge, true);
-  if (st->malloc_requested.total != 0) mi_stats_print_count(out, arg, "requested", &st->malloc_requested, true);
+#if MI_STAT > 1
+  mi_stats_print_count(out, arg, "requested", &st->malloc_requested, true);
+#endif
   mi_stats_print_count(out, arg, "segments", &st->segments, false);
   mi_stats_print_count(out, arg, "  abandoned", &st->segments_abandoned, false);
   mi_stats_print_count(out, arg, "  cached", &st->segments_cache, false);
@@ -281,7 +286,12 @@ static void mi_stats_print_of(const mi_stats_t* st, const char* title, mi_output
   mi_stats_print_counter(out, arg, "reclaimed segments", &st->reclaimed);
   mi_stats_print_counter(out, arg, "page searches", &st->searches);
   mi_stats_print_counter(out, arg, "pages kept (not retired)", &st->page_no_retire);
+#if MI_STAT > 1
   mi_stats_print_counter(out, arg, "normal blocks handed out", &st->normal_count);
+#else
+  /* counting them would cost the fast path an add; a 0 here would read as a count */
+  _mi_fprintf(out, arg, "%-26s %41s\n", "normal blocks handed out", "not counted (debug builds only)");
+#endif
   mi_stats_print_counter(out, arg, "huge blocks handed out", &st->huge_count);
 
   bool header = false;
@@ -355,34 +365,90 @@ static void mi_stats_json_printf(mi_stats_json_t* j, const char* fmt, ...) {
 }
 
 static void mi_stats_json_count(mi_stats_json_t* j, const char* name, const mi_stat_count_t* c) {
-  mi_stats_json_printf(j, "  \"%s\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld},\n", name, (long long)c->current,
-                       (long long)c->peak, (long long)c->total);
+  mi_stats_json_printf(j, "  \"%s\": {\"total\": %lld, \"peak\": %lld, \"current\": %lld},\n", name, (long long)c->total,
+                       (long long)c->peak, (long long)c->current);
 }
 
-static void mi_stats_json_render(mi_stats_json_t* j, const mi_stats_t* st, const mi_stats_process_t* p) {
-  mi_stats_json_printf(j, "{\n  \"version\": %zu,\n", st->version);
-#define MI_STATS_JSON_COUNT(f) mi_stats_json_count(j, #f, &st->f);
-#define MI_STATS_JSON_COUNTER(f) mi_stats_json_printf(j, "  \"%s\": %lld,\n", #f, (long long)st->f.total);
-  MI_STATS_COUNT_FIELDS(MI_STATS_JSON_COUNT)
-  MI_STATS_COUNTER_FIELDS(MI_STATS_JSON_COUNTER)
-#undef MI_STATS_JSON_COUNT
-#undef MI_STATS_JSON_COUNTER
-  mi_stats_json_printf(j, "  \"bins\": [");
-  bool first = true;
-  for (size_t bin = 0; bin < MI_STAT_BINS; bin++) {
-    const mi_stat_count_t* b = &st->normal_bins[bin];
-    if (b->total == 0 && b->current == 0) continue;
-    size_t block_size = (bin >= 1 && bin < MI_BIN_HUGE ? _mi_bin_size(bin) : 0); /* 0: not a size class */
-    mi_stats_json_printf(j, "%s\n    {\"bin\": %zu, \"block_size\": %zu, \"pages\": {\"current\": %lld, \"peak\": %lld, \"total\": %lld}}",
-                         first ? "" : ",", bin, block_size, (long long)b->current, (long long)b->peak, (long long)b->total);
-    first = false;
+static void mi_stats_json_int(mi_stats_json_t* j, const char* name, int64_t n) {
+  mi_stats_json_printf(j, "  \"%s\": %lld,\n", name, (long long)n);
+}
+
+/* The pages a size class is cut from (0 for bins that are no size class). */
+static size_t mi_stats_bin_page_size(size_t bin) {
+  if (bin < 1 || bin >= MI_BIN_HUGE) return 0;
+  size_t bsize = _mi_bin_size(bin);
+  if (bsize <= MI_SMALL_OBJ_SIZE_MAX) return MI_SMALL_PAGE_SIZE;
+  if (bsize <= MI_MEDIUM_OBJ_SIZE_MAX) return MI_MEDIUM_PAGE_SIZE;
+  return MI_SEGMENT_SIZE;
+}
+
+static void mi_stats_json_bins(mi_stats_json_t* j, const char* name, const mi_stat_count_t* bins, bool last) {
+  mi_stats_json_printf(j, "  \"%s\": [\n", name);
+  static const mi_stat_count_t zero;
+  for (size_t bin = 0; bin <= MI_BIN_HUGE; bin++) {
+    const mi_stat_count_t* b = (bins != NULL ? &bins[bin] : &zero);
+    mi_stats_json_printf(j, "    {\"total\": %lld, \"peak\": %lld, \"current\": %lld, \"block_size\": %zu, \"page_size\": %zu}%s\n",
+                         (long long)b->total, (long long)b->peak, (long long)b->current, mi_stats_bin_block_size(bin),
+                         mi_stats_bin_page_size(bin), bin < MI_BIN_HUGE ? "," : "");
   }
-  mi_stats_json_printf(j, "%s],\n", first ? "" : "\n  ");
+  mi_stats_json_printf(j, "  ]%s\n", last ? "" : ",");
+}
+
+/* Upstream v2.4's document (stat_version 4): the same keys in the same order, nesting and units
+ * (bytes, milliseconds, plain counts), so a consumer written for it reads ours. What this
+ * allocator does not have or count reads as 0: `reset`, `commit_calls` and `reset_calls` (we
+ * purge, never decommit or reset apart from that), the arena keys (no arenas),
+ * `malloc_guarded_count`, `pages_extended`, `pages_retire`, `page_searches_count`,
+ * `_segments_reserved`, the page reclaim and re-abandon counters (we adopt whole segments:
+ * mi_stats_get's `reclaimed`) and `malloc_bins` (blocks per size class are not counted; the
+ * entries still carry each class's sizes). `page_committed` and `malloc_normal` are both the
+ * bytes of small, medium and large pages in use (counted per page). Bins are ours, one entry
+ * per size class up to and including the huge bin: more entries than upstream's 74, as the size
+ * classes are finer. */
+static void mi_stats_json_render(mi_stats_json_t* j, const mi_stats_t* st, const mi_stats_process_t* p) {
+  static const mi_stat_count_t none;
+  mi_stats_json_printf(j, "{\n  \"stat_version\": 4,\n  \"mimalloc_version\": %d,\n", mi_version());
   mi_stats_json_printf(j,
                        "  \"process\": {\"elapsed_msecs\": %zu, \"user_msecs\": %zu, \"system_msecs\": %zu, "
-                       "\"current_rss\": %zu, \"peak_rss\": %zu, \"current_commit\": %zu, \"peak_commit\": %zu, "
-                       "\"page_faults\": %zu}\n}\n",
-                       p->elapsed, p->utime, p->stime, p->rss, p->peak_rss, p->commit, p->peak_commit, p->faults);
+                       "\"page_faults\": %zu, \"rss_current\": %zu, \"rss_peak\": %zu, \"commit_current\": %zu, "
+                       "\"commit_peak\": %zu},\n",
+                       p->elapsed, p->utime, p->stime, p->faults, p->rss, p->peak_rss, p->commit, p->peak_commit);
+  mi_stats_json_count(j, "pages", &st->pages);
+  mi_stats_json_count(j, "reserved", &st->reserved);
+  mi_stats_json_count(j, "committed", &st->committed);
+  mi_stats_json_int(j, "reset", 0);
+  mi_stats_json_int(j, "purged", st->purged.total);
+  mi_stats_json_count(j, "page_committed", &st->normal);
+  mi_stats_json_count(j, "pages_abandoned", &st->pages_abandoned);
+  mi_stats_json_count(j, "threads", &st->threads);
+  mi_stats_json_count(j, "malloc_normal", &st->normal);
+  mi_stats_json_count(j, "malloc_huge", &st->huge);
+  mi_stats_json_count(j, "malloc_requested", &st->malloc_requested);
+  mi_stats_json_int(j, "mmap_calls", st->mmap_calls.total);
+  mi_stats_json_int(j, "commit_calls", 0);
+  mi_stats_json_int(j, "reset_calls", 0);
+  mi_stats_json_int(j, "purge_calls", st->purge_calls.total);
+  mi_stats_json_int(j, "arena_count", 0);
+  mi_stats_json_int(j, "malloc_normal_count", st->normal_count.total);
+  mi_stats_json_int(j, "malloc_huge_count", st->huge_count.total);
+  mi_stats_json_int(j, "malloc_guarded_count", 0);
+  mi_stats_json_int(j, "arena_rollback_count", 0);
+  mi_stats_json_int(j, "arena_purges", 0);
+  mi_stats_json_int(j, "pages_extended", 0);
+  mi_stats_json_int(j, "pages_retire", 0);
+  mi_stats_json_int(j, "page_searches", st->searches.total);
+  mi_stats_json_int(j, "page_searches_count", 0);
+  mi_stats_json_count(j, "segments", &st->segments);
+  mi_stats_json_count(j, "segments_abandoned", &st->segments_abandoned);
+  mi_stats_json_count(j, "segments_cache", &st->segments_cache);
+  mi_stats_json_count(j, "_segments_reserved", &none);
+  mi_stats_json_int(j, "pages_reclaim_on_alloc", 0);
+  mi_stats_json_int(j, "pages_reclaim_on_free", 0);
+  mi_stats_json_int(j, "pages_reabandon_full", 0);
+  mi_stats_json_int(j, "pages_unabandon_busy_wait", 0);
+  mi_stats_json_bins(j, "malloc_bins", NULL, false);
+  mi_stats_json_bins(j, "page_bins", st->normal_bins, true);
+  mi_stats_json_printf(j, "}\n");
 }
 
 char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexcept {

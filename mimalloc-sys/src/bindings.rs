@@ -497,10 +497,11 @@ pub struct mi_heap_area_s {
     pub used: usize,
     pub block_size: usize,
     pub full_block_size: usize,
+    pub heap_tag: ::core::ffi::c_int,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of mi_heap_area_s"][::core::mem::size_of::<mi_heap_area_s>() - 48usize];
+    ["Size of mi_heap_area_s"][::core::mem::size_of::<mi_heap_area_s>() - 56usize];
     ["Alignment of mi_heap_area_s"][::core::mem::align_of::<mi_heap_area_s>() - 8usize];
     [
         "Offset of field: mi_heap_area_s::blocks",
@@ -520,6 +521,9 @@ const _: () = {
     [
         "Offset of field: mi_heap_area_s::full_block_size",
     ][::core::mem::offset_of!(mi_heap_area_s, full_block_size) - 40usize];
+    [
+        "Offset of field: mi_heap_area_s::heap_tag",
+    ][::core::mem::offset_of!(mi_heap_area_s, heap_tag) - 48usize];
 };
 pub type mi_heap_area_t = mi_heap_area_s;
 pub type mi_block_visit_fun = ::core::option::Option<
@@ -735,14 +739,16 @@ pub const mi_option_guarded_precise: mi_option_e = 32;
 pub const mi_option_guarded_sample_rate: mi_option_e = 33;
 pub const mi_option_guarded_sample_seed: mi_option_e = 34;
 pub const mi_option_target_segments_per_thread: mi_option_e = 35;
-pub const _mi_option_last: mi_option_e = 36;
+pub const mi_option_generic_collect: mi_option_e = 36;
+pub const mi_option_allow_thp: mi_option_e = 37;
+pub const _mi_option_last: mi_option_e = 38;
 pub const mi_option_large_os_pages: mi_option_e = 6;
 pub const mi_option_eager_region_commit: mi_option_e = 4;
 pub const mi_option_reset_decommits: mi_option_e = 5;
 pub const mi_option_reset_delay: mi_option_e = 15;
 pub const mi_option_abandoned_page_reset: mi_option_e = 12;
 pub const mi_option_limit_os_alloc: mi_option_e = 17;
-pub type mi_option_e = ::core::ffi::c_uint;
+pub type mi_option_e = ::core::ffi::c_int;
 pub use self::mi_option_e as mi_option_t;
 extern "C" {
     pub fn mi_option_is_enabled(option: mi_option_t) -> bool;

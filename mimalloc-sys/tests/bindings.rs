@@ -107,6 +107,9 @@ fn bindgen_config(header: &Path, std_headers: &Path, target: &str, what: &str) -
         .header(header.to_str().expect("the header path is UTF-8"))
         .clang_arg("-std=c11")
         .clang_arg(format!("--target={target}"))
+        // mi_option_t as `c_int`, as crates.io libmimalloc-sys has it (see the header).
+        .clang_arg("-DMI_OPTION_AS_INT")
+        .clang_arg("-Wno-fixed-enum-extension")
         .clang_arg("-nostdinc")
         .clang_arg("-isystem")
         .clang_arg(std_headers.to_str().expect("the include path is UTF-8"))

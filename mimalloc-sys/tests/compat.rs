@@ -13,13 +13,11 @@
 //! the import line) against crates.io `libmimalloc-sys` with `features = ["extended", "v2"]`.
 //!
 //! Known differences, kept out of this file because they cannot compile here:
-//! - `mi_option_t` is `c_int` there and `c_uint` here (what C's enum is to clang). The named
-//!   constants work with either; only code that passes an `i32` variable needs `as _`.
 //! - Not declared here because the C header has no such function: with its `arena` feature
 //!   `mi_arena_id_t`, `mi_heap_new_in_arena`, `mi_reserve_os_memory_ex`,
 //!   `mi_manage_os_memory_ex`; in its v3 line (no `v2` feature) `mi_theap_t`,
 //!   `mi_theap_zalloc_small`, `mi_arena_min_size`.
-//! - `mi_heap_area_t` has no `heap_tag` (v2) or `reserved1` (v3) field yet.
+//! - `mi_heap_area_t` has upstream v2.4's fields (with `heap_tag`), not v3's `reserved1`.
 
 extern crate mimalloc_sys as libmimalloc_sys;
 
@@ -181,7 +179,10 @@ unsafe extern "C" fn count_blocks(
         seen.blocks += 1;
         // Upstream passes each block's area along with it; users read it there.
         match area {
-            Some(a) if a.block_size == block_size && block_size <= a.full_block_size => {}
+            Some(a)
+                if a.block_size == block_size
+                    && block_size <= a.full_block_size
+                    && a.heap_tag == 0 => {}
             _ => seen.bad_area += 1,
         }
     }
@@ -198,13 +199,15 @@ unsafe extern "C" fn on_error(_code: c_int, _arg: *mut c_void) {}
 unsafe extern "C" fn deferred(_force: bool, _heartbeat: c_ulonglong, _arg: *mut c_void) {}
 
 /// Reads every field of an area with the type `libmimalloc-sys` gives it.
-fn area_fields(area: &mi_heap_area_t) -> (*mut c_void, usize, usize, usize, usize, usize) {
+#[allow(clippy::type_complexity)]
+fn area_fields(area: &mi_heap_area_t) -> (*mut c_void, usize, usize, usize, usize, usize, c_int) {
     let blocks: *mut c_void = area.blocks;
     let reserved: usize = area.reserved;
     let committed: usize = area.committed;
     let used: usize = area.used;
     let block_size: usize = area.block_size;
     let full_block_size: usize = area.full_block_size;
+    let heap_tag: c_int = area.heap_tag;
     (
         blocks,
         reserved,
@@ -212,7 +215,22 @@ fn area_fields(area: &mi_heap_area_t) -> (*mut c_void, usize, usize, usize, usiz
         used,
         block_size,
         full_block_size,
+        heap_tag,
     )
+}
+
+/// Built as a struct literal, the way code that fakes an area for its own visitor does: a
+/// missing or extra field would not compile.
+fn area_literal() -> mi_heap_area_t {
+    mi_heap_area_t {
+        blocks: core::ptr::null_mut(),
+        reserved: 0,
+        committed: 0,
+        used: 0,
+        block_size: 8,
+        full_block_size: 8,
+        heap_tag: 0,
+    }
 }
 
 #[test]
@@ -237,7 +255,7 @@ fn callback_types_constants_and_structs_match() {
     // Constants, by name and type.
     let small: usize = MI_SMALL_SIZE_MAX;
     assert_eq!(small, 128 * core::mem::size_of::<*mut c_void>());
-    let options: [mi_option_t; 15] = [
+    let options: [c_int; 15] = [
         mi_option_show_errors,
         mi_option_show_stats,
         mi_option_verbose,
@@ -265,6 +283,7 @@ fn callback_types_constants_and_structs_match() {
     let area: mi_heap_area_t = unsafe { core::mem::zeroed() };
     let copy = area;
     assert_eq!(area_fields(&copy).1, 0);
+    assert_eq!(area_fields(&area_literal()).4, 8);
     assert!(!format!("{area:?}").is_empty());
 }
 
@@ -330,6 +349,15 @@ fn libmimalloc_sys_style_program() {
         mi_option_set(mi_option_max_warnings, 7);
         assert_eq!(mi_option_get(mi_option_max_warnings), 7);
         let _: c_long = mi_option_get(mi_option_show_errors);
+        // options as plain `i32`s, as `libmimalloc-sys` users write them (its type is `c_int`)
+        let verbose: i32 = 2;
+        mi_option_set(verbose, 0);
+        assert_eq!(mi_option_get(verbose), 0);
+        let by_number: [i32; 2] = [mi_option_max_errors, 20];
+        for option in by_number {
+            mi_option_set_default(option, 16);
+            assert!(mi_option_get(option) >= 0);
+        }
 
         // heaps and the block visitor
         let heap: *mut mi_heap_t = mi_heap_new();
@@ -396,9 +424,10 @@ fn libmimalloc_sys_style_program() {
     }
 }
 
-/// `mi_stats_get_json` is in `libmimalloc-sys`'s v3 line (its default); we have it too.
+/// `mi_stats_get_json` is upstream v2.4's (and `libmimalloc-sys`'s v3 line); the document has
+/// upstream's schema (checked key by key in the `mimalloc` crate's tests/stats_json.rs).
 #[test]
-fn stats_json_as_in_the_v3_line() {
+fn stats_json_as_upstream() {
     // SAFETY: with a null buffer the text is allocated with mi_malloc and freed once here.
     unsafe {
         let f: unsafe extern "C" fn(usize, *mut c_char) -> *mut c_char = mi_stats_get_json;
@@ -406,6 +435,7 @@ fn stats_json_as_in_the_v3_line() {
         assert!(!json.is_null());
         let text = CStr::from_ptr(json).to_str().expect("UTF-8 JSON");
         assert!(text.starts_with('{') && text.trim_end().ends_with('}'));
+        assert!(text.contains("\"stat_version\": 4") && text.contains("\"rss_current\""));
         mi_free(json as *mut c_void);
     }
 }

@@ -22,7 +22,8 @@ fn out_dir() -> PathBuf {
 fn library() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
-        let c_src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../c_src");
+        // `c_src` beside the manifest: a symlink in the workspace, the files in a package
+        let c_src = Path::new(env!("CARGO_MANIFEST_DIR")).join("c_src");
         let lib = out_dir().join("libmimalloc.so");
         let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
             .args([

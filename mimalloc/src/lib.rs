@@ -52,7 +52,8 @@
 //! | `local_dynamic_tls` | thread-local model that works when loaded with `dlopen` |
 //! | `valgrind` | valgrind's memcheck reports leaks, use after free and bad frees as with the system allocator (`MI_TRACK_VALGRIND=1`) |
 //! | `extended` | re-exports the raw C API as `mimalloc::ffi` (always available as the `mimalloc_sys` crate) |
-//! | `v2`, `no_thp`, `win_direct_tls` | no-ops, accepted so crates.io `mimalloc` dependency lines keep working |
+//! | `no_thp` | no transparent huge pages for any block: `mi_option_allow_thp` defaults to 0, and every mapping is marked `MADV_NOHUGEPAGE` (Linux; elsewhere there is nothing to turn off) |
+//! | `v2`, `win_direct_tls` | accepted and ignored, so crates.io `mimalloc` dependency lines keep working: this crate always is the v2 API line, and the thread-local heap is always a compiler thread-local, on Windows too |
 //! | `nightly` | `&Heap` also implements the standard library's unstable `Allocator` trait |
 //!
 //! Switching from crates.io `mimalloc` is a one-line change of the dependency (its feature names

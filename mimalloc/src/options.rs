@@ -8,6 +8,12 @@ use mimalloc_sys as sys;
 /// bake in other defaults with `MIMALLOC_DEFAULT_<NAME>` at build time (for example in
 /// `.cargo/config.toml` under `[env]`), so they hold from the very first allocation.
 ///
+/// Only the options this build implements are here. The C API (`mimalloc_sys::mi_option_*`)
+/// accepts every member of upstream's `mi_option_t`, but those not listed here are not
+/// supported by this build: they are stored and read back and change nothing, and
+/// `MIMALLOC_VERBOSE=1` lists them as "not supported by this build" (setting one from the
+/// environment also warns, with `MIMALLOC_VERBOSE=1` or `MIMALLOC_SHOW_ERRORS=1`).
+///
 /// ```
 /// use mimalloc::MiOption;
 ///

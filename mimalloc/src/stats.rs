@@ -139,7 +139,7 @@ pub struct ProcessInfo {
     pub system_time: Duration,
     /// Resident memory now, in bytes.
     pub current_rss: usize,
-    /// Highest resident memory, in bytes.
+    /// Highest resident memory, in bytes (never below `current_rss`).
     pub peak_rss: usize,
     /// Memory the allocator has committed now, in bytes.
     pub current_commit: usize,
@@ -153,7 +153,7 @@ pub struct ProcessInfo {
 ///
 /// ```
 /// let info = mimalloc::process_info();
-/// assert!(info.current_rss > 0 && info.peak_rss >= info.current_rss / 2);
+/// assert!(info.current_rss > 0 && info.peak_rss >= info.current_rss);
 /// ```
 pub fn process_info() -> ProcessInfo {
     let mut v = [0usize; 8];

@@ -72,6 +72,7 @@ mi_heap_t* _mi_heap_main_get(void);
 /* ---- options.c ---------------------------------------------------------------------------- */
 void _mi_options_init(void);
 bool _mi_options_env_size(const char* var, size_t* bytes);
+bool _mi_option_is_supported(mi_option_t option); /* false: accepted, but no effect in this build */
 void _mi_fputs(mi_output_fun* out, void* arg, const char* prefix, const char* msg);
 void _mi_fprintf(mi_output_fun* out, void* arg, const char* fmt, ...) mi_attr_printf(3, 4);
 void _mi_message(const char* fmt, ...) mi_attr_printf(1, 2);

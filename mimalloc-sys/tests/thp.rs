@@ -1,0 +1,124 @@
+//! `mi_option_allow_thp` (and the `no_thp` feature, which makes 0 its default): with it off, no
+//! memory of ours gets a transparent huge page, whatever the system's THP setting; huge blocks,
+//! which ask for THP by default, included. Checked in `/proc/self/smaps`: the block's mapping
+//! carries `nh` (MADV_NOHUGEPAGE) in its VmFlags and has no `AnonHugePages`.
+#![cfg(target_os = "linux")]
+
+use core::ffi::c_void;
+use mimalloc_sys::*;
+
+/// The smaps entry (header line to VmFlags) of the mapping holding `p`.
+fn smaps_entry(p: *const c_void) -> String {
+    let addr = p as usize;
+    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
+    let mut entry = String::new();
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line.split_whitespace().next().unwrap_or("");
+        if let Some((lo, hi)) = range.split_once('-') {
+            if let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                if inside {
+                    break;
+                }
+                inside = lo <= addr && addr < hi;
+            }
+        }
+        if inside {
+            entry.push_str(line);
+            entry.push('\n');
+        }
+    }
+    assert!(!entry.is_empty(), "no mapping holds {addr:#x}");
+    entry
+}
+
+fn vm_flags(entry: &str) -> Vec<&str> {
+    entry
+        .lines()
+        .find_map(|l| l.strip_prefix("VmFlags:"))
+        .map(|f| f.split_whitespace().collect())
+        .unwrap_or_default()
+}
+
+fn anon_huge_kib(entry: &str) -> u64 {
+    entry
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Allocates a huge block (well above the 2 MiB THP size), touches all of it and returns the
+/// smaps entry of its mapping; the block is freed afterwards.
+fn huge_block_mapping() -> String {
+    const SIZE: usize = 16 << 20;
+    // SAFETY: the block is written within its size and freed once.
+    unsafe {
+        let p = mi_malloc(SIZE) as *mut u8;
+        assert!(!p.is_null());
+        p.write_bytes(0x5A, SIZE);
+        let entry = smaps_entry(p as *const c_void);
+        mi_free(p as *mut c_void);
+        entry
+    }
+}
+
+#[test]
+fn allow_thp_off_means_no_huge_pages_for_any_block() {
+    // SAFETY: plain option calls.
+    unsafe { mi_option_set(mi_option_allow_thp, 0) };
+    // small blocks: the segment holding them
+    // SAFETY: freed once, right after the look.
+    let small = unsafe { mi_malloc(64) };
+    let entry = smaps_entry(small);
+    // SAFETY: allocated above, freed once.
+    unsafe { mi_free(small) };
+    assert!(
+        vm_flags(&entry).contains(&"nh"),
+        "segment mapping without MADV_NOHUGEPAGE:\n{entry}"
+    );
+    assert!(!vm_flags(&entry).contains(&"hg"), "{entry}");
+
+    let entry = huge_block_mapping();
+    assert!(
+        vm_flags(&entry).contains(&"nh"),
+        "huge block without MADV_NOHUGEPAGE:\n{entry}"
+    );
+    assert!(!vm_flags(&entry).contains(&"hg"), "{entry}");
+    assert_eq!(
+        anon_huge_kib(&entry),
+        0,
+        "transparent huge pages in:\n{entry}"
+    );
+}
+
+/// The `no_thp` feature: off from the first allocation, without any call.
+#[cfg(feature = "no_thp")]
+#[test]
+fn no_thp_feature_makes_it_the_default() {
+    // SAFETY: plain option call.
+    assert_eq!(unsafe { mi_option_get(mi_option_allow_thp) }, 0);
+}
+
+/// Without the feature the default is upstream's: allowed (huge blocks ask for THP).
+#[cfg(not(feature = "no_thp"))]
+#[test]
+fn allow_thp_defaults_to_on() {
+    // Read in a child process, so the other test's mi_option_set cannot race it.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "print_allow_thp", "--nocapture", "--ignored"])
+        .output()
+        .expect("run the child test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("allow_thp=1"), "{text}");
+}
+
+#[test]
+#[ignore = "helper of allow_thp_defaults_to_on, run in a child process"]
+fn print_allow_thp() {
+    // SAFETY: plain option call.
+    println!("allow_thp={}", unsafe {
+        mi_option_get(mi_option_allow_thp)
+    });
+}
