@@ -73,7 +73,8 @@ fn one_gib_of_small_blocks_is_returned() {
         committed_peak >> 20
     );
     // SAFETY: an option getter.
-    let arena_reserve = unsafe { mimalloc_sys::mi_option_get_size(mimalloc_sys::mi_option_arena_reserve) } as i64;
+    let arena_reserve =
+        unsafe { mimalloc_sys::mi_option_get_size(mimalloc_sys::mi_option_arena_reserve) } as i64;
     assert!(
         reserved_after <= arena_reserve + (16 << 20) && reserved_after < reserved_peak,
         "address space still reserved: {} MiB of {} MiB (one arena of {} MiB may stay)",
