@@ -297,18 +297,18 @@ typedef enum mi_option_e mi_option_enum_base {
   mi_option_show_errors,              /* print error messages to stderr */
   mi_option_show_stats,               /* print statistics at process exit */
   mi_option_verbose,                  /* print informational messages */
-  mi_option_eager_commit,             /* not supported by this build (memory is committed as it is touched) */
-  mi_option_arena_eager_commit,       /* not supported by this build (accepted, no effect) */
+  mi_option_eager_commit,             /* 1: a segment is committed whole when it is taken from an arena; 0: page by page as pages are used */
+  mi_option_arena_eager_commit,       /* commit a whole arena when it is reserved: 1 always, 2 where the OS overcommits (free there), 0 never */
   mi_option_purge_decommits,          /* 1: purge with MADV_DONTNEED (zeroes), 0: MADV_FREE */
   mi_option_allow_large_os_pages,     /* Linux THP / Windows large pages: 0 none, 1 every segment, 2 huge blocks only (Linux default) */
-  mi_option_reserve_huge_os_pages,    /* not supported by this build (accepted, no effect) */
-  mi_option_reserve_huge_os_pages_at, /* not supported by this build (accepted, no effect) */
-  mi_option_reserve_os_memory,        /* not supported by this build (accepted, no effect) */
+  mi_option_reserve_huge_os_pages,    /* 1 GiB huge OS pages to reserve as an arena at start-up (interleaved over NUMA nodes) */
+  mi_option_reserve_huge_os_pages_at, /* reserve them on this NUMA node instead (-1: interleave) */
+  mi_option_reserve_os_memory,        /* bytes (KiB units) to reserve as an arena at start-up */
   mi_option_deprecated_segment_cache, /* deprecated upstream too: no effect */
   mi_option_deprecated_page_reset,    /* deprecated upstream too: no effect */
   mi_option_abandoned_page_purge,     /* purge an exited thread's free pages at once, not at its segments' next owner */
   mi_option_deprecated_segment_reset, /* deprecated upstream too: no effect */
-  mi_option_eager_commit_delay,       /* not supported by this build (accepted, no effect) */
+  mi_option_eager_commit_delay,       /* a thread's first N segments are committed page by page, not whole */
   mi_option_purge_delay,              /* milliseconds before an empty page is purged; 0 = at once, -1 = never */
   mi_option_use_numa_nodes,           /* not supported by this build (accepted, no effect) */
   mi_option_disallow_os_alloc,        /* 1: never map new memory from the OS (allocation fails instead) */
@@ -317,11 +317,11 @@ typedef enum mi_option_e mi_option_enum_base {
   mi_option_max_warnings,             /* show at most this many warnings */
   mi_option_max_segment_reclaim,      /* at most this many abandoned segments looked at per reclaim */
   mi_option_destroy_on_exit,          /* not supported by this build (accepted, no effect) */
-  mi_option_arena_reserve,            /* not supported by this build (accepted, no effect) */
-  mi_option_arena_purge_mult,         /* not supported by this build (accepted, no effect) */
+  mi_option_arena_reserve,            /* size of the arena reserved when all are full (KiB units); doubles with each one added, up to 8x */
+  mi_option_arena_purge_mult,         /* free arena slots are purged after purge_delay times this; <= 0 also keeps empty arenas reserved */
   mi_option_purge_extend_delay,       /* not supported by this build (accepted, no effect) */
   mi_option_abandoned_reclaim_on_free,/* not supported by this build (abandoned segments are adopted when a thread needs one) */
-  mi_option_disallow_arena_alloc,     /* not supported by this build (accepted, no effect) */
+  mi_option_disallow_arena_alloc,     /* 1: segments are mapped from the OS one by one (arenas serve only heaps pinned to them) */
   mi_option_retry_on_oom,             /* not supported by this build (accepted, no effect) */
   mi_option_visit_abandoned,          /* not supported by this build (accepted, no effect) */
   mi_option_guarded_min,              /* not supported by this build (accepted, no effect) */
@@ -366,6 +366,26 @@ typedef struct mi_build_config_s {
   bool valgrind;       /* blocks are annotated for valgrind's memcheck (MI_TRACK_VALGRIND) */
 } mi_build_config_t;
 mi_decl_export void mi_build_config(mi_build_config_t* config) mi_attr_noexcept;
+
+/* ---- Arenas ------------------------------------------------------------------------------ */
+/* Large regions segments are carved from (see the arena_* options). An arena id is 1 and up; 0
+ * means "none"/"any". An exclusive arena serves only heaps created in it, and such a heap takes
+ * memory from nowhere else. */
+
+typedef int mi_arena_id_t;
+
+mi_decl_export int mi_reserve_os_memory(size_t size, bool commit, bool allow_large) mi_attr_noexcept;
+mi_decl_export int mi_reserve_os_memory_ex(size_t size, bool commit, bool allow_large, bool exclusive, mi_arena_id_t* arena_id) mi_attr_noexcept;
+mi_decl_export bool mi_manage_os_memory(void* start, size_t size, bool is_committed, bool is_large, bool is_zero, int numa_node) mi_attr_noexcept;
+mi_decl_export bool mi_manage_os_memory_ex(void* start, size_t size, bool is_committed, bool is_large, bool is_zero, int numa_node, bool exclusive, mi_arena_id_t* arena_id) mi_attr_noexcept;
+mi_decl_export int mi_reserve_huge_os_pages_interleave(size_t pages, size_t numa_nodes, size_t timeout_msecs) mi_attr_noexcept;
+mi_decl_export int mi_reserve_huge_os_pages_at(size_t pages, int numa_node, size_t timeout_msecs) mi_attr_noexcept;
+mi_decl_export int mi_reserve_huge_os_pages_at_ex(size_t pages, int numa_node, size_t timeout_msecs, bool exclusive, mi_arena_id_t* arena_id) mi_attr_noexcept;
+/* deprecated: mi_reserve_huge_os_pages_interleave */
+mi_decl_export int mi_reserve_huge_os_pages(size_t pages, double max_secs, size_t* pages_reserved) mi_attr_noexcept;
+mi_decl_export void* mi_arena_area(mi_arena_id_t arena_id, size_t* size) mi_attr_noexcept;
+mi_decl_export void mi_debug_show_arenas(void) mi_attr_noexcept;
+mi_decl_export void mi_arenas_print(void) mi_attr_noexcept;
 
 /* ---- posix-style helpers ---------------------------------------------------------------- */
 

@@ -70,6 +70,7 @@ void mi_process_init(void) mi_attr_noexcept {
   _mi_clock_start();
   _mi_options_init();
   _mi_limit_init();
+  _mi_arenas_init();
   _mi_prim_thread_init_auto_done();
   _mi_verbose_message("mimalloc-rs allocator %d.%d (secure level %d, debug level %d) in use\n",
                       MI_MALLOC_VERSION / 100, MI_MALLOC_VERSION % 100, MI_SECURE, MI_DEBUG);

@@ -172,3 +172,78 @@ void* _mi_os_alloc_meta(size_t size, mi_stats_t* stats) {
 void _mi_os_free_meta(void* p, size_t size, mi_stats_t* stats) {
   mi_os_unmap(p, _mi_align_up(size, mi_os_config.page_size), stats);
 }
+
+/* ---- Reservations for arenas ------------------------------------------------------------- */
+/* The statistics count a reservation as reserved only; arena.c counts commits as it makes them
+ * (committed <= reserved), so the two differ by the address space no segment has used yet. */
+
+void* _mi_os_reserve_aligned(size_t size, size_t alignment, bool allow_large, bool* is_committed, void** base,
+                             size_t* mapped, mi_stats_t* stats) {
+  size = _mi_align_up(size, mi_os_config.page_size);
+  *is_committed = false;
+  *base = NULL;
+  *mapped = 0;
+  if (mi_option_is_enabled(mi_option_disallow_os_alloc)) return NULL;
+  void* p = NULL;
+  int err = _mi_prim_reserve_aligned(size, alignment, &p);
+  if (err == 0) {
+    _mi_stat_increase(&stats->reserved, size);
+    _mi_stat_counter_increase(&stats->mmap_calls, 1);
+    *base = p;
+    *mapped = size;
+    return p;
+  }
+  if (err != ENOTSUP) {
+    _mi_warning_message("unable to reserve %zu bytes of address space from the OS (error %d)\n", size, err);
+    return NULL;
+  }
+  /* an overcommitting OS: the read-write mapping is the reservation */
+  bool is_large = false;
+  p = _mi_os_alloc_aligned(size, alignment, allow_large, &is_large, base, mapped, stats);
+  if (p == NULL) return NULL;
+  _mi_stat_decrease(&stats->committed, *mapped); /* counted by arena.c as it commits */
+  *is_committed = true;
+  return p;
+}
+
+/* Releases a whole reservation, of which `committed` bytes were counted as committed. */
+void _mi_os_release(void* base, size_t mapped, size_t committed, mi_stats_t* stats) {
+  if (base == NULL || mapped == 0) return;
+  int err = _mi_prim_munmap(base, mapped);
+  if (err != 0) _mi_warning_message("unable to release %p (%zu bytes, error %d)\n", base, mapped, err);
+  _mi_stat_decrease(&stats->reserved, mapped);
+  _mi_stat_decrease(&stats->committed, committed);
+  _mi_stat_counter_increase(&stats->munmap_calls, 1);
+}
+
+bool _mi_os_commit(void* p, size_t size, size_t stat_size, mi_stats_t* stats) {
+  int err = _mi_prim_commit(p, size);
+  if (err != 0) {
+    _mi_warning_message("unable to commit %p (%zu bytes, error %d)\n", p, size, err);
+    return false;
+  }
+  _mi_stat_increase(&stats->committed, stat_size);
+  return true;
+}
+
+bool _mi_os_decommit(void* p, size_t size, mi_stats_t* stats) {
+  int err = _mi_prim_decommit(p, size);
+  if (err != 0) {
+    _mi_warning_message("unable to decommit %p (%zu bytes, error %d)\n", p, size, err);
+    return false;
+  }
+  _mi_stat_decrease(&stats->committed, size);
+  _mi_stat_increase(&stats->purged, size);
+  _mi_stat_counter_increase(&stats->purge_calls, 1);
+  return true;
+}
+
+/* Huge OS pages the OS set aside: ENOMEM/ENOTSUP come back to the caller, which reports them. */
+int _mi_os_alloc_huge_os_pages(size_t size, int numa_node, void** addr, mi_stats_t* stats) {
+  int err = _mi_prim_alloc_huge_os_pages(size, numa_node, addr);
+  if (err != 0) return err;
+  _mi_stat_increase(&stats->reserved, size);
+  _mi_stat_increase(&stats->committed, size);
+  _mi_stat_counter_increase(&stats->mmap_calls, 1);
+  return 0;
+}

@@ -150,6 +150,42 @@ int _mi_prim_purge(void* addr, size_t size, bool zeroing) {
 #endif
 }
 
+int _mi_prim_reserve_aligned(size_t size, size_t alignment, void** addr) {
+  (void)size; (void)alignment;
+  *addr = NULL;
+  return ENOTSUP; /* overcommit: os.c maps read-write, and pages are backed on first touch */
+}
+
+int _mi_prim_commit(void* addr, size_t size) {
+  (void)addr; (void)size;
+  return 0;
+}
+
+int _mi_prim_decommit(void* addr, size_t size) { return _mi_prim_purge(addr, size, true); }
+
+/* Linux hands out huge pages only from the pool set aside in vm.nr_hugepages (1 GiB pages:
+ * hugepages-1048576kB); with an empty pool the mmap fails at once with ENOMEM, which the
+ * caller reports. MAP_POPULATE is left out: the pool pages are already reserved, and faulting
+ * 1 GiB in here would only move the cost. */
+int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr) {
+  (void)numa_node; /* the kernel places the pages on the faulting thread's node */
+  *addr = NULL;
+#if defined(__linux__) && defined(MAP_HUGETLB)
+#if defined(MAP_HUGE_SHIFT)
+  int flags = MI_MAP_FLAGS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
+#else
+  int flags = MI_MAP_FLAGS | MAP_HUGETLB;
+#endif
+  void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+  if (p == MAP_FAILED) return errno;
+  *addr = p;
+  return 0;
+#else
+  (void)size;
+  return ENOTSUP;
+#endif
+}
+
 int _mi_prim_protect(void* addr, size_t size, bool protect) {
   return (mprotect(addr, size, protect ? PROT_NONE : (PROT_READ | PROT_WRITE)) == 0 ? 0 : errno);
 }

@@ -251,6 +251,61 @@ int _mi_prim_purge(void* addr, size_t size, bool zeroing) {
   return err;
 }
 
+/* The aligned reservation of _mi_prim_mmap_aligned, without its commit: an arena's address
+ * space costs no commit charge until arena.c commits the segments it hands out. */
+int _mi_prim_reserve_aligned(size_t size, size_t alignment, void** addr) {
+  *addr = NULL;
+  mi_virtual_alloc2_t alloc2 = mi_prim_virtual_alloc2();
+  if (alloc2 != NULL) {
+    MEM_ADDRESS_REQUIREMENTS req;
+    memset(&req, 0, sizeof(req));
+    req.Alignment = alignment;
+    MEM_EXTENDED_PARAMETER param;
+    memset(&param, 0, sizeof(param));
+    param.Type = MemExtendedParameterAddressRequirements;
+    param.Pointer = &req;
+    void* p = alloc2(GetCurrentProcess(), NULL, size, MEM_RESERVE, PAGE_NOACCESS, &param, 1);
+    if (p != NULL && ((uintptr_t)p & (alignment - 1)) == 0) {
+      *addr = p;
+      return 0;
+    }
+    if (p != NULL) (void)VirtualFree(p, 0, MEM_RELEASE);
+  }
+  if (size > SIZE_MAX - alignment) return ENOMEM;
+  for (int tries = 0; tries < 16; tries++) {
+    void* hole = VirtualAlloc(NULL, size + alignment, MEM_RESERVE, PAGE_NOACCESS);
+    if (hole == NULL) return mi_prim_last_errno();
+    void* aligned = (void*)_mi_align_up((uintptr_t)hole, alignment);
+    (void)VirtualFree(hole, 0, MEM_RELEASE);
+    void* p = VirtualAlloc(aligned, size, MEM_RESERVE, PAGE_NOACCESS);
+    if (p == aligned) {
+      *addr = p;
+      return 0;
+    }
+    if (p != NULL) (void)VirtualFree(p, 0, MEM_RELEASE);
+  }
+  return ENOMEM;
+}
+
+int _mi_prim_commit(void* addr, size_t size) {
+  return (VirtualAlloc(addr, size, MEM_COMMIT, PAGE_READWRITE) == addr ? 0 : mi_prim_last_errno());
+}
+
+int _mi_prim_decommit(void* addr, size_t size) {
+  if (VirtualFree(addr, size, MEM_DECOMMIT)) return 0;
+  int err = mi_prim_last_errno();
+  /* large pages refuse decommit while staying intact (see _mi_prim_purge) */
+  return (mi_atomic_load_relaxed(&mi_prim_large_used) ? 0 : err);
+}
+
+/* 1 GiB pages need VirtualAlloc2 with MEM_EXTENDED_PARAMETER_NONPAGED_HUGE and the lock-pages
+ * privilege; not supported here: the caller reports it and the program goes on without them. */
+int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr) {
+  (void)size; (void)numa_node;
+  *addr = NULL;
+  return ENOTSUP;
+}
+
 int _mi_prim_protect(void* addr, size_t size, bool protect) {
   DWORD old = 0;
   return (VirtualProtect(addr, size, protect ? PAGE_NOACCESS : PAGE_READWRITE, &old) ? 0 : mi_prim_last_errno());

@@ -233,13 +233,49 @@ static void mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bo
   mi_segments_due_by(tld, expire);
 }
 
+/* Purges pages first..last (adjacent, all due) with one OS call: a thread that exits with
+ * its pages empty would otherwise make one call per 64 KiB page (thread churn: 18,000 madvise
+ * calls against upstream's 1,000). Guard pages sit between pages in secure builds, and a purge
+ * must not cross one (Windows recommits what it purges), so there every page goes alone. */
+static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, mi_tld_t* tld) {
+  size_t area;
+  uint8_t* start = mi_segment_page_area(segment, &segment->pages[first], &area);
+  uint8_t* end = mi_segment_page_area(segment, &segment->pages[last], &area) + area;
+  bool zero = _mi_os_purge(start, (size_t)(end - start), &tld->stats);
+  for (size_t i = first; i <= last; i++) {
+    mi_page_t* page = &segment->pages[i];
+    if (!page->purge_pending) continue; /* a free page the run spans: its state stays */
+    page->purge_pending = 0;
+    page->is_zero_init = zero;
+    page->is_purged = 1;
+  }
+}
+
+/* Runs of due pages are purged together, and a run also spans free pages in between that are
+ * not due (purged already, or never used): purging those again costs the OS nothing, and an
+ * exited thread's segment is mostly such a mix (one call per segment instead of one per page). */
 static void mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld) {
+  size_t first = SIZE_MAX, last = 0; /* the run of due pages being gathered */
+  bool can_span = !MI_GUARD_PAGES && segment->mem_is_committed;
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
-    if (!page->purge_pending || page->segment_in_use) continue;
-    if (force || page->purge_expire <= now) mi_segment_page_purge(segment, page, tld);
-    else if (*next == 0 || page->purge_expire < *next) *next = page->purge_expire;
+    bool due = false;
+    if (!page->segment_in_use && page->purge_pending) {
+      if (page->is_purged) page->purge_pending = 0;
+      else if (force || page->purge_expire <= now) due = true;
+      else if (*next == 0 || page->purge_expire < *next) *next = page->purge_expire;
+    }
+    if (due && can_span) {
+      if (first == SIZE_MAX) first = i;
+      last = i;
+    } else if (due) {
+      mi_segment_page_purge(segment, page, tld);
+    } else if (first != SIZE_MAX && (page->segment_in_use || page->purge_pending)) {
+      mi_segment_purge_run(segment, first, last, tld); /* in use, or pending and not due: the run ends */
+      first = SIZE_MAX;
+    }
   }
+  if (first != SIZE_MAX) mi_segment_purge_run(segment, first, last, tld);
 }
 
 /* ---- Huge segments: reserved slack and written tails --------------------------------------- */
@@ -308,6 +344,42 @@ static void mi_segment_huge_reguard(mi_segment_t* segment, size_t old_segment_si
 }
 #endif
 
+/* ---- Lazy commit (eager_commit = 0, or a thread's first eager_commit_delay segments) --------- */
+/* Where committing is real (Windows), a segment not committed whole commits its header when
+ * made and each page when first used; elsewhere those calls cost nothing but keep the
+ * committed statistic close to what is used. Before it is cached or returned to its arena it
+ * is committed whole again, so a reused one never needs to know which pages were. */
+
+static void mi_segment_commit_all(mi_segment_t* segment, mi_tld_t* tld) {
+  if (segment->mem_is_committed) return;
+  if (_mi_os_commit(segment->mem_base, segment->mem_size, segment->mem_size - segment->mem_committed, &tld->stats)) {
+    segment->mem_is_committed = true;
+    segment->commit_mask = 0;
+    segment->mem_committed = 0;
+  }
+}
+
+static bool mi_segment_page_commit(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+  uint64_t bit = (uint64_t)1 << page->segment_idx;
+  if (mi_likely(segment->mem_is_committed || (segment->commit_mask & bit) != 0)) return true;
+  size_t psize = (segment->page_kind >= MI_PAGE_LARGE ? segment->segment_size : ((size_t)1 << segment->page_shift));
+  size_t start = (size_t)page->segment_idx * psize;
+  size_t counted = (page->segment_idx == 0 ? psize - segment->segment_info_size : psize); /* the header is committed already */
+  if (!_mi_os_commit((uint8_t*)segment + start, psize, counted, &tld->stats)) return false;
+  segment->commit_mask |= bit;
+  segment->mem_committed += counted;
+  return true;
+}
+
+/* Is a fresh segment of `kind` committed whole? Huge and secure ones always are (their block
+ * or their guards span the segment). */
+static bool mi_segment_eager_commit(mi_page_kind_t kind, mi_tld_t* tld) {
+  if (kind == MI_PAGE_HUGE || MI_GUARD_PAGES) return true;
+  if (!mi_option_is_enabled(mi_option_eager_commit)) return false;
+  long delay = mi_option_get(mi_option_eager_commit_delay);
+  return delay <= 0 || tld->segments.count >= (size_t)delay;
+}
+
 /* ---- Allocation and release of whole segments --------------------------------------------- */
 
 static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
@@ -318,6 +390,16 @@ static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
   mi_track_meta_unhide(segment, segment->segment_info_size);
   _mi_segment_map_freed_at(segment);
   _mi_abandoned_await_readers();
+  if (segment->mem_arena != 0) {
+    mi_segment_commit_all(segment, tld);
+    mi_arena_mem_t mem = {segment->mem_base, segment->mem_size, segment->mem_arena, false, segment->mem_is_committed, segment->mem_is_large};
+#if MI_GUARD_PAGES
+    /* the slots' next segment may put its pages where these guards are */
+    (void)_mi_os_unprotect(mem.start, mem.size);
+#endif
+    _mi_arena_free(&mem, &tld->stats);
+    return;
+  }
   _mi_os_free(segment->mem_base, segment->mem_size, &tld->stats);
 }
 
@@ -331,9 +413,10 @@ static bool mi_segment_huge_better(const mi_segment_t* a, const mi_segment_t* b,
 }
 
 /* A cached segment for `kind`; a huge one must map at least `map_size` bytes. */
-static mi_segment_t* mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, mi_tld_t* tld) {
+static mi_segment_t* mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int req_arena_id, mi_tld_t* tld) {
   mi_segment_t* segment = NULL;
   for (mi_segment_t* s = tld->segments.cache.first; s != NULL; s = s->next) {
+    if (!_mi_arena_memid_is_suitable(s->mem_arena, req_arena_id)) continue;
     if (kind == MI_PAGE_HUGE) {
       if (s->page_kind == MI_PAGE_HUGE && s->mem_size >= map_size && (segment == NULL || mi_segment_huge_better(s, segment, map_size))) {
         segment = s;
@@ -393,6 +476,7 @@ static void mi_segments_shared_note_expire(int64_t expire) {
 /* Once the CAS publishes the segment, another thread may pop it and clear its header at once:
  * everything needed afterwards is read before. */
 static bool mi_segments_shared_push(mi_segment_t* segment) {
+  if (!_mi_arena_memid_is_suitable(segment->mem_arena, 0)) return false; /* an exclusive arena's: back to it */
   uintptr_t tagged = (uintptr_t)segment | (uintptr_t)segment->page_kind;
   int64_t expire = segment->cache_expire;
   _mi_free_forget_segment(segment);
@@ -407,7 +491,9 @@ static bool mi_segments_shared_push(mi_segment_t* segment) {
   return false;
 }
 
-static mi_segment_t* mi_segments_shared_pop(mi_page_kind_t kind) {
+static mi_segment_t* mi_segments_shared_pop(mi_page_kind_t kind, int req_arena_id) {
+  /* only memory of shared arenas and the OS is left here (see mi_segments_shared_push) */
+  if (req_arena_id != 0) return NULL;
   for (size_t i = 0; i < MI_SEGMENTS_SHARED_MAX; i++) {
     uintptr_t tagged = mi_atomic_load_relaxed(&mi_segments_shared[i]);
     if (tagged == 0) continue;
@@ -453,9 +539,19 @@ static bool mi_segment_mapping_at_top(const void* base, size_t mapped) {
   return mapped > UINTPTR_MAX - (uintptr_t)base;
 }
 
+/* Does a new segment come from an arena? Every kind does, except huge segments that want
+ * transparent huge pages (the madvise would stay on the arena's slots when small pages reuse
+ * them, and pin 2 MiB per purge there), blocks aligned beyond a segment (their mapping is
+ * offset), and runs longer than a bitmap word: those are mapped from the OS one by one. */
+static bool mi_segment_from_arena(mi_page_kind_t kind, size_t page_alignment, int req_arena_id) {
+  if (req_arena_id != 0) return page_alignment < MI_SEGMENT_SIZE;
+  if (page_alignment >= MI_SEGMENT_SIZE) return false;
+  return kind != MI_PAGE_HUGE || !mi_segment_use_large_os_pages(kind);
+}
+
 /* A new segment for pages of `kind`; `huge_size` > 0 sizes a huge segment for one block placed
  * at `page_alignment` (0 = no special alignment). */
-static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, mi_tld_t* tld) {
+static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, int req_arena_id, mi_tld_t* tld) {
   size_t capacity = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGES_PER_SEGMENT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGES_PER_SEGMENT : 1);
   size_t meta_size = mi_segment_info_size(capacity); /* header and its guard: fixed per kind */
   size_t info_size = meta_size;                      /* where page 0's blocks start */
@@ -479,8 +575,8 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   mi_segment_t* segment = NULL;
   bool is_zero = false;
   size_t zero_from = 0;
-  if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, segment_size, tld);
-  if (segment == NULL && kind != MI_PAGE_HUGE) segment = mi_segments_shared_pop(kind);
+  if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, segment_size, req_arena_id, tld);
+  if (segment == NULL && kind != MI_PAGE_HUGE) segment = mi_segments_shared_pop(kind, req_arena_id);
 #if MI_GUARD_PAGES
   size_t old_segment_size = (segment != NULL ? segment->segment_size : 0);
   if (segment != NULL && kind == MI_PAGE_HUGE && !mi_segment_huge_unguard(segment, segment_size)) {
@@ -493,10 +589,14 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   bool is_large = false;
   size_t interior_guards = 0; /* a cached segment keeps its guards, and their count */
   uint64_t guards_pending = 0;
+  bool fresh = (segment == NULL);   /* from an arena or the OS: no guards in place yet */
+  bool is_committed = true;
+  int arena = 0;
   if (segment != NULL) {
     base = segment->mem_base;
     mapped = segment->mem_size;
     is_large = segment->mem_is_large;
+    arena = segment->mem_arena; /* committed whole before it was cached */
     zero_from = segment->zero_from; /* survives the header reset below */
     interior_guards = segment->interior_guards;
     guards_pending = segment->guards_pending;
@@ -508,21 +608,45 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   } else {
     size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
-    void* p = _mi_os_alloc_aligned(map_size, alignment, mi_segment_use_large_os_pages(kind), &is_large, &base, &mapped, &tld->stats);
+    void* p = NULL;
+    is_zero = true;
+    if (mi_segment_from_arena(kind, page_alignment, req_arena_id)) {
+      mi_arena_mem_t mem;
+      if (_mi_arena_alloc(map_size, mi_segment_eager_commit(kind, tld), req_arena_id, &mem, &tld->stats)) {
+        p = base = mem.start;
+        mapped = mem.size;
+        is_large = mem.is_large;
+        is_zero = mem.is_zero;
+        is_committed = mem.is_committed;
+        arena = mem.arena;
+        if (!is_zero) zero_from = mapped; /* any byte may have been written */
+      } else if (req_arena_id != 0) {
+        return NULL; /* a heap pinned to an arena takes memory from nowhere else */
+      }
+    }
+    if (p == NULL) p = _mi_os_alloc_aligned(map_size, alignment, mi_segment_use_large_os_pages(kind), &is_large, &base, &mapped, &tld->stats);
     if (p == NULL) return NULL;
-    if (mi_unlikely(mi_segment_mapping_at_top(base, mapped))) {
+    if (!is_committed && !_mi_os_commit(p, meta_size, meta_size, &tld->stats)) {
+      mi_arena_mem_t mem = {p, mapped, arena, false, false, is_large};
+      _mi_arena_free(&mem, &tld->stats);
+      return NULL;
+    }
+    if (mi_unlikely(arena == 0 && mi_segment_mapping_at_top(base, mapped))) {
       _mi_os_free(base, mapped, &tld->stats);
       _mi_warning_message("the OS placed a mapping of %zu bytes at %p, ending at the top of the address space, which we never use; allocation fails\n",
                           mapped, base);
       return NULL;
     }
     segment = (mi_segment_t*)((uint8_t*)p + align_offset);
-    is_zero = true;
     _mi_segment_map_allocated_at(segment);
   }
   segment->mem_base = base;
   segment->mem_size = mapped;
   segment->mem_is_large = is_large;
+  segment->mem_arena = arena;
+  segment->mem_is_committed = is_committed;
+  segment->commit_mask = 0;
+  segment->mem_committed = (is_committed ? 0 : meta_size);
   segment->interior_guards = interior_guards;
   segment->guards_pending = guards_pending;
   segment->segment_size = segment_size;
@@ -546,11 +670,11 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     page->is_zero_init = is_zero;
   }
 #if MI_GUARD_PAGES
-  if (is_zero) mi_segment_protect_guards(segment);
+  if (fresh) mi_segment_protect_guards(segment);
   else if (kind == MI_PAGE_HUGE) mi_segment_huge_reguard(segment, old_segment_size);
   /* other cached segments keep their guards: they are reused by their own kind only */
 #endif
-  if (!is_zero && kind == MI_PAGE_HUGE) mi_segment_huge_tail_schedule(segment, tld);
+  if (!fresh && kind == MI_PAGE_HUGE) mi_segment_huge_tail_schedule(segment, tld);
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
   tld->segments.count++;
   _mi_stat_increase(&tld->stats.segments, 1);
@@ -565,6 +689,7 @@ static void mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
   }
   tld->segments.count--;
   _mi_stat_decrease(&tld->stats.segments, 1);
+  mi_segment_commit_all(segment, tld);
   if (!force && mi_segment_cache_push(segment, tld)) return;
   mi_segment_os_free(segment, tld);
 }
@@ -649,7 +774,8 @@ void _mi_segments_check(const mi_tld_t* tld) {
 
 /* ---- Pages ---------------------------------------------------------------------------------- */
 
-static void mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+static bool mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+  if (!mi_segment_page_commit(segment, page, tld)) return false;
   page->segment_in_use = 1;
   page->purge_pending = 0;
   page->is_purged = 0;
@@ -661,6 +787,7 @@ static void mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld
 #endif
   if (segment->used == segment->capacity) mi_segment_remove_from_free_queue(segment, tld);
   _mi_stat_increase(&tld->stats.pages, 1);
+  return true;
 }
 
 /* Reserved blocks of a page: computed here because only the segment knows the page's area. */
@@ -758,7 +885,9 @@ void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld) {
 }
 
 /* Take over an abandoned segment: its live pages join `heap`, its empty pages are released. */
-static void mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
+/* Returns false when every page was empty and the segment was freed. */
+static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
+  int64_t now = 0;
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
   tld->segments.count++;
   _mi_stat_decrease(&tld->stats.segments_abandoned, 1);
@@ -770,7 +899,14 @@ static void mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     if (!page->segment_in_use) {
-      if (page->purge_pending) mi_segments_due_by(tld, page->purge_expire); /* ours to run now */
+      /* ours to run now, a full delay from the adoption: the adopting thread wants a page
+       * (that is why it adopted), and purging one it is about to fill only to fault it back
+       * in was most of the madvise calls and page faults of thread churn */
+      if (page->purge_pending) {
+        if (now == 0) now = _mi_clock_now();
+        page->purge_expire = now + mi_segment_purge_delay();
+        mi_segments_due_by(tld, page->purge_expire);
+      }
       continue;
     }
     _mi_page_free_collect(page, false);
@@ -782,14 +918,35 @@ static void mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   }
   if (segment->used == 0) {
     mi_segment_free(segment, false, tld);
-  } else if (segment->used < segment->capacity) {
-    mi_segment_insert_in_free_queue(segment, tld);
+    return false;
   }
+  if (segment->used < segment->capacity) mi_segment_insert_in_free_queue(segment, tld);
+  return true;
+}
+
+/* May `heap` adopt `segment`? Not when the memory is an exclusive arena's the heap is not
+ * pinned to: its pages would then serve allocations of heaps outside the arena. */
+static bool mi_segment_reclaim_suitable(const mi_segment_t* segment, const mi_heap_t* heap) {
+  return _mi_arena_memid_is_suitable(segment->mem_arena, heap->arena_id);
 }
 
 void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
   mi_segment_t* segment;
-  while ((segment = mi_abandoned_pop()) != NULL) mi_segment_reclaim(segment, heap, tld);
+  mi_segment_t* skipped = NULL; /* pushed back at the end, so the loop ends */
+  while ((segment = mi_abandoned_pop()) != NULL) {
+    if (mi_segment_reclaim_suitable(segment, heap)) {
+      mi_segment_reclaim(segment, heap, tld);
+    } else {
+      segment->next = skipped;
+      skipped = segment;
+    }
+  }
+  while (skipped != NULL) {
+    segment = skipped;
+    skipped = segment->next;
+    segment->next = NULL;
+    mi_abandoned_push(segment);
+  }
 }
 
 /* Before mapping fresh memory, adopt a few abandoned segments: their free pages are as good as
@@ -800,25 +957,43 @@ static void mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_
   for (long i = 0; i < max_tries; i++) {
     mi_segment_t* segment = mi_abandoned_pop();
     if (segment == NULL) return;
-    mi_segment_reclaim(segment, heap, tld);
+    if (!mi_segment_reclaim_suitable(segment, heap)) {
+      mi_abandoned_push(segment);
+      return;
+    }
+    bool alive = mi_segment_reclaim(segment, heap, tld);
     if (kind == MI_PAGE_SMALL && tld->segments.small_free.first != NULL) return;
     if (kind == MI_PAGE_MEDIUM && tld->segments.medium_free.first != NULL) return;
-    if (kind >= MI_PAGE_LARGE) return;
+    /* a segment all of whose blocks were freed meanwhile went back to the cache or its arena:
+     * that is cleanup, not adoption, so keep going (an exited thread's segments otherwise wait
+     * deep in the stack, resident, while newer ones are adopted: thread churn, 2.6 GiB) */
+    if (kind >= MI_PAGE_LARGE && alive) return;
   }
 }
 
 /* ---- Page allocation -------------------------------------------------------------------- */
 
+/* The first segment of a free queue whose memory the heap may use: the thread's heaps share
+ * the queues, and a heap pinned to an exclusive arena shares none of its segments. */
+static mi_segment_t* mi_segment_queue_first_suitable(mi_segment_queue_t* queue, int req_arena_id) {
+  mi_segment_t* s = queue->first;
+  while (s != NULL && !_mi_arena_memid_is_suitable(s->mem_arena, req_arena_id)) s = s->next;
+  return s;
+}
+
 static mi_page_t* mi_segment_queue_page_alloc(mi_heap_t* heap, mi_page_kind_t kind, mi_segment_queue_t* queue, mi_tld_t* tld) {
-  if (queue->first == NULL) mi_segment_try_reclaim(heap, kind, tld);
-  if (queue->first == NULL) {
-    mi_segment_t* segment = mi_segment_alloc(kind, 0, 0, tld);
+  mi_segment_t* segment = mi_segment_queue_first_suitable(queue, heap->arena_id);
+  if (segment == NULL) {
+    mi_segment_try_reclaim(heap, kind, tld);
+    segment = mi_segment_queue_first_suitable(queue, heap->arena_id);
+  }
+  if (segment == NULL) {
+    segment = mi_segment_alloc(kind, 0, 0, heap->arena_id, tld);
     if (segment == NULL) return NULL;
     mi_segment_insert_in_free_queue(segment, tld);
   }
-  mi_segment_t* segment = queue->first;
   mi_page_t* page = mi_segment_find_free_page(segment);
-  mi_segment_page_claim(segment, page, tld);
+  if (!mi_segment_page_claim(segment, page, tld)) return NULL;
   return page;
 }
 
@@ -826,20 +1001,26 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
   mi_page_t* page;
   if (page_alignment > MI_ALIGN_OVERALLOC_MAX || block_size > MI_LARGE_OBJ_SIZE_MAX) {
     mi_segment_try_reclaim(heap, MI_PAGE_HUGE, tld);
-    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_HUGE, block_size, page_alignment, tld);
+    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_HUGE, block_size, page_alignment, heap->arena_id, tld);
     if (segment == NULL) return NULL;
     page = &segment->pages[0];
-    mi_segment_page_claim(segment, page, tld);
+    if (!mi_segment_page_claim(segment, page, tld)) {
+      mi_segment_free(segment, false, tld);
+      return NULL;
+    }
   } else if (block_size <= MI_SMALL_OBJ_SIZE_MAX) {
     page = mi_segment_queue_page_alloc(heap, MI_PAGE_SMALL, &tld->segments.small_free, tld);
   } else if (block_size <= MI_MEDIUM_OBJ_SIZE_MAX) {
     page = mi_segment_queue_page_alloc(heap, MI_PAGE_MEDIUM, &tld->segments.medium_free, tld);
   } else {
     mi_segment_try_reclaim(heap, MI_PAGE_LARGE, tld);
-    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_LARGE, 0, 0, tld);
+    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_LARGE, 0, 0, heap->arena_id, tld);
     if (segment == NULL) return NULL;
     page = &segment->pages[0];
-    mi_segment_page_claim(segment, page, tld);
+    if (!mi_segment_page_claim(segment, page, tld)) {
+      mi_segment_free(segment, false, tld);
+      return NULL;
+    }
   }
   if (page == NULL) return NULL;
   mi_segment_t* segment = _mi_page_segment(page);
@@ -862,7 +1043,17 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
 
 /* `shared`: also the segments exited threads left for others (not when this thread is exiting:
  * it just left its own there). */
+static void mi_segments_collect_local(mi_tld_t* tld, bool force, bool shared);
+
+/* Arenas are purged after the thread's own segments went back to them; a thread that exits
+ * (not `shared`) runs only what is due: forcing would purge every slot freed just before,
+ * which the next thread would fault in again. */
 static void mi_segments_collect(mi_tld_t* tld, bool force, bool shared) {
+  mi_segments_collect_local(tld, force, shared);
+  _mi_arenas_collect(force && shared, &tld->stats);
+}
+
+static void mi_segments_collect_local(mi_tld_t* tld, bool force, bool shared) {
   mi_segments_tld_t* st = &tld->segments;
 #if MI_INVARIANTS
   /* a walk of every segment: on forced collects only, unless expensive checks are on */

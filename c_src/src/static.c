@@ -19,6 +19,7 @@
 #include "random.c"
 #include "os.c"
 #include "segment-map.c"
+#include "arena.c"
 #include "segment.c"
 #include "page-queue.c"
 #include "page.c"

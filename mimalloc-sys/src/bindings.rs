@@ -827,6 +827,87 @@ pub type mi_build_config_t = mi_build_config_s;
 extern "C" {
     pub fn mi_build_config(config: *mut mi_build_config_t);
 }
+pub type mi_arena_id_t = ::core::ffi::c_int;
+extern "C" {
+    pub fn mi_reserve_os_memory(
+        size: usize,
+        commit: bool,
+        allow_large: bool,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_reserve_os_memory_ex(
+        size: usize,
+        commit: bool,
+        allow_large: bool,
+        exclusive: bool,
+        arena_id: *mut mi_arena_id_t,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_manage_os_memory(
+        start: *mut ::core::ffi::c_void,
+        size: usize,
+        is_committed: bool,
+        is_large: bool,
+        is_zero: bool,
+        numa_node: ::core::ffi::c_int,
+    ) -> bool;
+}
+extern "C" {
+    pub fn mi_manage_os_memory_ex(
+        start: *mut ::core::ffi::c_void,
+        size: usize,
+        is_committed: bool,
+        is_large: bool,
+        is_zero: bool,
+        numa_node: ::core::ffi::c_int,
+        exclusive: bool,
+        arena_id: *mut mi_arena_id_t,
+    ) -> bool;
+}
+extern "C" {
+    pub fn mi_reserve_huge_os_pages_interleave(
+        pages: usize,
+        numa_nodes: usize,
+        timeout_msecs: usize,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_reserve_huge_os_pages_at(
+        pages: usize,
+        numa_node: ::core::ffi::c_int,
+        timeout_msecs: usize,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_reserve_huge_os_pages_at_ex(
+        pages: usize,
+        numa_node: ::core::ffi::c_int,
+        timeout_msecs: usize,
+        exclusive: bool,
+        arena_id: *mut mi_arena_id_t,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_reserve_huge_os_pages(
+        pages: usize,
+        max_secs: f64,
+        pages_reserved: *mut usize,
+    ) -> ::core::ffi::c_int;
+}
+extern "C" {
+    pub fn mi_arena_area(
+        arena_id: mi_arena_id_t,
+        size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_debug_show_arenas();
+}
+extern "C" {
+    pub fn mi_arenas_print();
+}
 extern "C" {
     pub fn mi_cfree(p: *mut ::core::ffi::c_void);
 }

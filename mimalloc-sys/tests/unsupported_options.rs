@@ -21,6 +21,13 @@ const SUPPORTED: &[&str] = &[
     "max_errors",
     "max_warnings",
     "max_segment_reclaim",
+    "eager_commit",
+    "arena_eager_commit",
+    "reserve_os_memory",
+    "eager_commit_delay",
+    "arena_reserve",
+    "arena_purge_mult",
+    "disallow_arena_alloc",
 ];
 
 /// Runs the ignored helper test `name` in a child with `env`, returns its stderr.

@@ -396,6 +396,75 @@ pub(crate) fn mstress(p: &Params) -> Outcome {
     Ok(made)
 }
 
+/// thread churn: rounds of 32 threads that each live for one round. A thread allocates mixed
+/// sizes (mostly 16 B-8 KiB, some 32-256 KiB, a few 1 MiB), frees most of them itself, and
+/// leaves a quarter in a shared pool, where threads of later rounds swap them out and free
+/// them: every round starts threads with empty heaps and ends them with live blocks, so each
+/// round takes segments from and gives them back to the process (the pattern of issue 15).
+pub(crate) fn thread_churn(p: &Params) -> Outcome {
+    const THREADS: usize = 32;
+    let rounds = p.n(60);
+    let per_thread = 1500;
+    let slots = THREADS * 200;
+    let pool = Pool(
+        (0..slots)
+            .map(|_| AtomicPtr::new(ptr::null_mut()))
+            .collect(),
+    );
+    let (mut made, mut freed) = (0u64, 0u64);
+    for round in 0..rounds {
+        let sums = thread::scope(|s| {
+            let pool = &pool;
+            let hs: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut rng = Rng::new(seed(15, round, t));
+                        let (mut made, mut freed) = (0u64, 0u64);
+                        let mut live: Vec<Block> = Vec::with_capacity(per_thread);
+                        for _ in 0..per_thread {
+                            let len = match rng.below(200) {
+                                0 => 1 << 20,
+                                1..=8 => rng.range(32 * 1024, 256 * 1024),
+                                _ => rng.range(16, 8 * 1024),
+                            };
+                            let b = Block::new(len, rng.next_u64());
+                            made = made.wrapping_add(b.tag());
+                            live.push(b);
+                        }
+                        for (k, b) in live.into_iter().enumerate() {
+                            if k % 4 == 0 {
+                                let i = rng.below(slots as u64) as usize;
+                                if let Some(old) = pool.swap(i, Some(b)) {
+                                    freed = freed.wrapping_add(old.check_free()?);
+                                }
+                            } else {
+                                freed = freed.wrapping_add(b.check_free()?);
+                            }
+                        }
+                        Ok((made, freed))
+                    })
+                })
+                .collect();
+            hs.into_iter().map(join).collect::<Result<Vec<_>, _>>()
+        })?;
+        for (m, f) in sums {
+            made = made.wrapping_add(m);
+            freed = freed.wrapping_add(f);
+        }
+    }
+    for i in 0..slots {
+        if let Some(b) = pool.swap(i, None) {
+            freed = freed.wrapping_add(b.check_free()?);
+        }
+    }
+    if made != freed {
+        return Err(format!(
+            "made blocks tagged {made:x} in all, freed {freed:x}"
+        ));
+    }
+    Ok(made)
+}
+
 /// A request size for rptest: weighted towards small blocks, 16 B to 64 KiB.
 fn rptest_size(rng: &mut Rng) -> usize {
     match rng.below(1000) {

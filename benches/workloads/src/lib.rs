@@ -131,6 +131,13 @@ pub const WORKLOADS: &[Workload] = &[
         run: classic::mstress,
     },
     Workload {
+        name: "thread-churn",
+        threaded: false,
+        description: "rounds of 32 threads that live for one round, allocate mixed sizes \
+                      (16 B-1 MiB) and leave a quarter of their blocks to later threads (thread churn, issue 15)",
+        run: classic::thread_churn,
+    },
+    Workload {
         name: "rptest",
         threaded: true,
         description: "working sets with a size distribution weighted towards small blocks (16 B-64 KiB), \

@@ -118,6 +118,29 @@ bool _mi_os_protect(void* p, size_t size); /* make a guard page; false (warned o
 bool _mi_os_unprotect(void* p, size_t size); /* a guard page back to read-write (a reused huge segment moves its guards) */
 size_t _mi_os_guard_budget(void);          /* guard pages between pages the process may hold */
 void _mi_os_free_meta(void* p, size_t size, mi_stats_t* stats);
+/* Address space for an arena; `is_committed` when it is read-write already (Unix). */
+void* _mi_os_reserve_aligned(size_t size, size_t alignment, bool allow_large, bool* is_committed, void** base,
+                             size_t* mapped, mi_stats_t* stats);
+void _mi_os_release(void* base, size_t mapped, size_t committed, mi_stats_t* stats);
+bool _mi_os_commit(void* p, size_t size, size_t stat_size, mi_stats_t* stats); /* counts `stat_size` as committed */
+bool _mi_os_decommit(void* p, size_t size, mi_stats_t* stats);
+int _mi_os_alloc_huge_os_pages(size_t size, int numa_node, void** addr, mi_stats_t* stats);
+
+/* ---- arena.c ---------------------------------------------------------------------------------- */
+/* Where a segment's memory came from: an arena's slots, or its own OS mapping (arena 0). */
+typedef struct mi_arena_mem_s {
+  void* start;       /* MI_SEGMENT_SIZE aligned */
+  size_t size;       /* whole slots */
+  int arena;         /* arena id (index + 1); 0 = not from an arena */
+  bool is_zero;      /* reads as zero */
+  bool is_committed; /* committed whole */
+  bool is_large;     /* huge/large OS pages: pinned, never purged */
+} mi_arena_mem_t;
+void _mi_arenas_init(void); /* reservations the options ask for at start-up */
+bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t* mem, mi_stats_t* stats);
+void _mi_arena_free(const mi_arena_mem_t* mem, mi_stats_t* stats);
+void _mi_arenas_collect(bool force, mi_stats_t* stats);
+bool _mi_arena_memid_is_suitable(int arena, int req_arena_id); /* may a heap pinned to `req_arena_id` use this memory? */
 
 /* ---- segment.c ---------------------------------------------------------------------------- */
 mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, mi_tld_t* tld);

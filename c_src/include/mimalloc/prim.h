@@ -36,6 +36,22 @@ int _mi_prim_munmap(void* addr, size_t size);
  * Either way the range stays mapped read-write: a caller may touch it again without asking
  * (Windows decommits and commits again, which frees the pages and reads as zero). */
 int _mi_prim_purge(void* addr, size_t size, bool zeroing);
+/* Arenas (arena.c) reserve big ranges and use them a segment at a time. Reserve `size` bytes
+ * of address space aligned to `alignment`, to be released whole with `_mi_prim_munmap`, that
+ * need `_mi_prim_commit` before use: where the OS tells reserving and committing apart
+ * (Windows), so a 1 GiB arena costs no commit charge. ENOTSUP where the OS overcommits
+ * (Unix): os.c maps read-write instead and commit is free there. */
+int _mi_prim_reserve_aligned(size_t size, size_t alignment, void** addr);
+/* Make a range of a reservation read-write (0 on Unix, where mapped memory is committed on first touch). */
+int _mi_prim_commit(void* addr, size_t size);
+/* Give a range back so that it costs neither physical pages nor commit charge; it reads as zero
+ * after the next `_mi_prim_commit` (which the caller must do before touching it again). */
+int _mi_prim_decommit(void* addr, size_t size);
+/* Map `size` bytes (a multiple of 1 GiB) of huge OS pages that the OS has set aside (Linux:
+ * MAP_HUGETLB from vm.nr_hugepages), preferring NUMA node `numa_node` (-1: any). ENOMEM where
+ * none are reserved, ENOTSUP where the OS layer has no such pages. Never touched by the OS
+ * layer; the memory is pinned and cannot be purged. */
+int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr);
 /* Make memory inaccessible (guard page) or accessible again. */
 int _mi_prim_protect(void* addr, size_t size, bool protect);
 /* Ask for transparent huge pages on a range. */

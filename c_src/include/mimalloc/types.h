@@ -207,6 +207,10 @@ typedef struct mi_segment_s {
   size_t mem_size;            /* bytes mapped (unmapped together) */
   void* mem_base;             /* start of the mapping (== segment except for huge alignment) */
   bool mem_is_large;          /* backed by huge OS pages */
+  bool mem_is_committed;      /* committed whole; else header and `commit_mask` pages only (eager_commit) */
+  int mem_arena;              /* arena id the memory is from, 0: its own OS mapping */
+  uint64_t commit_mask;       /* while not committed whole: pages committed, bit i = page i */
+  size_t mem_committed;       /* while not committed whole: bytes counted as committed */
   size_t segment_size;        /* bytes spanned by the pages */
   size_t segment_info_size;   /* header bytes before page 0's blocks */
   uintptr_t cookie;           /* segment ^ process cookie: checks a pointer is ours */
@@ -251,6 +255,7 @@ typedef struct mi_heap_s {
   bool no_reclaim;             /* a first-class heap never takes abandoned segments */
   size_t mem_limit;            /* bytes of pages this heap may hold, 0: no limit (limit.c) */
   size_t mem_used;             /* bytes of pages it holds, as limit.c counts them */
+  int arena_id;                /* pinned to this (exclusive) arena, 0: any shared arena or the OS */
 } mi_heap_t;
 
 typedef struct mi_segment_queue_s {

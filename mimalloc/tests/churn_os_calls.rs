@@ -1,0 +1,99 @@
+//! Thread churn must not cost OS calls per segment (issue 15): rounds of 16 threads that each
+//! live for one round, allocate mixed sizes (small, medium and large pages), hand a third of
+//! their blocks to the threads of the next round (which free them) and exit. Segments come
+//! from arenas and go back to them, so after a warm-up the allocator's own mmap and munmap
+//! calls (its statistics count every one) stay at a small constant per round, with rounds
+//! spaced further apart than the segment caches keep segments, where mapping
+//! each segment would make dozens per round (about 130 segments pass through each round here, more than the per-thread and
+//! process-wide segment caches hold: without arenas (MIMALLOC_DISALLOW_ARENA_ALLOC=1) this
+//! test sees dozens of calls per round).
+
+mod common;
+
+use common::{stats, Block};
+use mimalloc::MiMalloc;
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+const THREADS: usize = 16;
+const WARMUP: usize = 3;
+const ROUNDS: usize = 20;
+
+fn sizes(t: usize, round: usize) -> impl Iterator<Item = usize> {
+    (0..300).map(move |i| match (i + t + round) % 50 {
+        0 | 25 | 12 | 37 => 600_000 + i, // large page: a segment of its own
+        1..=3 => 40_000 + 97 * i,        // medium pages
+        k => 16 + k * 131 + i % 7,       // small pages
+    })
+}
+
+fn os_calls() -> i64 {
+    let st = stats();
+    st.mmap_calls.total + st.munmap_calls.total
+}
+
+#[test]
+fn os_calls_per_round_stay_bounded() {
+    let handed: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+    let mut per_round = Vec::with_capacity(ROUNDS);
+    let mut before = 0;
+    for round in 0..WARMUP + ROUNDS {
+        if round == WARMUP {
+            before = os_calls();
+        }
+        let at_start = os_calls();
+        thread::scope(|s| {
+            for t in 0..THREADS {
+                let handed = &handed;
+                s.spawn(move || {
+                    // free what the previous round handed over: cross-thread frees into
+                    // segments whose threads have exited
+                    let inherited: Vec<Block> = {
+                        let mut h = handed.lock().unwrap();
+                        let n = h.len() / THREADS + 1;
+                        let at = h.len().saturating_sub(n);
+                        h.split_off(at)
+                    };
+                    for b in inherited {
+                        b.check();
+                    }
+                    let mut mine: Vec<Block> = sizes(t, round)
+                        .enumerate()
+                        .map(|(i, n)| Block::new(n, round * 100_000 + t * 1000 + i))
+                        .collect();
+                    let keep: Vec<Block> = mine
+                        .drain(..)
+                        .enumerate()
+                        .filter_map(|(i, b)| (i % 3 == 0).then_some(b))
+                        .collect();
+                    handed.lock().unwrap().extend(keep);
+                });
+            }
+        });
+        if round >= WARMUP {
+            per_round.push(os_calls() - at_start);
+        }
+        // rounds spaced like a server's bursts: the segment caches' linger (10 purge delays)
+        // runs out, so what is kept between rounds is the arenas' doing, not the caches'
+        thread::sleep(Duration::from_millis(60));
+    }
+    let total = os_calls() - before;
+    eprintln!("allocator mmap+munmap calls per round after warm-up: {per_round:?} (total {total})");
+    for b in handed.into_inner().unwrap() {
+        b.check();
+    }
+    // An arena added as the process grows costs two calls (its reservation and its bitmaps);
+    // arenas double in size, so a handful over all rounds, never one per segment.
+    assert!(
+        total <= 12,
+        "{total} mmap/munmap calls in {ROUNDS} rounds of thread churn: segments are mapped one by one ({per_round:?})"
+    );
+    assert!(
+        per_round.iter().all(|&c| c <= 4),
+        "a round made more than 4 mmap/munmap calls: {per_round:?}"
+    );
+}
