@@ -134,7 +134,7 @@ pub const WORKLOADS: &[Workload] = &[
         name: "thread-churn",
         threaded: false,
         description: "rounds of 32 threads that live for one round, allocate mixed sizes \
-                      (16 B-1 MiB) and leave a quarter of their blocks to later threads (thread churn, issue 15)",
+                      (16 B-1 MiB) and leave a quarter of their blocks to later threads (thread churn)",
         run: classic::thread_churn,
     },
     Workload {
