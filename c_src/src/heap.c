@@ -205,6 +205,7 @@ static bool mi_heap_page_destroy(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
   _mi_heap_area_visit_blocks(heap, NULL, page, &mi_heap_track_destroyed_block, NULL);
 #endif
   mi_page_set_heap(page, NULL);
+  _mi_limit_page_cleared(_mi_page_footprint(page));
   _mi_limit_heap_leave(heap, _mi_page_footprint(page));
   page->used = 0;
   page->next = page->prev = NULL;

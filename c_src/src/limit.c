@@ -4,7 +4,10 @@
  *
  * What is counted is the memory of pages handed to heaps: a small or medium page counts its
  * whole page, a large or huge one its whole segment, from the moment a heap takes it fresh
- * from a segment (page.c) until the page is cleared back into its segment (segment.c). An
+ * from a segment (page.c) until the page is cleared back into its segment: by its heap
+ * (page.c, heap.c) or, abandoned, by the thread that reclaims its segment (segment.c). A page
+ * the limit refuses goes back uncounted, so the total never passes the limit, not even for a
+ * moment. An
  * abandoned page still counts for the process (its blocks are live) but no longer for the
  * heap that left it; a reclaimed one counts for its new heap again. Segment headers, cached
  * empty segments and pages waiting to be purged are not counted: they are the allocator's
@@ -44,10 +47,6 @@ bool _mi_limit_page_take(mi_heap_t* heap, size_t bytes) {
   heap->mem_used += bytes;
   return true;
 }
-
-/* A page taken from its segment that the limit refused still goes back through the segment's
- * ordinary clear, which gives its bytes back: count them first, unconditionally. */
-void _mi_limit_page_undo(size_t bytes) { mi_atomic_add_relaxed(&mi_limit_process_used, bytes); }
 
 void _mi_limit_page_cleared(size_t bytes) { mi_atomic_sub_relaxed(&mi_limit_process_used, bytes); }
 

@@ -192,8 +192,7 @@ static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size
   if (page == NULL) return NULL;
   size_t footprint = _mi_page_footprint(page);
   if (mi_unlikely(!_mi_limit_page_take(heap, footprint))) {
-    _mi_limit_page_undo(footprint); /* the clear below gives the bytes back */
-    _mi_segment_page_free(page, false, heap->tld);
+    _mi_segment_page_free(page, false, heap->tld); /* never counted, so nothing to give back */
     return NULL;
   }
   mi_page_init(heap, page);
@@ -230,6 +229,7 @@ void _mi_page_free(mi_page_t* page, mi_page_queue_t* pq, bool force) {
   mi_page_set_has_aligned(page, false);
   _mi_page_queue_remove(heap, pq, page);
   mi_page_set_heap(page, NULL);
+  _mi_limit_page_cleared(_mi_page_footprint(page));
   _mi_limit_heap_leave(heap, _mi_page_footprint(page));
   _mi_segment_page_free(page, force, heap->tld);
 }

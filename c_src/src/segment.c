@@ -815,7 +815,6 @@ static void mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool f
   _mi_stat_decrease(&tld->stats.normal_bins[bin < MI_STAT_BINS ? bin : 0], 1);
   if (segment->page_kind == MI_PAGE_HUGE) _mi_stat_decrease(&tld->stats.huge, page->block_size);
   else _mi_stat_decrease(&tld->stats.normal, (size_t)page->reserved * page->block_size);
-  _mi_limit_page_cleared(_mi_page_footprint(page));
   uint8_t idx = page->segment_idx;
   memset(page, 0, sizeof(*page)); /* the blocks' memory is dirty: is_zero_init stays 0 */
   page->segment_idx = idx;
@@ -911,6 +910,7 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
     }
     _mi_page_free_collect(page, false);
     if (mi_page_all_free(page)) {
+      _mi_limit_page_cleared(_mi_page_footprint(page)); /* its heap was left at abandonment */
       mi_segment_page_clear(segment, page, false, tld);
     } else {
       _mi_page_reclaim(heap, page);

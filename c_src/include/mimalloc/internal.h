@@ -191,7 +191,6 @@ void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page);
 /* limit.c */
 void _mi_limit_init(void);
 bool _mi_limit_page_take(mi_heap_t* heap, size_t bytes);
-void _mi_limit_page_undo(size_t bytes);
 void _mi_limit_page_cleared(size_t bytes);
 void _mi_limit_heap_leave(mi_heap_t* heap, size_t bytes);
 void _mi_limit_heap_adopt(mi_heap_t* heap, size_t bytes);
