@@ -46,6 +46,26 @@ fn clear_errno() {
 /// safe against a concurrent setenv).
 static ENV: Mutex<()> = Mutex::new(());
 
+/// Sets (or, with `None`, removes) a variable where the C library's getenv looks: on Windows
+/// that is the C runtime's own copy, which `std::env::set_var` does not update.
+fn set_c_env(name: &str, value: Option<&str>) {
+    #[cfg(not(windows))]
+    match value {
+        Some(v) => std::env::set_var(name, v),
+        None => std::env::remove_var(name),
+    }
+    #[cfg(windows)]
+    {
+        unsafe extern "C" {
+            fn _putenv_s(name: *const c_char, value: *const c_char) -> i32;
+        }
+        let name = std::ffi::CString::new(name).unwrap();
+        let value = std::ffi::CString::new(value.unwrap_or("")).unwrap();
+        // SAFETY: two NUL-terminated strings; an empty value removes the variable.
+        assert_eq!(unsafe { _putenv_s(name.as_ptr(), value.as_ptr()) }, 0);
+    }
+}
+
 /// Sizes across the small, medium, large and huge classes.
 const SIZES: &[usize] = &[
     0,
@@ -244,8 +264,8 @@ fn wide_and_multibyte_strings_are_duplicated() {
 #[test]
 fn dupenv_s_copies_the_variable_with_its_buffer_size() {
     let _env = ENV.lock().unwrap();
-    std::env::set_var("MI_API_V24_DUPENV", "some value");
-    std::env::remove_var("MI_API_V24_UNSET");
+    set_c_env("MI_API_V24_DUPENV", Some("some value"));
+    set_c_env("MI_API_V24_UNSET", None);
     // SAFETY: out parameters point to locals; copies are freed once.
     unsafe {
         let mut buf: *mut c_char = 1 as *mut c_char;
@@ -319,8 +339,8 @@ fn dupenv_s_copies_the_variable_with_its_buffer_size() {
 #[test]
 fn wdupenv_s_copies_the_variable_as_wide_text() {
     let _env = ENV.lock().unwrap();
-    std::env::set_var("MI_API_V24_WDUPENV", "wide value");
-    std::env::remove_var("MI_API_V24_WUNSET");
+    set_c_env("MI_API_V24_WDUPENV", Some("wide value"));
+    set_c_env("MI_API_V24_WUNSET", None);
     // SAFETY: out parameters point to locals; copies are freed once.
     unsafe {
         let mut buf: *mut wchar_t = core::ptr::null_mut();
