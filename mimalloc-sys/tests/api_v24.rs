@@ -203,7 +203,8 @@ fn sized_allocation_bad_input_fails_with_size_zero() {
             assert_eq!(bs, 0);
         }
         // count * size overflows, both ways round
-        for (count, size) in [(usize::MAX / 2, 3), (3, usize::MAX / 2), (1 << 33, 1 << 33)] {
+        let half = 1usize << (usize::BITS / 2 + 1);
+        for (count, size) in [(usize::MAX / 2, 3), (3, usize::MAX / 2), (half, half)] {
             let mut bs = 77;
             assert!(mi_ucalloc(count, size, &mut bs).is_null());
             assert_eq!(bs, 0);
