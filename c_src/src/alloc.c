@@ -238,12 +238,40 @@ static inline void* mi_report_block_size(void* p, size_t* block_size) {
   return p;
 }
 
-void* mi_umalloc(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_malloc(size), block_size); }
+/* A small block taken straight from a page's free list has the page's block size: that saves
+ * the segment and page lookup of mi_usable_size, which costs about as much as the allocation
+ * (with padding the usable size is the request, so those builds take the general road). */
+static inline void* mi_heap_umalloc_zero(mi_heap_t* heap, size_t size, bool zero, size_t* block_size) {
+#if !MI_PADDING
+  if (mi_likely(size <= MI_SMALL_SIZE_MAX)) {
+    mi_page_t* page = _mi_heap_get_free_small_page(heap, size);
+    if (mi_likely(page->free != NULL)) {
+      if (block_size != NULL) *block_size = page->block_size;
+      return _mi_page_malloc(heap, page, size, zero);
+    }
+  }
+#endif
+  return mi_report_block_size(_mi_heap_malloc_zero(heap, size, zero), block_size);
+}
+
+void* mi_heap_umalloc(mi_heap_t* heap, size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(heap, size, false, block_size);
+}
+void* mi_heap_uzalloc(mi_heap_t* heap, size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(heap, size, true, block_size);
+}
+void* mi_umalloc(size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(mi_prim_get_default_heap(), size, false, block_size);
+}
 void* mi_ucalloc(size_t count, size_t size, size_t* block_size) mi_attr_noexcept {
   return mi_report_block_size(mi_calloc(count, size), block_size);
 }
-void* mi_umalloc_small(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_malloc_small(size), block_size); }
-void* mi_uzalloc_small(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_zalloc_small(size), block_size); }
+void* mi_umalloc_small(size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(mi_prim_get_default_heap(), size, false, block_size);
+}
+void* mi_uzalloc_small(size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(mi_prim_get_default_heap(), size, true, block_size);
+}
 
 void* mi_urealloc(void* p, size_t newsize, size_t* block_size_pre, size_t* block_size_post) mi_attr_noexcept {
   if (block_size_pre != NULL) *block_size_pre = mi_usable_size(p);

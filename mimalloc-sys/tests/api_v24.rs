@@ -158,6 +158,35 @@ fn sized_allocation_reports_the_usable_size() {
 }
 
 #[test]
+fn heap_sized_allocation_reports_the_usable_size() {
+    // SAFETY: the heap is live on this thread; blocks are used within their reported sizes and
+    // go with the heap.
+    unsafe {
+        let heap = mi_heap_new();
+        for &size in SIZES {
+            // several per size: the first may come from the slow path, later ones from a free list
+            for _ in 0..3 {
+                let mut bs = usize::MAX;
+                let p = mi_heap_umalloc(heap, size, &mut bs);
+                assert!(!p.is_null() && mi_heap_contains_block(heap, p));
+                assert_eq!(bs, mi_usable_size(p), "mi_heap_umalloc({size})");
+                assert!(bs >= size);
+                check_block(p, bs, false);
+                let mut bs = usize::MAX;
+                let z = mi_heap_uzalloc(heap, size, &mut bs);
+                assert!(!z.is_null() && bs == mi_usable_size(z) && bs >= size);
+                check_block(z, bs, true);
+            }
+        }
+        let mut bs = 5;
+        assert!(mi_heap_umalloc(heap, usize::MAX, &mut bs).is_null());
+        assert_eq!(bs, 0);
+        assert!(!mi_heap_uzalloc(heap, 10, core::ptr::null_mut()).is_null());
+        mi_heap_destroy(heap);
+    }
+}
+
+#[test]
 fn sized_reallocation_reports_both_sizes() {
     // SAFETY: blocks are used within their reported sizes and freed once.
     unsafe {
