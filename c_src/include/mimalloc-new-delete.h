@@ -3,7 +3,8 @@
  * nothrow, sized, aligned) with ones that allocate through this library. Include it in exactly
  * one C++ source file of the program: the definitions here are the program's replacements.
  * Out of memory, the throwing forms call the new handler while there is one and then throw
- * std::bad_alloc; the nothrow forms return NULL instead (also when the handler throws). */
+ * std::bad_alloc; the nothrow forms return NULL instead (also when the handler throws). It also
+ * gives the library's mi_new family these semantics (on ELF platforms). */
 #ifndef MIMALLOC_NEW_DELETE_H
 #define MIMALLOC_NEW_DELETE_H
 
@@ -37,6 +38,28 @@ static inline void* mi_cxx_new_loop_nothrow(std::size_t size, std::size_t alignm
     return NULL;
   }
 }
+
+/* The library's mi_new family finds these (weakly, or built in) to get the same behaviour: run
+ * the new handler (true), or throw std::bad_alloc, or give up with false under `nothrow` (also
+ * when the handler throws). */
+extern "C" bool _mi_cxx_new_handler(bool nothrow) {
+  std::new_handler handler = std::get_new_handler();
+  if (handler == NULL) {
+    if (nothrow) return false;
+    throw std::bad_alloc();
+  }
+  if (!nothrow) {
+    handler();
+    return true;
+  }
+  try {
+    handler();
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+extern "C" void _mi_cxx_throw_bad_alloc(void) { throw std::bad_alloc(); }
 
 MI_NEW_DELETE_DECL void* operator new(std::size_t n) { return mi_cxx_new_loop(n, 0); }
 MI_NEW_DELETE_DECL void* operator new[](std::size_t n) { return mi_cxx_new_loop(n, 0); }

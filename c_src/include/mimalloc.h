@@ -421,6 +421,9 @@ mi_decl_nodiscard mi_decl_export void* mi_uzalloc_aligned(size_t size, size_t al
 mi_decl_nodiscard mi_decl_export void* mi_urealloc(void* p, size_t newsize, size_t* block_size_pre, size_t* block_size_post) mi_attr_noexcept mi_attr_alloc_size(2);
 /* frees `p` after storing its usable size (0 for NULL) */
 mi_decl_export void mi_ufree(void* p, size_t* block_size) mi_attr_noexcept;
+/* Our own: mi_umalloc and mi_zalloc with a usable size, in a given heap (Rust's Heap uses them) */
+mi_decl_nodiscard mi_decl_export void* mi_heap_umalloc(mi_heap_t* heap, size_t size, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2);
+mi_decl_nodiscard mi_decl_export void* mi_heap_uzalloc(mi_heap_t* heap, size_t size, size_t* block_size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2);
 
 /* ---- Typed allocation ---------------------------------------------------------------------- */
 

@@ -238,12 +238,40 @@ static inline void* mi_report_block_size(void* p, size_t* block_size) {
   return p;
 }
 
-void* mi_umalloc(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_malloc(size), block_size); }
+/* A small block taken straight from a page's free list has the page's block size: that saves
+ * the segment and page lookup of mi_usable_size, which costs about as much as the allocation
+ * (with padding the usable size is the request, so those builds take the general road). */
+static inline void* mi_heap_umalloc_zero(mi_heap_t* heap, size_t size, bool zero, size_t* block_size) {
+#if !MI_PADDING
+  if (mi_likely(size <= MI_SMALL_SIZE_MAX)) {
+    mi_page_t* page = _mi_heap_get_free_small_page(heap, size);
+    if (mi_likely(page->free != NULL)) {
+      if (block_size != NULL) *block_size = page->block_size;
+      return _mi_page_malloc(heap, page, size, zero);
+    }
+  }
+#endif
+  return mi_report_block_size(_mi_heap_malloc_zero(heap, size, zero), block_size);
+}
+
+void* mi_heap_umalloc(mi_heap_t* heap, size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(heap, size, false, block_size);
+}
+void* mi_heap_uzalloc(mi_heap_t* heap, size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(heap, size, true, block_size);
+}
+void* mi_umalloc(size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(mi_prim_get_default_heap(), size, false, block_size);
+}
 void* mi_ucalloc(size_t count, size_t size, size_t* block_size) mi_attr_noexcept {
   return mi_report_block_size(mi_calloc(count, size), block_size);
 }
-void* mi_umalloc_small(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_malloc_small(size), block_size); }
-void* mi_uzalloc_small(size_t size, size_t* block_size) mi_attr_noexcept { return mi_report_block_size(mi_zalloc_small(size), block_size); }
+void* mi_umalloc_small(size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(mi_prim_get_default_heap(), size, false, block_size);
+}
+void* mi_uzalloc_small(size_t size, size_t* block_size) mi_attr_noexcept {
+  return mi_heap_umalloc_zero(mi_prim_get_default_heap(), size, true, block_size);
+}
 
 void* mi_urealloc(void* p, size_t newsize, size_t* block_size_pre, size_t* block_size_post) mi_attr_noexcept {
   if (block_size_pre != NULL) *block_size_pre = mi_usable_size(p);
@@ -270,42 +298,61 @@ unsigned char* mi_mbsdup(const unsigned char* s) mi_attr_noexcept { return (unsi
 
 /* ---- C++ allocation semantics ----------------------------------------------------------------- */
 
-/* What to do when a `new`-style allocation fails: true to retry (a new handler ran and may have
- * freed memory), false to give up (nothrow forms only). */
+/* C++ semantics come from two hooks written in C++ (mimalloc-new-delete.h defines them):
+ * `_mi_cxx_new_handler` runs the new handler (true), or finds none and throws std::bad_alloc,
+ * or returns false for `nothrow`; `_mi_cxx_throw_bad_alloc` throws. The CMake override library
+ * builds them in (MI_CXX_NEW, with -fexceptions so these C frames unwind); elsewhere on ELF a
+ * C++ program that includes mimalloc-new-delete.h provides them, found through weak references
+ * (x86-64 and AArch64 compilers emit unwind tables for C by default). Without them the new
+ * handler is still called, through std::get_new_handler when a C++ runtime is linked, but what
+ * cannot be thrown ends the process. */
 #ifndef MI_CXX_NEW
-#define MI_CXX_NEW 0 /* 1: alloc-new-delete.cpp is linked in (CMake, with a C++ compiler) */
+#define MI_CXX_NEW 0
 #endif
+#if MI_CXX_NEW || (defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)))
+#define MI_CXX_HOOKS 1
+#else
+#define MI_CXX_HOOKS 0
+#endif
+
 #if MI_CXX_NEW
-/* defined in alloc-new-delete.cpp: call the new handler (true) or throw std::bad_alloc, or
- * return false for nothrow; the C frames in between unwind because CMake adds -fexceptions */
 bool _mi_cxx_new_handler(bool nothrow);
 void _mi_cxx_throw_bad_alloc(void);
-static bool mi_new_handler_retry(bool nothrow) { return _mi_cxx_new_handler(nothrow); }
+static bool mi_cxx_hooks_present(void) { return true; }
 #else
 typedef void (*mi_std_new_handler_t)(void);
-#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
-/* std::get_new_handler, present only when the program links a C++ runtime (the weak reference
- * leaves it NULL otherwise) */
+#if MI_CXX_HOOKS
+bool _mi_cxx_new_handler(bool nothrow) __attribute__((weak));
+void _mi_cxx_throw_bad_alloc(void) __attribute__((weak));
+static bool mi_cxx_hooks_present(void) { return _mi_cxx_new_handler != NULL && _mi_cxx_throw_bad_alloc != NULL; }
+/* std::get_new_handler, there only when the program links a C++ runtime */
 extern mi_std_new_handler_t mi_std_get_new_handler(void) __asm__("_ZSt15get_new_handlerv") __attribute__((weak));
 static mi_std_new_handler_t mi_get_new_handler(void) { return (mi_std_get_new_handler != NULL ? mi_std_get_new_handler() : NULL); }
 #else
 static mi_std_new_handler_t mi_get_new_handler(void) { return NULL; }
 #endif
+#endif
+
+/* After a failed `new`-style allocation: true to retry (a new handler ran and may have freed
+ * memory), false to give up (nothrow forms only). */
 static bool mi_new_handler_retry(bool nothrow) {
+#if MI_CXX_HOOKS
+  if (mi_cxx_hooks_present()) return _mi_cxx_new_handler(nothrow);
+#endif
+#if !MI_CXX_NEW
   mi_std_new_handler_t handler = mi_get_new_handler();
   if (handler != NULL) {
     handler();
     return true;
   }
   if (!nothrow) {
-    /* C code cannot throw std::bad_alloc; ending here beats returning NULL to a caller that
-     * was promised a block */
-    _mi_error_message(ENOMEM, "out of memory in a 'new' allocation, and no C++ runtime built in to throw std::bad_alloc\n");
+    /* ending here beats returning NULL to a caller that was promised a block */
+    _mi_error_message(ENOMEM, "out of memory in a 'new' allocation, and no C++ hooks (mimalloc-new-delete.h) to throw std::bad_alloc\n");
     abort();
   }
+#endif
   return false;
 }
-#endif
 
 static mi_decl_noinline mi_decl_cold void* mi_heap_try_new(mi_heap_t* heap, size_t size, size_t alignment, bool nothrow) {
   for (;;) {
@@ -317,15 +364,12 @@ static mi_decl_noinline mi_decl_cold void* mi_heap_try_new(mi_heap_t* heap, size
 
 /* A bad request (overflowing count, bad alignment) will never succeed: no handler retries. */
 static mi_decl_noinline mi_decl_cold void* mi_new_bad_request(bool nothrow) {
-#if MI_CXX_NEW
-  if (!nothrow) _mi_cxx_throw_bad_alloc();
-#else
-  if (!nothrow) {
-    _mi_error_message(ENOMEM, "impossible 'new' allocation request, and no C++ runtime built in to throw std::bad_alloc\n");
-    abort();
-  }
+  if (nothrow) return NULL;
+#if MI_CXX_HOOKS
+  if (mi_cxx_hooks_present()) _mi_cxx_throw_bad_alloc();
 #endif
-  return NULL;
+  _mi_error_message(ENOMEM, "impossible 'new' allocation request, and no C++ hooks (mimalloc-new-delete.h) to throw std::bad_alloc\n");
+  abort();
 }
 
 void* mi_heap_alloc_new(mi_heap_t* heap, size_t size) {

@@ -191,7 +191,7 @@ void mi_thread_done(void) mi_attr_noexcept {
 
 /* ---- Version and configuration ------------------------------------------------------------------ */
 
-/* Recorded for the thread; no policy reads it yet (upstream uses it to steer arena choice). */
+/* Recorded per thread for the segment policies; none of ours reads it yet. */
 static mi_decl_thread bool mi_thread_in_threadpool;
 void mi_thread_set_in_threadpool(void) mi_attr_noexcept { mi_thread_in_threadpool = true; }
 bool _mi_thread_is_in_threadpool(void) { return mi_thread_in_threadpool; }

@@ -3,7 +3,9 @@
  * out-parameters, wide and multibyte strings, _dupenv_s-style buffers, mi__expand, and
  * mimalloc-override.h, which must turn this file's malloc & co. into mi_ calls (the program is
  * linked with the static, non-overriding library, so only the macros can route them to us). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// C++ through the override library: operator new and delete in all their forms are ours, the
-// new handler is called in a loop and std::bad_alloc thrown when memory runs out, the nothrow
-// forms return nullptr, and the STL allocators of mimalloc.h keep containers in our heaps.
+// C++ through the override library (or, built with MI_TEST_NEW_DELETE_HEADER=1, through
+// mimalloc-new-delete.h over the static library): operator new and delete in all their forms
+// are ours, the new handler is called in a loop and std::bad_alloc thrown when memory runs out
+// (mi_new too), the nothrow forms return nullptr, and the STL allocators of mimalloc.h keep
+// containers in our heaps.
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -10,6 +12,10 @@
 #include <vector>
 
 #include "mimalloc.h"
+#if MI_TEST_NEW_DELETE_HEADER
+// this program's own replacements, over the static (non-overriding) library
+#include "mimalloc-new-delete.h"
+#endif
 
 static int passed, failed;
 #define CHECK(cond)                                                               \

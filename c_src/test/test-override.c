@@ -2,8 +2,11 @@
  * Run with our shared library preloaded: plain malloc & co. must be served by it (their blocks
  * are owned by our heap), threads must work, and a fork from a multi-threaded process must
  * leave a child that can allocate. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,6 +19,19 @@
 #include "testing.h"
 
 typedef bool mi_check_owned_fun(const void*);
+typedef int reallocarr_fun(void* ptrp, size_t count, size_t size);
+
+#ifndef MI_TEST_CXX
+#define MI_TEST_CXX 0 /* 1: the library was built with its C++ half (operator new/delete) */
+#endif
+
+/* `name` resolves, and to the same shared object as mi_check_owned. */
+static bool exported_by_us(const char* name, void* owned_fn) {
+  void* sym = dlsym(RTLD_DEFAULT, name);
+  Dl_info a, b;
+  if (sym == NULL || dladdr(sym, &a) == 0 || dladdr(owned_fn, &b) == 0) return false;
+  return a.dli_fbase == b.dli_fbase;
+}
 static volatile bool stop;
 
 static void* churn(void* arg) {
@@ -49,6 +65,22 @@ int main(void) {
   CHECK(owned(big));
   free(big);
   free(a); free(b); free(c); free(d); free(e); free(f); free(g); free(h);
+
+  /* NetBSD's reallocarr (glibc has none): 0 or an errno value, the pointer replaced on success only */
+  CHECK(exported_by_us("reallocarr", (void*)owned));
+  reallocarr_fun* rarr = (reallocarr_fun*)dlsym(RTLD_DEFAULT, "reallocarr");
+  if (rarr != NULL) {
+    void* q = malloc(10);
+    CHECK(rarr(&q, 100, 10) == 0 && owned(q) && malloc_usable_size(q) >= 1000);
+    void* keep = q;
+    CHECK(rarr(&q, SIZE_MAX / 2, 4) == ENOMEM && q == keep);
+    free(q);
+  }
+#if MI_TEST_CXX
+  /* operator new/delete (a few of the forms, by their Itanium-ABI names) */
+  CHECK(exported_by_us("_Znwm", (void*)owned) && exported_by_us("_ZdlPv", (void*)owned));
+  CHECK(exported_by_us("_ZnamSt11align_val_t", (void*)owned) && exported_by_us("_ZdlPvmSt11align_val_t", (void*)owned));
+#endif
 
   /* fork while four threads allocate: the child allocates and exits cleanly, 100 times */
   pthread_t t[4];

@@ -1016,6 +1016,20 @@ extern "C" {
     pub fn mi_ufree(p: *mut ::core::ffi::c_void, block_size: *mut usize);
 }
 extern "C" {
+    pub fn mi_heap_umalloc(
+        heap: *mut mi_heap_t,
+        size: usize,
+        block_size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
+    pub fn mi_heap_uzalloc(
+        heap: *mut mi_heap_t,
+        size: usize,
+        block_size: *mut usize,
+    ) -> *mut ::core::ffi::c_void;
+}
+extern "C" {
     pub fn mi_process_done();
 }
 extern "C" {

@@ -46,6 +46,26 @@ fn clear_errno() {
 /// safe against a concurrent setenv).
 static ENV: Mutex<()> = Mutex::new(());
 
+/// Sets (or, with `None`, removes) a variable where the C library's getenv looks: on Windows
+/// that is the C runtime's own copy, which `std::env::set_var` does not update.
+fn set_c_env(name: &str, value: Option<&str>) {
+    #[cfg(not(windows))]
+    match value {
+        Some(v) => std::env::set_var(name, v),
+        None => std::env::remove_var(name),
+    }
+    #[cfg(windows)]
+    {
+        unsafe extern "C" {
+            fn _putenv_s(name: *const c_char, value: *const c_char) -> i32;
+        }
+        let name = std::ffi::CString::new(name).unwrap();
+        let value = std::ffi::CString::new(value.unwrap_or("")).unwrap();
+        // SAFETY: two NUL-terminated strings; an empty value removes the variable.
+        assert_eq!(unsafe { _putenv_s(name.as_ptr(), value.as_ptr()) }, 0);
+    }
+}
+
 /// Sizes across the small, medium, large and huge classes.
 const SIZES: &[usize] = &[
     0,
@@ -138,6 +158,35 @@ fn sized_allocation_reports_the_usable_size() {
 }
 
 #[test]
+fn heap_sized_allocation_reports_the_usable_size() {
+    // SAFETY: the heap is live on this thread; blocks are used within their reported sizes and
+    // go with the heap.
+    unsafe {
+        let heap = mi_heap_new();
+        for &size in SIZES {
+            // several per size: the first may come from the slow path, later ones from a free list
+            for _ in 0..3 {
+                let mut bs = usize::MAX;
+                let p = mi_heap_umalloc(heap, size, &mut bs);
+                assert!(!p.is_null() && mi_heap_contains_block(heap, p));
+                assert_eq!(bs, mi_usable_size(p), "mi_heap_umalloc({size})");
+                assert!(bs >= size);
+                check_block(p, bs, false);
+                let mut bs = usize::MAX;
+                let z = mi_heap_uzalloc(heap, size, &mut bs);
+                assert!(!z.is_null() && bs == mi_usable_size(z) && bs >= size);
+                check_block(z, bs, true);
+            }
+        }
+        let mut bs = 5;
+        assert!(mi_heap_umalloc(heap, usize::MAX, &mut bs).is_null());
+        assert_eq!(bs, 0);
+        assert!(!mi_heap_uzalloc(heap, 10, core::ptr::null_mut()).is_null());
+        mi_heap_destroy(heap);
+    }
+}
+
+#[test]
 fn sized_reallocation_reports_both_sizes() {
     // SAFETY: blocks are used within their reported sizes and freed once.
     unsafe {
@@ -183,7 +232,8 @@ fn sized_allocation_bad_input_fails_with_size_zero() {
             assert_eq!(bs, 0);
         }
         // count * size overflows, both ways round
-        for (count, size) in [(usize::MAX / 2, 3), (3, usize::MAX / 2), (1 << 33, 1 << 33)] {
+        let half = 1usize << (usize::BITS / 2 + 1);
+        for (count, size) in [(usize::MAX / 2, 3), (3, usize::MAX / 2), (half, half)] {
             let mut bs = 77;
             assert!(mi_ucalloc(count, size, &mut bs).is_null());
             assert_eq!(bs, 0);
@@ -244,8 +294,8 @@ fn wide_and_multibyte_strings_are_duplicated() {
 #[test]
 fn dupenv_s_copies_the_variable_with_its_buffer_size() {
     let _env = ENV.lock().unwrap();
-    std::env::set_var("MI_API_V24_DUPENV", "some value");
-    std::env::remove_var("MI_API_V24_UNSET");
+    set_c_env("MI_API_V24_DUPENV", Some("some value"));
+    set_c_env("MI_API_V24_UNSET", None);
     // SAFETY: out parameters point to locals; copies are freed once.
     unsafe {
         let mut buf: *mut c_char = 1 as *mut c_char;
@@ -319,8 +369,8 @@ fn dupenv_s_copies_the_variable_with_its_buffer_size() {
 #[test]
 fn wdupenv_s_copies_the_variable_as_wide_text() {
     let _env = ENV.lock().unwrap();
-    std::env::set_var("MI_API_V24_WDUPENV", "wide value");
-    std::env::remove_var("MI_API_V24_WUNSET");
+    set_c_env("MI_API_V24_WDUPENV", Some("wide value"));
+    set_c_env("MI_API_V24_WUNSET", None);
     // SAFETY: out parameters point to locals; copies are freed once.
     unsafe {
         let mut buf: *mut wchar_t = core::ptr::null_mut();

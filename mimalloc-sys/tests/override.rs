@@ -82,3 +82,29 @@ fn the_library_says_it_is_redirected() {
     // SAFETY: no preconditions.
     assert!(unsafe { mi_is_redirected() });
 }
+
+/// NetBSD's `reallocarr`, exported by the override (glibc has none, so the name can only be
+/// ours): 0 or an errno value, the pointer replaced on success only.
+#[test]
+fn reallocarr_is_exported_with_its_contract() {
+    unsafe extern "C" {
+        fn reallocarr(ptrp: *mut c_void, count: usize, size: usize) -> i32;
+    }
+    // SAFETY: `p` is a malloc'ed block owned here; reallocarr gets the address of the pointer
+    // and replaces it only when it returns 0; the final block is freed once.
+    unsafe {
+        let mut p = libc::malloc(10);
+        assert_eq!(
+            reallocarr(&mut p as *mut *mut c_void as *mut c_void, 100, 10),
+            0
+        );
+        assert!(mi_check_owned(p) && mi_usable_size(p) >= 1000);
+        let before = p;
+        assert_eq!(
+            reallocarr(&mut p as *mut *mut c_void as *mut c_void, usize::MAX / 2, 4),
+            libc::ENOMEM
+        );
+        assert_eq!(p, before, "the pointer is untouched on failure");
+        libc::free(p);
+    }
+}

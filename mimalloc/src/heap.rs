@@ -230,22 +230,31 @@ impl Heap {
             return Ok(dangling(layout));
         }
         let heap = self.raw.as_ptr();
-        // SAFETY: the heap is live and on its thread; `align` is a power of two (Layout).
+        // The whole block is the caller's (zeroed too, when asked for), not just the request: a
+        // collection that reads the slice's length can use the size class's slack.
+        let mut usable = 0usize;
+        // SAFETY: the heap is live and on its thread; `align` is a power of two (Layout);
+        // `usable` is a valid out-parameter; a non-null block is live.
         let p = unsafe {
             match (align <= sys::MI_MAX_ALIGN_SIZE && align <= size, zero) {
-                (true, false) => sys::mi_heap_malloc(heap, size),
-                (true, true) => sys::mi_heap_zalloc(heap, size),
-                (false, false) => sys::mi_heap_malloc_aligned(heap, size, align),
-                (false, true) => sys::mi_heap_zalloc_aligned(heap, size, align),
+                (true, false) => sys::mi_heap_umalloc(heap, size, &mut usable),
+                (true, true) => sys::mi_heap_uzalloc(heap, size, &mut usable),
+                (false, zero) => {
+                    let p = if zero {
+                        sys::mi_heap_zalloc_aligned(heap, size, align)
+                    } else {
+                        sys::mi_heap_malloc_aligned(heap, size, align)
+                    };
+                    if !p.is_null() {
+                        usable = sys::mi_usable_size(p);
+                    }
+                    p
+                }
             }
         };
         if p.is_null() {
             return Err(AllocError);
         }
-        // The whole block is the caller's (zeroed too, when asked for), not just the request: a
-        // collection that reads the slice's length can use the size class's slack.
-        // SAFETY: `p` is a live block just allocated.
-        let usable = unsafe { sys::mi_usable_size(p) };
         debug_assert!(usable >= size);
         block_slice(p as *mut u8, usable)
     }
