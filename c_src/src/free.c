@@ -6,15 +6,16 @@
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
-#include <stdlib.h>
-
 /* ---- Checks of checked builds ------------------------------------------------------------ */
 
+/* Without a handler EFAULT aborts in checked builds; a handler that returns gets a page that
+ * hands out nothing more (never memory through a corrupted list). */
 void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block) {
   _mi_error_message(EFAULT, "corrupted free list: the block at %p (block size %zu) has an invalid link; "
-                            "the block was probably written to after it was freed (detected by the encoded free list)",
+                            "the block was probably written to after it was freed (detected by the encoded free list); "
+                            "the page's free lists are dropped",
                     (const void*)block, page->block_size);
-  abort(); /* never hand out memory through a corrupted list, even when a hook returns */
+  _mi_page_drop_lists((mi_page_t*)page); /* only its owner decodes the page's lists */
 }
 
 #if MI_CHECK_OWNED
@@ -105,7 +106,8 @@ static size_t mi_padding_requested(const mi_page_t* page, const mi_block_t* bloc
 }
 
 #if MI_CHECK_PADDING
-static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
+/* False (after the report) when the canary or the fill between request and canary changed. */
+static bool mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
   bool ok;
   size_t size = mi_padding_requested(page, block, &ok);
   size_t room = page->block_size - sizeof(mi_padding_t);
@@ -123,9 +125,11 @@ static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
   }
   if (!ok) {
     _mi_error_message(EFAULT, "buffer overflow in heap block %p of size %zu: %s at byte offset %zu "
-                              "(detected by the debug build's padding canary)",
-                      (const void*)block, size, bad == room ? "the canary after the block was overwritten" : "write past the end", bad);
+                              "(detected by the %s build's padding canary); the free is refused",
+                      (const void*)block, size, bad == room ? "the canary after the block was overwritten" : "write past the end", bad,
+                      MI_DEBUG >= 2 ? "debug" : "secure");
   }
+  return ok;
 }
 #endif
 #endif
@@ -168,7 +172,11 @@ static inline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
 #endif
   mi_track_mem_defined(block, page->block_size);
 #if MI_CHECK_PADDING
-  mi_check_padding(page, block);
+  if (!mi_check_padding(page, block)) {
+    /* a handler went on: the block leaks rather than going back on a list next to damage */
+    mi_track_mem_noaccess(block, page->block_size);
+    return false;
+  }
 #endif
 #if MI_PADDING && MI_STAT > 1
   /* exact statistics: the padding knows the request, so the freeing thread can subtract it */
@@ -224,7 +232,7 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
   if (heap != NULL) {
     mi_block_t* dfree = mi_atomic_load_relaxed(&heap->thread_delayed_free);
     do {
-      mi_block_set_nextx(block, dfree);
+      mi_block_set_nextx(heap, block, dfree);
     } while (!mi_atomic_cas_weak_release(&heap->thread_delayed_free, &dfree, block));
   }
   tfree = mi_atomic_load_relaxed(&page->xthread_free);
@@ -239,6 +247,7 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
 }
 
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
+  if (mi_unlikely(mi_page_is_corrupt(page))) return; /* refused: the block leaks (page.c, dropping) */
   if (mi_likely(local)) {
     mi_block_set_next(page, block, page->local_free);
     page->local_free = block;

@@ -3,7 +3,8 @@
 //! the fault through the error output and stop (or refuse the operation); the same programs
 //! without the fault run clean in every mode.
 
-use core::ffi::c_void;
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use mimalloc_sys::*;
 #[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
@@ -165,7 +166,129 @@ fn run_scenario(name: &str) {
                 let p = mi_malloc(10);
                 mi_free(p);
             }
+            "delayed_free_uaf" | "delayed_free_uaf_clean" => {
+                // fill a page so it moves to the full queue; a free from another thread then
+                // goes on the heap's delayed list, and the write over the freed block's first
+                // word rewrites that list's link
+                let blocks: Vec<usize> = (0..4096).map(|_| mi_malloc(64) as usize).collect();
+                let p = blocks[0];
+                std::thread::spawn(move || mi_free(p as *mut c_void))
+                    .join()
+                    .unwrap();
+                if name == "delayed_free_uaf" {
+                    *(p as *mut usize) =
+                        usize::from_ne_bytes([0x41; core::mem::size_of::<usize>()]);
+                }
+                let big = mi_malloc(1 << 20); // the slow path drains the delayed list
+                mi_free(big);
+                for &b in &blocks[1..] {
+                    mi_free(b as *mut c_void);
+                }
+                after_fault_check();
+            }
+            "thread_free_uaf" | "thread_free_uaf_clean" => {
+                // a block freed by another thread into a page that is not full sits on the
+                // page's thread_free list until the owner collects it
+                let p = mi_malloc(48) as usize;
+                let keep = mi_malloc(48);
+                std::thread::spawn(move || mi_free(p as *mut c_void))
+                    .join()
+                    .unwrap();
+                if name == "thread_free_uaf" {
+                    *(p as *mut usize) =
+                        usize::from_ne_bytes([0x41; core::mem::size_of::<usize>()]);
+                }
+                let mut held = Vec::new();
+                for _ in 0..10_000 {
+                    held.push(mi_malloc(48)); // the page runs dry and collects its thread_free list
+                }
+                for q in held {
+                    mi_free(q);
+                }
+                mi_free(keep);
+                after_fault_check();
+            }
+            "handler_use_after_free" => {
+                register_counting_handler();
+                run_scenario("use_after_free");
+                expect_handled(libc::EFAULT);
+                after_fault_check();
+            }
+            "handler_delayed_free_uaf" => {
+                register_counting_handler();
+                run_scenario("delayed_free_uaf");
+                expect_handled(libc::EFAULT);
+            }
+            "handler_thread_free_uaf" => {
+                register_counting_handler();
+                run_scenario("thread_free_uaf");
+                expect_handled(libc::EFAULT);
+            }
+            "handler_double_free" => {
+                register_counting_handler();
+                run_scenario("double_free");
+                expect_handled(libc::EAGAIN);
+                after_fault_check();
+            }
+            "handler_overflow" => {
+                register_counting_handler();
+                run_scenario("overflow");
+                expect_handled(libc::EFAULT);
+                after_fault_check();
+            }
             other => panic!("unknown scenario {other}"),
+        }
+    }
+}
+
+static HANDLED: AtomicUsize = AtomicUsize::new(0);
+static LAST_ERROR: AtomicI32 = AtomicI32::new(0);
+
+unsafe extern "C" fn counting_handler(err: c_int, _arg: *mut c_void) {
+    HANDLED.fetch_add(1, Ordering::SeqCst);
+    LAST_ERROR.store(err, Ordering::SeqCst);
+}
+
+/// An error handler that returns: from then on the allocator must not abort by itself.
+fn register_counting_handler() {
+    // SAFETY: the handler is a plain function that touches two atomics and never allocates.
+    unsafe { mi_register_error(Some(counting_handler), core::ptr::null_mut()) };
+}
+
+fn expect_handled(err: c_int) {
+    assert!(
+        HANDLED.load(Ordering::SeqCst) > 0,
+        "the fault was not reported"
+    );
+    assert_eq!(
+        LAST_ERROR.load(Ordering::SeqCst),
+        err,
+        "reported as another error"
+    );
+}
+
+/// After a fault was reported (or in a clean run), the allocator still hands out distinct,
+/// writable blocks of the sizes the scenarios used, and takes them back.
+fn after_fault_check() {
+    // SAFETY: every block is written within its requested size and freed once.
+    unsafe {
+        for size in [48usize, 64, 100, 1000] {
+            let mut blocks: Vec<usize> = (0..2000).map(|_| mi_malloc(size) as usize).collect();
+            assert!(
+                blocks.iter().all(|&b| b != 0),
+                "malloc failed after the fault"
+            );
+            for &b in &blocks {
+                core::ptr::write_bytes(b as *mut u8, 0x33, size);
+            }
+            blocks.sort_unstable();
+            assert!(
+                blocks.windows(2).all(|w| w[1] - w[0] >= size),
+                "blocks of {size} bytes overlap after the fault"
+            );
+            for b in blocks {
+                mi_free(b as *mut c_void);
+            }
         }
     }
 }
@@ -307,4 +430,58 @@ fn freeing_into_an_unmapped_segment_is_reported_and_refused() {
         "free_after_unmap",
         "a free into an unmapped segment must be refused, not fault",
     );
+}
+
+#[test]
+fn write_after_free_into_the_heap_delayed_list_is_reported() {
+    assert_clean("delayed_free_uaf_clean");
+    if build().encoded_freelist {
+        assert_aborted_with("delayed_free_uaf", "delayed-free list has an invalid link");
+    }
+}
+
+#[test]
+fn write_after_free_into_a_thread_free_list_is_reported() {
+    assert_clean("thread_free_uaf_clean");
+    if build().encoded_freelist {
+        assert_aborted_with("thread_free_uaf", "corrupted free list");
+    }
+}
+
+/// With an error handler that returns, the fault is reported to it (and printed), and the
+/// program runs on to a normal exit: the allocator never aborts by itself.
+fn assert_handled(name: &str, message: &str) {
+    let out = run_child(name);
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "{name}: a handler returned, yet the program stopped: {:?}\n{err}",
+        out.status
+    );
+    assert!(
+        err.contains(message),
+        "{name}: expected {message:?} in:\n{err}"
+    );
+}
+
+#[test]
+fn with_a_returning_handler_a_corrupted_list_is_dropped_and_the_program_goes_on() {
+    if build().encoded_freelist {
+        assert_handled("handler_use_after_free", "corrupted free list");
+        assert_handled("handler_thread_free_uaf", "corrupted free list");
+        assert_handled(
+            "handler_delayed_free_uaf",
+            "delayed-free list has an invalid link",
+        );
+    }
+}
+
+#[test]
+fn with_a_returning_handler_a_double_free_or_overflow_is_refused_and_the_program_goes_on() {
+    if build().secure >= 4 || build().debug >= 2 {
+        assert_handled("handler_double_free", "double free");
+    }
+    if build().padding && !build().valgrind {
+        assert_handled("handler_overflow", "buffer overflow");
+    }
 }

@@ -161,6 +161,7 @@ void _mi_page_unfull(mi_page_t* page);
 void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool override_never);
 void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq);
 void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page);
+void _mi_page_drop_lists(mi_page_t* page);
 bool _mi_heap_delayed_free_all(mi_heap_t* heap);
 void _mi_heap_delayed_free_partial(mi_heap_t* heap);
 void _mi_heap_collect_retired(mi_heap_t* heap, bool force);
@@ -368,6 +369,10 @@ static inline bool mi_page_is_in_full(const mi_page_t* page) { return (mi_page_f
 static inline void mi_page_set_in_full(mi_page_t* page, bool in_full) { mi_page_flag_set(page, MI_PAGE_IN_FULL, in_full); }
 static inline bool mi_page_has_aligned(const mi_page_t* page) { return (mi_page_flags(page) & MI_PAGE_HAS_ALIGNED) != 0; }
 static inline void mi_page_set_has_aligned(mi_page_t* page, bool has_aligned) { mi_page_flag_set(page, MI_PAGE_HAS_ALIGNED, has_aligned); }
+/* Only the checked builds ever drop a page's lists: elsewhere the test folds away. */
+static inline bool mi_page_is_corrupt(const mi_page_t* page) {
+  return MI_ENCODE_FREELIST && (mi_page_flags(page) & MI_PAGE_CORRUPT) != 0;
+}
 
 /* ---- Free-list links ---------------------------------------------------------------------- */
 /* Every read and write of a free block's link goes through these two functions, so the
@@ -444,7 +449,8 @@ static inline mi_block_t* mi_block_next_raw(const mi_page_t* page, const mi_bloc
 #endif
 }
 
-__attribute__((noreturn)) void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block);
+/* Reports a bad link (EFAULT: aborts unless a handler returns) and drops the page's lists. */
+void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block);
 
 static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t* block) {
 #if MI_ENCODE_FREELIST
@@ -453,7 +459,10 @@ static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t*
   uintptr_t offset = mi_link_offset(page, mi_block_link_read(block));
   /* integer sums: a pointer sum is assumed never to be NULL */
   mi_block_t* next = (mi_block_t*)((uintptr_t)page->page_start + offset);
-  if (mi_unlikely(offset >= page->block_area && next != NULL)) _mi_error_freelist_corrupted(page, block);
+  if (mi_unlikely(offset >= page->block_area && next != NULL)) {
+    _mi_error_freelist_corrupted(page, block); /* returns only when a handler chose to go on */
+    return NULL;
+  }
   return next;
 #else
   return mi_block_next_raw(page, block);
@@ -469,10 +478,27 @@ static inline void mi_block_set_next(const mi_page_t* page, mi_block_t* block, c
 #endif
 }
 
-/* Links on the thread-free and delayed lists are written by other threads that hold no page
- * keys of their own, so they stay plain. */
-static inline mi_block_t* mi_block_nextx(const mi_block_t* block) { return (mi_block_t*)mi_block_link_read(block); }
-static inline void mi_block_set_nextx(mi_block_t* block, const mi_block_t* next) { mi_block_link_write(block, (mi_encoded_t)next); }
+/* The heap's delayed list links blocks of many pages, pushed by other threads: a link holds the
+ * next block's address (no single page to take an offset from) xor-ed and rotated with the
+ * heap's own delayed keys, which stay fixed while the heap lives so that any thread can encode.
+ * A use-after-free write then decodes to a random address, which the owner judges (page.c)
+ * before it frees anything there. */
+static inline mi_block_t* mi_block_nextx(const mi_heap_t* heap, const mi_block_t* block) {
+#if MI_ENCODE_FREELIST
+  return (mi_block_t*)(mi_rotr(mi_block_link_read(block), heap->delayed_keys[0]) ^ heap->delayed_keys[1]);
+#else
+  (void)heap;
+  return (mi_block_t*)mi_block_link_read(block);
+#endif
+}
+static inline void mi_block_set_nextx(const mi_heap_t* heap, mi_block_t* block, const mi_block_t* next) {
+#if MI_ENCODE_FREELIST
+  mi_block_link_write(block, mi_rotl((uintptr_t)next ^ heap->delayed_keys[1], heap->delayed_keys[0]));
+#else
+  (void)heap;
+  mi_block_link_write(block, (mi_encoded_t)next);
+#endif
+}
 
 /* ---- Page queues -------------------------------------------------------------------------- */
 

@@ -40,7 +40,7 @@
  * memcheck's block, mi_usable_size and realloc's copy all agree on the bytes the program owns */
 #define MI_PADDING (MI_DEBUG >= 2 || MI_TRACK_VALGRIND)
 #define MI_PAGE_KEYS (MI_ENCODE_FREELIST || MI_PADDING) /* pages carry keys (links, canaries) */
-#define MI_CHECK_PADDING (MI_DEBUG >= 2)       /* the canary is checked at free: heap overflows are reported */
+#define MI_CHECK_PADDING (MI_DEBUG >= 2) /* the canary is checked at free: heap overflows are reported */
 #define MI_FILL (MI_DEBUG >= 2)                /* fill patterns for fresh and freed memory */
 #define MI_INVARIANTS (MI_DEBUG >= 2)          /* internal consistency checks on slow paths */
 #define MI_INVARIANTS_EXPENSIVE (MI_DEBUG >= 3) /* + whole-queue walks after every queue change, every page on collect */
@@ -152,6 +152,10 @@ typedef struct mi_padding_s {
  * byte the owner may be updating, so the byte is accessed with relaxed atomics. */
 #define MI_PAGE_IN_FULL ((uint8_t)0x01)     /* page sits in the heap's full queue */
 #define MI_PAGE_HAS_ALIGNED ((uint8_t)0x02) /* a block was handed out at an interior (aligned) address */
+/* A free list of the page failed its check and was dropped (a handler chose to go on): the page
+ * hands out nothing more and frees into it are refused, so its blocks leak instead of being
+ * handed out twice. Nonzero flags send every free to the generic path, which refuses them. */
+#define MI_PAGE_CORRUPT ((uint8_t)0x04)
 typedef uint8_t mi_page_flags_t;
 
 typedef enum mi_page_kind_e {
@@ -245,6 +249,9 @@ typedef struct mi_heap_s {
   uintptr_t thread_id;
   uintptr_t cookie;
   uintptr_t keys[2];           /* seeds per-page free-list keys */
+#if MI_ENCODE_FREELIST
+  uintptr_t delayed_keys[2];   /* encode thread_delayed_free links; fixed for the heap's life (other threads read them) */
+#endif
   size_t page_count;           /* pages in the queues */
   uint64_t page_retired[2];    /* one bit per bin that may hold a retired page */
   struct mi_heap_s* next;      /* list of the thread's heaps */
