@@ -181,6 +181,24 @@ static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
   page->retire_expire = 0;
   /* no block is live yet: to memcheck the whole block area is off limits until handed out */
   mi_track_mem_noaccess(page->page_start, (size_t)page->reserved * page->block_size);
+#if MI_CHECK_INTERIOR
+  /* block_size = odd * 2^shift: Newton's iteration doubles the correct low bits of the inverse
+   * of `odd` each step (odd * odd == 1 mod 8 to start with: 3 bits, then 6, 12, 24, 48) */
+  size_t bsize = page->block_size;
+  if (bsize <= UINT32_MAX) {
+    uint32_t shift = (uint32_t)__builtin_ctzll((unsigned long long)bsize);
+    uint32_t odd = (uint32_t)(bsize >> shift);
+    uint32_t inv = odd;
+    for (int i = 0; i < 4; i++) inv *= 2 - odd * inv;
+    page->block_shift = (uint8_t)shift;
+    page->block_inv = inv;
+  } else {
+    /* one block of 4 GiB or more: the test then only sees the offset's low 32 bits, so it
+     * misses an interior pointer a multiple of 4 GiB into the block */
+    page->block_shift = 0;
+    page->block_inv = 1;
+  }
+#endif
 #if MI_PAGE_KEYS
   page->keys[0] = _mi_random_next(&heap->keys[0]);
   page->keys[1] = _mi_random_next(&heap->keys[1]);
@@ -316,14 +334,19 @@ void _mi_page_drop_lists(mi_page_t* page) {
 /* ---- Delayed frees -------------------------------------------------------------------------- */
 
 #if MI_ENCODE_FREELIST
-/* A decoded delayed-list link must be the start of a block in an in-use page of this heap:
- * a link rewritten without the heap's keys decodes to a random address, which fails one of
- * these with near certainty. The segment map judges the address before anything is read
- * there. Slow path only (a remote free into a full page), so the division is fine. */
+/* A decoded delayed-list link must be the start of a block in an in-use page of a segment this
+ * thread owns: a link rewritten without the heap's keys decodes to a random address, which fails
+ * one of these with near certainty. The segment map judges the address before anything is read
+ * there. Not "a page of this heap": mi_heap_absorb drains a deleted heap's list after its pages
+ * moved to the backing heap. Slow path only (a remote free into a full page): the division is
+ * fine. */
 static bool mi_delayed_block_is_valid(const mi_heap_t* heap, const mi_block_t* block) {
   if (!_mi_segment_map_contains(block)) return false;
-  const mi_page_t* page = _mi_ptr_page(block);
-  if (!mi_page_contains_addr(page, block) || mi_page_heap(page) != heap) return false;
+  const mi_segment_t* segment = _mi_ptr_segment(block);
+  const mi_page_t* page = _mi_segment_page_of(segment, block);
+  if (!mi_page_contains_addr(page, block) || mi_atomic_load_relaxed(&((mi_segment_t*)segment)->thread_id) != heap->thread_id) {
+    return false;
+  }
   return ((size_t)((const uint8_t*)block - page->page_start) % page->block_size) == 0;
 }
 #endif

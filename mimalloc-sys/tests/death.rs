@@ -236,6 +236,56 @@ fn run_scenario(name: &str) {
                 expect_handled(libc::EFAULT);
                 after_fault_check();
             }
+            "interior_free" => {
+                let p = mi_malloc(64) as *mut u8;
+                let _keep = mi_malloc(64);
+                mi_free(p.add(16) as *mut c_void); // a pointer into the block
+                                                   // refused: the block stays the program's, and a fresh block is another one
+                core::ptr::write_bytes(p, 0x5a, 64);
+                let q = mi_malloc(64);
+                assert_ne!(
+                    q as *mut u8,
+                    p.add(16),
+                    "the interior pointer was handed out"
+                );
+                mi_free(q);
+                mi_free(p as *mut c_void);
+                after_fault_check();
+            }
+            "interior_free_aligned_clean" => {
+                // blocks handed out at interior offsets of their page's blocks stay valid
+                for align in [32usize, 64, 128, 256, 4096] {
+                    let blocks: Vec<*mut c_void> = (0..200)
+                        .map(|i| mi_malloc_aligned(24 + i % 100, align))
+                        .collect();
+                    for &b in &blocks {
+                        assert_eq!(b as usize % align, 0);
+                        mi_free(b);
+                    }
+                    let blocks: Vec<*mut c_void> =
+                        (0..200).map(|_| mi_malloc_aligned_at(80, 64, 16)).collect();
+                    for &b in &blocks {
+                        assert_eq!((b as usize + 16) % 64, 0);
+                        mi_free(b);
+                    }
+                }
+                // alignments above what an ordinary page serves: a huge segment placed to fit
+                for align in [1usize << 20, 8 << 20] {
+                    let b = mi_malloc_aligned(1000, align);
+                    assert_eq!(b as usize % align, 0);
+                    mi_free(b);
+                }
+                // every size class, every block of a page: the divisibility test accepts them all
+                for size in (8..=4096)
+                    .step_by(24)
+                    .chain([10_000, 100_000, 1 << 20, 5 << 20])
+                {
+                    let blocks: Vec<*mut c_void> = (0..64).map(|_| mi_malloc(size)).collect();
+                    for b in blocks {
+                        mi_free(b);
+                    }
+                }
+            }
             other => panic!("unknown scenario {other}"),
         }
     }
@@ -356,8 +406,9 @@ fn double_free_is_reported_and_stops() {
 #[test]
 fn overflow_past_a_block_is_reported_with_its_size() {
     assert_clean("overflow_clean");
-    // the canary is checked in debug builds (valgrind builds carry padding for memcheck only)
-    if build().debug >= 2 {
+    // the canary is checked in debug builds and secure ones with `secure_canary` (valgrind
+    // builds carry padding for memcheck only)
+    if build().debug >= 2 || (build().secure >= 4 && build().padding) {
         let out = run_child("overflow");
         assert!(aborted(&out.status), "{:?}: {}", out.status, stderr(&out));
         let err = stderr(&out);
@@ -481,7 +532,22 @@ fn with_a_returning_handler_a_double_free_or_overflow_is_refused_and_the_program
     if build().secure >= 4 || build().debug >= 2 {
         assert_handled("handler_double_free", "double free");
     }
-    if build().padding && !build().valgrind {
+    if build().debug >= 2 || (build().secure >= 4 && build().padding) {
         assert_handled("handler_overflow", "buffer overflow");
+    }
+}
+
+#[test]
+fn freeing_a_pointer_inside_a_block_is_reported_and_refused() {
+    assert_clean("interior_free_aligned_clean");
+    if build().secure >= 4 || build().debug >= 2 {
+        let out = run_child("interior_free");
+        let err = stderr(&out);
+        assert!(
+            out.status.success(),
+            "the refused free must not stop the program: {:?}\n{err}",
+            out.status
+        );
+        assert!(err.contains("points inside a block"), "{err}");
     }
 }
