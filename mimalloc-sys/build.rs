@@ -8,6 +8,7 @@ use std::process::Stdio;
 /// Cargo feature → C define. The meaning of each level lives in `c_src/include/mimalloc/types.h`.
 const FEATURE_DEFINES: &[(&str, &str, &str)] = &[
     ("SECURE", "MI_SECURE", "4"),
+    ("SECURE_CANARY", "MI_SECURE_CANARY", "1"),
     ("DEBUG", "MI_DEBUG", "2"),
     ("DEBUG_FULL", "MI_DEBUG", "3"),
     ("OVERRIDE", "MI_MALLOC_OVERRIDE", "1"),

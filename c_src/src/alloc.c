@@ -17,8 +17,11 @@
 #else
 #define MI_ATTR_NOIPA __attribute__((noipa))
 #endif
-static mi_decl_noinline mi_decl_cold MI_ATTR_NOIPA void* mi_page_malloc_corrupted(const mi_page_t* page, const mi_block_t* block) {
+static mi_decl_noinline mi_decl_cold MI_ATTR_NOIPA void* mi_page_malloc_corrupted(mi_heap_t* heap, mi_page_t* page, const mi_block_t* block,
+                                                                                 size_t size, bool zero) {
   _mi_error_freelist_corrupted(page, block);
+  /* a handler went on: the page is dropped, another one serves (or NULL) */
+  return _mi_malloc_generic(heap, size, zero, 0);
 }
 #endif
 
@@ -31,7 +34,7 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
   /* what mi_block_next checks, laid out for this path: a list's end is the rare case here */
   uintptr_t const offset = mi_link_offset(page, mi_block_link_read(block));
   mi_block_t* const next = (mi_block_t*)((uintptr_t)page->page_start + offset); /* NULL may come out */
-  if (mi_unlikely(offset >= page->block_area && next != NULL)) return mi_page_malloc_corrupted(page, block);
+  if (mi_unlikely(offset >= page->block_area && next != NULL)) return mi_page_malloc_corrupted(heap, page, block, size, zero);
   page->free = next;
 #else
   page->free = mi_block_next(page, block);

@@ -6,15 +6,16 @@
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
-#include <stdlib.h>
-
 /* ---- Checks of checked builds ------------------------------------------------------------ */
 
+/* Without a handler EFAULT aborts in checked builds; a handler that returns gets a page that
+ * hands out nothing more (never memory through a corrupted list). */
 void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block) {
   _mi_error_message(EFAULT, "corrupted free list: the block at %p (block size %zu) has an invalid link; "
-                            "the block was probably written to after it was freed (detected by the encoded free list)",
+                            "the block was probably written to after it was freed (detected by the encoded free list); "
+                            "the page's free lists are dropped",
                     (const void*)block, page->block_size);
-  abort(); /* never hand out memory through a corrupted list, even when a hook returns */
+  _mi_page_drop_lists((mi_page_t*)page); /* only its owner decodes the page's lists */
 }
 
 #if MI_CHECK_OWNED
@@ -72,27 +73,27 @@ static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block
 }
 #endif
 
-#if MI_PADDING
-static mi_padding_t* mi_block_padding(const mi_page_t* page, const mi_block_t* block) {
-  return (mi_padding_t*)((uint8_t*)block + page->block_size - sizeof(mi_padding_t));
+#if MI_CHECK_INTERIOR
+/* Is `p` (inside the page's block area) the start of a block? offset = q * block_size exactly
+ * when offset * inverse(odd part), rotated right by the shift, is q: every other offset comes
+ * out at least 2^32 / block_size >= reserved (the multiplicative divisibility test). A
+ * multiply and a rotate, against a division's 20 to 40 cycles. */
+static inline bool mi_page_is_block_start(const mi_page_t* page, const void* p) {
+  uint32_t off = (uint32_t)((const uint8_t*)p - page->page_start);
+  uint32_t x = off * page->block_inv;
+  uint32_t shift = page->block_shift;
+  uint32_t q = (x >> shift) | (x << ((32 - shift) & 31)); /* a 32-bit rotate (shift 0: x | x) */
+  return q < page->reserved;
 }
 
-/* The high half of the second key, so both keys feed the 32-bit canary with 64-bit words too. */
-static uint32_t mi_padding_canary(const mi_page_t* page, const mi_block_t* block) {
-  return (uint32_t)((uintptr_t)block ^ page->keys[0] ^ (page->keys[1] >> (MI_INTPTR_BITS / 2))) | 1;
+static mi_decl_noinline mi_decl_cold void mi_free_report_interior(const mi_page_t* page, const void* p) {
+  _mi_error_message(EINVAL, "mi_free: %p points inside a block (block size %zu), not at its start; "
+                            "the call is ignored and the block stays allocated",
+                    p, page->block_size);
 }
-
-void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size) {
-  mi_padding_t* pad = mi_block_padding(page, block);
-  size_t delta = (size_t)((uint8_t*)pad - (uint8_t*)block) - size;
-  pad->canary = mi_padding_canary(page, block);
-  pad->delta = (uint32_t)delta;
-#if MI_TRACK_VALGRIND
-  pad->track_offset = 0;
 #endif
-  memset((uint8_t*)block + size, MI_DEBUG_PADDING, delta < 256 ? delta : 256);
-}
 
+#if MI_PADDING
 /* Requested bytes of a block, or the whole block when its padding is damaged. */
 static size_t mi_padding_requested(const mi_page_t* page, const mi_block_t* block, bool* ok) {
   const mi_padding_t* pad = mi_block_padding(page, block);
@@ -105,14 +106,15 @@ static size_t mi_padding_requested(const mi_page_t* page, const mi_block_t* bloc
 }
 
 #if MI_CHECK_PADDING
-static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
+/* False (after the report) when the canary or the fill between request and canary changed. */
+static bool mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
   bool ok;
   size_t size = mi_padding_requested(page, block, &ok);
   size_t room = page->block_size - sizeof(mi_padding_t);
   size_t bad = room; /* first damaged byte offset */
   if (ok) {
     const uint8_t* fill = (const uint8_t*)block + size;
-    size_t checked = (room - size < 256 ? room - size : 256);
+    size_t checked = (room - size < MI_PADDING_FILL ? room - size : MI_PADDING_FILL);
     for (size_t i = 0; i < checked; i++) {
       if (fill[i] != MI_DEBUG_PADDING) {
         bad = size + i;
@@ -123,9 +125,11 @@ static void mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
   }
   if (!ok) {
     _mi_error_message(EFAULT, "buffer overflow in heap block %p of size %zu: %s at byte offset %zu "
-                              "(detected by the debug build's padding canary)",
-                      (const void*)block, size, bad == room ? "the canary after the block was overwritten" : "write past the end", bad);
+                              "(detected by the %s build's padding canary); the free is refused",
+                      (const void*)block, size, bad == room ? "the canary after the block was overwritten" : "write past the end", bad,
+                      MI_DEBUG >= 2 ? "debug" : "secure");
   }
+  return ok;
 }
 #endif
 #endif
@@ -168,7 +172,11 @@ static inline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
 #endif
   mi_track_mem_defined(block, page->block_size);
 #if MI_CHECK_PADDING
-  mi_check_padding(page, block);
+  if (!mi_check_padding(page, block)) {
+    /* a handler went on: the block leaks rather than going back on a list next to damage */
+    mi_track_mem_noaccess(block, page->block_size);
+    return false;
+  }
 #endif
 #if MI_PADDING && MI_STAT > 1
   /* exact statistics: the padding knows the request, so the freeing thread can subtract it */
@@ -224,7 +232,7 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
   if (heap != NULL) {
     mi_block_t* dfree = mi_atomic_load_relaxed(&heap->thread_delayed_free);
     do {
-      mi_block_set_nextx(block, dfree);
+      mi_block_set_nextx(heap, block, dfree);
     } while (!mi_atomic_cas_weak_release(&heap->thread_delayed_free, &dfree, block));
   }
   tfree = mi_atomic_load_relaxed(&page->xthread_free);
@@ -239,6 +247,7 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
 }
 
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
+  if (mi_unlikely(mi_page_is_corrupt(page))) return; /* refused: the block leaks (page.c, dropping) */
   if (mi_likely(local)) {
     mi_block_set_next(page, block, page->local_free);
     page->local_free = block;
@@ -262,7 +271,13 @@ void _mi_free_delayed_block(mi_block_t* block) {
  * double-free test alone and the block's link word does not look freed. The debug checks
  * (padding, fill, exact statistics) always take the checked path. */
 static inline bool mi_free_checks_pass_fast(const mi_page_t* page, const mi_block_t* block) {
-#if MI_CHECK_DOUBLE_FREE && !MI_CHECK_PADDING && !MI_FILL && !(MI_PADDING && MI_STAT > 1)
+#if MI_CHECK_DOUBLE_FREE && !MI_FILL && !(MI_PADDING && MI_STAT > 1)
+#if MI_CHECK_INTERIOR
+  if (!mi_page_is_block_start(page, block)) return false; /* mi_free_generic reports it */
+#endif
+#if MI_CHECK_PADDING
+  if (!mi_padding_quick_ok(page, block)) return false; /* mi_free_checked reports it */
+#endif
   return !mi_check_is_double_free_suspect(page, block);
 #else
   (void)page;
@@ -283,6 +298,13 @@ static mi_decl_noinline void mi_free_checked(mi_page_t* page, bool local, mi_blo
  * fast path could not clear. The full checks are a tail call away, so a free from another
  * thread whose block passes the quick test needs no stack frame here either. */
 static mi_decl_noinline void mi_free_generic(mi_page_t* page, bool local, void* p) {
+#if MI_CHECK_INTERIOR
+  /* a page that handed out aligned blocks takes any pointer into a block as that block */
+  if (mi_unlikely(!mi_page_has_aligned(page) && !mi_page_is_block_start(page, p))) {
+    mi_free_report_interior(page, p);
+    return;
+  }
+#endif
   mi_block_t* block = (mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (mi_block_t*)p);
 #if MI_FREE_CHECKS
   if (mi_unlikely(!mi_free_checks_pass_fast(page, block))) {

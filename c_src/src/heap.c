@@ -35,6 +35,11 @@ void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim) {
   heap->cookie = _mi_random_next(&seed) | 1;
   heap->keys[0] = _mi_random_next(&seed);
   heap->keys[1] = _mi_random_next(&seed);
+#if MI_ENCODE_FREELIST
+  /* apart from `keys`, which advance as pages take theirs: other threads encode with these */
+  heap->delayed_keys[0] = _mi_random_next(&seed);
+  heap->delayed_keys[1] = _mi_random_next(&seed);
+#endif
   heap->next = tld->heaps;
   tld->heaps = heap;
 }

@@ -43,8 +43,10 @@ static void mi_page_thread_free_collect(mi_page_t* page) {
     count++;
     tail = next;
   }
+  if (mi_unlikely(mi_page_is_corrupt(page))) return; /* a bad link was reported and the page dropped */
   if (mi_unlikely(count > page->capacity || count > page->used)) {
     _mi_error_message(EFAULT, "corrupted thread-free list in page %p (block size %zu)", (void*)page->page_start, page->block_size);
+    _mi_page_drop_lists(page); /* a handler went on: the list's blocks leak */
     return;
   }
   mi_block_set_next(page, tail, page->local_free);
@@ -61,6 +63,7 @@ static size_t mi_page_list_count(const mi_page_t* page, const mi_block_t* b) {
 
 /* used + |free| + |local_free| == capacity <= reserved: blocks are never lost or doubled. */
 static void mi_page_check(const mi_page_t* page) {
+  if (mi_page_is_corrupt(page)) return; /* its dropped blocks are counted as used forever */
   size_t nfree = mi_page_list_count(page, page->free);
   size_t nlocal = mi_page_list_count(page, page->local_free);
   if (page->capacity > page->reserved || page->used + nfree + nlocal != page->capacity) {
@@ -74,6 +77,7 @@ void _mi_page_free_collect(mi_page_t* page, bool force) {
 #if MI_INVARIANTS
   if (force || MI_INVARIANTS_EXPENSIVE) mi_page_check(page);
 #endif
+  if (mi_unlikely(mi_page_is_corrupt(page))) return;
   if (force || mi_page_thread_free(page) != NULL) mi_page_thread_free_collect(page);
   if (page->local_free == NULL) return;
   if (mi_likely(page->free == NULL)) {
@@ -84,6 +88,7 @@ void _mi_page_free_collect(mi_page_t* page, bool force) {
     mi_block_t* tail = page->local_free;
     mi_block_t* next;
     while ((next = mi_block_next(page, tail)) != NULL) tail = next;
+    if (mi_unlikely(mi_page_is_corrupt(page))) return;
     mi_block_set_next(page, tail, page->free);
     page->free = page->local_free;
     page->local_free = NULL;
@@ -176,6 +181,24 @@ static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
   page->retire_expire = 0;
   /* no block is live yet: to memcheck the whole block area is off limits until handed out */
   mi_track_mem_noaccess(page->page_start, (size_t)page->reserved * page->block_size);
+#if MI_CHECK_INTERIOR
+  /* block_size = odd * 2^shift: Newton's iteration doubles the correct low bits of the inverse
+   * of `odd` each step (odd * odd == 1 mod 8 to start with: 3 bits, then 6, 12, 24, 48) */
+  size_t bsize = page->block_size;
+  if (bsize <= UINT32_MAX) {
+    uint32_t shift = (uint32_t)__builtin_ctzll((unsigned long long)bsize);
+    uint32_t odd = (uint32_t)(bsize >> shift);
+    uint32_t inv = odd;
+    for (int i = 0; i < 4; i++) inv *= 2 - odd * inv;
+    page->block_shift = (uint8_t)shift;
+    page->block_inv = inv;
+  } else {
+    /* one block of 4 GiB or more: the test then only sees the offset's low 32 bits, so it
+     * misses an interior pointer a multiple of 4 GiB into the block */
+    page->block_shift = 0;
+    page->block_inv = 1;
+  }
+#endif
 #if MI_PAGE_KEYS
   page->keys[0] = _mi_random_next(&heap->keys[0]);
   page->keys[1] = _mi_random_next(&heap->keys[1]);
@@ -303,7 +326,39 @@ void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page) {
   _mi_page_queue_push(heap, _mi_page_queue_of(heap, page), page);
 }
 
+/* ---- Dropping a corrupted page -------------------------------------------------------------- */
+
+/* A free list of the page failed its check and an error handler returned: the lists may lead
+ * anywhere, so nothing on them is handed out again. The page keeps its blocks counted as used
+ * (so it is never freed or reused while the heap lives), is never extended, and frees into it
+ * are refused (_mi_free_block): its blocks leak instead of corrupting anything else. The next
+ * search moves it to the full queue, from which nothing brings it back. Owner only. */
+void _mi_page_drop_lists(mi_page_t* page) {
+  page->free = NULL;
+  page->local_free = NULL;
+  page->capacity = page->reserved;
+  mi_page_flag_set(page, MI_PAGE_CORRUPT, true);
+}
+
 /* ---- Delayed frees -------------------------------------------------------------------------- */
+
+#if MI_ENCODE_FREELIST
+/* A decoded delayed-list link must be the start of a block in an in-use page of a segment this
+ * thread owns: a link rewritten without the heap's keys decodes to a random address, which fails
+ * one of these with near certainty. The segment map judges the address before anything is read
+ * there. Not "a page of this heap": mi_heap_absorb drains a deleted heap's list after its pages
+ * moved to the backing heap. Slow path only (a remote free into a full page): the division is
+ * fine. */
+static bool mi_delayed_block_is_valid(const mi_heap_t* heap, const mi_block_t* block) {
+  if (!_mi_segment_map_contains(block)) return false;
+  const mi_segment_t* segment = _mi_ptr_segment(block);
+  const mi_page_t* page = _mi_segment_page_of(segment, block);
+  if (!mi_page_contains_addr(page, block) || mi_atomic_load_relaxed(&((mi_segment_t*)segment)->thread_id) != heap->thread_id) {
+    return false;
+  }
+  return ((size_t)((const uint8_t*)block - page->page_start) % page->block_size) == 0;
+}
+#endif
 
 bool _mi_heap_delayed_free_all(mi_heap_t* heap) {
   while (mi_atomic_load_relaxed(&heap->thread_delayed_free) != NULL) _mi_heap_delayed_free_partial(heap);
@@ -315,7 +370,16 @@ void _mi_heap_delayed_free_partial(mi_heap_t* heap) {
   if (mi_likely(block == NULL)) return;
   block = mi_atomic_exchange_acq_rel(&heap->thread_delayed_free, NULL);
   while (block != NULL) {
-    mi_block_t* next = mi_block_nextx(block);
+    mi_block_t* next = mi_block_nextx(heap, block); /* before the free reuses the link word */
+#if MI_ENCODE_FREELIST
+    if (mi_unlikely(next != NULL && !mi_delayed_block_is_valid(heap, next))) {
+      _mi_error_message(EFAULT, "corrupted free list: the heap's delayed-free list has an invalid link in block %p "
+                                "(block size %zu); the block was probably written to after it was freed; the rest "
+                                "of the list is dropped and its blocks leak",
+                        (void*)block, _mi_ptr_page(block)->block_size);
+      next = NULL; /* a handler went on */
+    }
+#endif
     _mi_free_delayed_block(block);
     block = next;
   }

@@ -153,8 +153,8 @@ fn features_reach_the_c_build() {
     // The mitigations that follow from the levels (their meaning lives in types.h).
     assert_eq!(
         config.padding,
-        debug >= 2 || config.valgrind,
-        "padding canaries come with debug, and with valgrind (which needs the requested sizes)"
+        debug >= 2 || config.valgrind || cfg!(feature = "secure_canary"),
+        "padding canaries come with debug and secure_canary, and with valgrind (which needs the requested sizes)"
     );
     assert_eq!(
         config.encoded_freelist,

@@ -3,7 +3,8 @@
 //! the fault through the error output and stop (or refuse the operation); the same programs
 //! without the fault run clean in every mode.
 
-use core::ffi::c_void;
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use mimalloc_sys::*;
 #[cfg(unix)]
 use std::os::unix::process::ExitStatusExt;
@@ -165,7 +166,179 @@ fn run_scenario(name: &str) {
                 let p = mi_malloc(10);
                 mi_free(p);
             }
+            "delayed_free_uaf" | "delayed_free_uaf_clean" => {
+                // fill a page so it moves to the full queue; a free from another thread then
+                // goes on the heap's delayed list, and the write over the freed block's first
+                // word rewrites that list's link
+                let blocks: Vec<usize> = (0..4096).map(|_| mi_malloc(64) as usize).collect();
+                let p = blocks[0];
+                std::thread::spawn(move || mi_free(p as *mut c_void))
+                    .join()
+                    .unwrap();
+                if name == "delayed_free_uaf" {
+                    *(p as *mut usize) =
+                        usize::from_ne_bytes([0x41; core::mem::size_of::<usize>()]);
+                }
+                let big = mi_malloc(1 << 20); // the slow path drains the delayed list
+                mi_free(big);
+                for &b in &blocks[1..] {
+                    mi_free(b as *mut c_void);
+                }
+                after_fault_check();
+            }
+            "thread_free_uaf" | "thread_free_uaf_clean" => {
+                // a block freed by another thread into a page that is not full sits on the
+                // page's thread_free list until the owner collects it
+                let p = mi_malloc(48) as usize;
+                let keep = mi_malloc(48);
+                std::thread::spawn(move || mi_free(p as *mut c_void))
+                    .join()
+                    .unwrap();
+                if name == "thread_free_uaf" {
+                    *(p as *mut usize) =
+                        usize::from_ne_bytes([0x41; core::mem::size_of::<usize>()]);
+                }
+                let mut held = Vec::new();
+                for _ in 0..10_000 {
+                    held.push(mi_malloc(48)); // the page runs dry and collects its thread_free list
+                }
+                for q in held {
+                    mi_free(q);
+                }
+                mi_free(keep);
+                after_fault_check();
+            }
+            "handler_use_after_free" => {
+                register_counting_handler();
+                run_scenario("use_after_free");
+                expect_handled(libc::EFAULT);
+                after_fault_check();
+            }
+            "handler_delayed_free_uaf" => {
+                register_counting_handler();
+                run_scenario("delayed_free_uaf");
+                expect_handled(libc::EFAULT);
+            }
+            "handler_thread_free_uaf" => {
+                register_counting_handler();
+                run_scenario("thread_free_uaf");
+                expect_handled(libc::EFAULT);
+            }
+            "handler_double_free" => {
+                register_counting_handler();
+                run_scenario("double_free");
+                expect_handled(libc::EAGAIN);
+                after_fault_check();
+            }
+            "handler_overflow" => {
+                register_counting_handler();
+                run_scenario("overflow");
+                expect_handled(libc::EFAULT);
+                after_fault_check();
+            }
+            "interior_free" => {
+                let p = mi_malloc(64) as *mut u8;
+                let _keep = mi_malloc(64);
+                mi_free(p.add(16) as *mut c_void); // a pointer into the block
+                                                   // refused: the block stays the program's, and a fresh block is another one
+                core::ptr::write_bytes(p, 0x5a, 64);
+                let q = mi_malloc(64);
+                assert_ne!(
+                    q as *mut u8,
+                    p.add(16),
+                    "the interior pointer was handed out"
+                );
+                mi_free(q);
+                mi_free(p as *mut c_void);
+                after_fault_check();
+            }
+            "interior_free_aligned_clean" => {
+                // blocks handed out at interior offsets of their page's blocks stay valid
+                for align in [32usize, 64, 128, 256, 4096] {
+                    let blocks: Vec<*mut c_void> = (0..200)
+                        .map(|i| mi_malloc_aligned(24 + i % 100, align))
+                        .collect();
+                    for &b in &blocks {
+                        assert_eq!(b as usize % align, 0);
+                        mi_free(b);
+                    }
+                    let blocks: Vec<*mut c_void> =
+                        (0..200).map(|_| mi_malloc_aligned_at(80, 64, 16)).collect();
+                    for &b in &blocks {
+                        assert_eq!((b as usize + 16) % 64, 0);
+                        mi_free(b);
+                    }
+                }
+                // alignments above what an ordinary page serves: a huge segment placed to fit
+                for align in [1usize << 20, 8 << 20] {
+                    let b = mi_malloc_aligned(1000, align);
+                    assert_eq!(b as usize % align, 0);
+                    mi_free(b);
+                }
+                // every size class, every block of a page: the divisibility test accepts them all
+                for size in (8..=4096)
+                    .step_by(24)
+                    .chain([10_000, 100_000, 1 << 20, 5 << 20])
+                {
+                    let blocks: Vec<*mut c_void> = (0..64).map(|_| mi_malloc(size)).collect();
+                    for b in blocks {
+                        mi_free(b);
+                    }
+                }
+            }
             other => panic!("unknown scenario {other}"),
+        }
+    }
+}
+
+static HANDLED: AtomicUsize = AtomicUsize::new(0);
+static LAST_ERROR: AtomicI32 = AtomicI32::new(0);
+
+unsafe extern "C" fn counting_handler(err: c_int, _arg: *mut c_void) {
+    HANDLED.fetch_add(1, Ordering::SeqCst);
+    LAST_ERROR.store(err, Ordering::SeqCst);
+}
+
+/// An error handler that returns: from then on the allocator must not abort by itself.
+fn register_counting_handler() {
+    // SAFETY: the handler is a plain function that touches two atomics and never allocates.
+    unsafe { mi_register_error(Some(counting_handler), core::ptr::null_mut()) };
+}
+
+fn expect_handled(err: c_int) {
+    assert!(
+        HANDLED.load(Ordering::SeqCst) > 0,
+        "the fault was not reported"
+    );
+    assert_eq!(
+        LAST_ERROR.load(Ordering::SeqCst),
+        err,
+        "reported as another error"
+    );
+}
+
+/// After a fault was reported (or in a clean run), the allocator still hands out distinct,
+/// writable blocks of the sizes the scenarios used, and takes them back.
+fn after_fault_check() {
+    // SAFETY: every block is written within its requested size and freed once.
+    unsafe {
+        for size in [48usize, 64, 100, 1000] {
+            let mut blocks: Vec<usize> = (0..2000).map(|_| mi_malloc(size) as usize).collect();
+            assert!(
+                blocks.iter().all(|&b| b != 0),
+                "malloc failed after the fault"
+            );
+            for &b in &blocks {
+                core::ptr::write_bytes(b as *mut u8, 0x33, size);
+            }
+            blocks.sort_unstable();
+            assert!(
+                blocks.windows(2).all(|w| w[1] - w[0] >= size),
+                "blocks of {size} bytes overlap after the fault"
+            );
+            for b in blocks {
+                mi_free(b as *mut c_void);
+            }
         }
     }
 }
@@ -233,8 +406,9 @@ fn double_free_is_reported_and_stops() {
 #[test]
 fn overflow_past_a_block_is_reported_with_its_size() {
     assert_clean("overflow_clean");
-    // the canary is checked in debug builds (valgrind builds carry padding for memcheck only)
-    if build().debug >= 2 {
+    // the canary is checked in debug builds and secure ones with `secure_canary` (valgrind
+    // builds carry padding for memcheck only)
+    if build().debug >= 2 || (build().secure >= 4 && build().padding) {
         let out = run_child("overflow");
         assert!(aborted(&out.status), "{:?}: {}", out.status, stderr(&out));
         let err = stderr(&out);
@@ -307,4 +481,73 @@ fn freeing_into_an_unmapped_segment_is_reported_and_refused() {
         "free_after_unmap",
         "a free into an unmapped segment must be refused, not fault",
     );
+}
+
+#[test]
+fn write_after_free_into_the_heap_delayed_list_is_reported() {
+    assert_clean("delayed_free_uaf_clean");
+    if build().encoded_freelist {
+        assert_aborted_with("delayed_free_uaf", "delayed-free list has an invalid link");
+    }
+}
+
+#[test]
+fn write_after_free_into_a_thread_free_list_is_reported() {
+    assert_clean("thread_free_uaf_clean");
+    if build().encoded_freelist {
+        assert_aborted_with("thread_free_uaf", "corrupted free list");
+    }
+}
+
+/// With an error handler that returns, the fault is reported to it (and printed), and the
+/// program runs on to a normal exit: the allocator never aborts by itself.
+fn assert_handled(name: &str, message: &str) {
+    let out = run_child(name);
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "{name}: a handler returned, yet the program stopped: {:?}\n{err}",
+        out.status
+    );
+    assert!(
+        err.contains(message),
+        "{name}: expected {message:?} in:\n{err}"
+    );
+}
+
+#[test]
+fn with_a_returning_handler_a_corrupted_list_is_dropped_and_the_program_goes_on() {
+    if build().encoded_freelist {
+        assert_handled("handler_use_after_free", "corrupted free list");
+        assert_handled("handler_thread_free_uaf", "corrupted free list");
+        assert_handled(
+            "handler_delayed_free_uaf",
+            "delayed-free list has an invalid link",
+        );
+    }
+}
+
+#[test]
+fn with_a_returning_handler_a_double_free_or_overflow_is_refused_and_the_program_goes_on() {
+    if build().secure >= 4 || build().debug >= 2 {
+        assert_handled("handler_double_free", "double free");
+    }
+    if build().debug >= 2 || (build().secure >= 4 && build().padding) {
+        assert_handled("handler_overflow", "buffer overflow");
+    }
+}
+
+#[test]
+fn freeing_a_pointer_inside_a_block_is_reported_and_refused() {
+    assert_clean("interior_free_aligned_clean");
+    if build().secure >= 4 || build().debug >= 2 {
+        let out = run_child("interior_free");
+        let err = stderr(&out);
+        assert!(
+            out.status.success(),
+            "the refused free must not stop the program: {:?}\n{err}",
+            out.status
+        );
+        assert!(err.contains("points inside a block"), "{err}");
+    }
 }

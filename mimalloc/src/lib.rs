@@ -46,6 +46,7 @@
 //! | feature | effect |
 //! |---|---|
 //! | `secure` | guard pages, encoded free lists, double-free detection (`MI_SECURE=4`) |
+//! | `secure_canary` | `secure` plus a canary after every block, checked at free (heap overflows reported) |
 //! | `debug` / `debug_full` | invariant checks and padding canaries (`MI_DEBUG=2` / `3`) |
 //! | `debug_in_debug` | `debug` only in builds with debug assertions (the `dev`/`test` profiles) |
 //! | `override` | the C side also exports `malloc`/`free`, so C dependencies use it too |

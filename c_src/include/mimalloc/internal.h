@@ -187,6 +187,7 @@ void _mi_page_unfull(mi_page_t* page);
 void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool override_never);
 void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq);
 void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page);
+void _mi_page_drop_lists(mi_page_t* page);
 
 /* limit.c */
 void _mi_limit_init(void);
@@ -194,6 +195,7 @@ bool _mi_limit_page_take(mi_heap_t* heap, size_t bytes);
 void _mi_limit_page_cleared(size_t bytes);
 void _mi_limit_heap_leave(mi_heap_t* heap, size_t bytes);
 void _mi_limit_heap_adopt(mi_heap_t* heap, size_t bytes);
+
 bool _mi_heap_delayed_free_all(mi_heap_t* heap);
 void _mi_heap_delayed_free_partial(mi_heap_t* heap);
 void _mi_heap_collect_retired(mi_heap_t* heap, bool force);
@@ -230,7 +232,6 @@ void _mi_free_delayed_block(mi_block_t* block);
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block);
 mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p);
 size_t _mi_usable_size(const void* p, const char* msg);
-void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size);
 #if MI_TRACK_VALGRIND
 void _mi_track_align(void* p, size_t oversize, size_t adjust, size_t size, bool zero);
 void _mi_track_destroy_block(const mi_page_t* page, const mi_block_t* block);
@@ -408,6 +409,10 @@ static inline bool mi_page_is_in_full(const mi_page_t* page) { return (mi_page_f
 static inline void mi_page_set_in_full(mi_page_t* page, bool in_full) { mi_page_flag_set(page, MI_PAGE_IN_FULL, in_full); }
 static inline bool mi_page_has_aligned(const mi_page_t* page) { return (mi_page_flags(page) & MI_PAGE_HAS_ALIGNED) != 0; }
 static inline void mi_page_set_has_aligned(mi_page_t* page, bool has_aligned) { mi_page_flag_set(page, MI_PAGE_HAS_ALIGNED, has_aligned); }
+/* Only the checked builds ever drop a page's lists: elsewhere the test folds away. */
+static inline bool mi_page_is_corrupt(const mi_page_t* page) {
+  return MI_ENCODE_FREELIST && (mi_page_flags(page) & MI_PAGE_CORRUPT) != 0;
+}
 
 /* ---- Free-list links ---------------------------------------------------------------------- */
 /* Every read and write of a free block's link goes through these two functions, so the
@@ -484,7 +489,8 @@ static inline mi_block_t* mi_block_next_raw(const mi_page_t* page, const mi_bloc
 #endif
 }
 
-__attribute__((noreturn)) void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block);
+/* Reports a bad link (EFAULT: aborts unless a handler returns) and drops the page's lists. */
+void _mi_error_freelist_corrupted(const mi_page_t* page, const mi_block_t* block);
 
 static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t* block) {
 #if MI_ENCODE_FREELIST
@@ -493,7 +499,10 @@ static inline mi_block_t* mi_block_next(const mi_page_t* page, const mi_block_t*
   uintptr_t offset = mi_link_offset(page, mi_block_link_read(block));
   /* integer sums: a pointer sum is assumed never to be NULL */
   mi_block_t* next = (mi_block_t*)((uintptr_t)page->page_start + offset);
-  if (mi_unlikely(offset >= page->block_area && next != NULL)) _mi_error_freelist_corrupted(page, block);
+  if (mi_unlikely(offset >= page->block_area && next != NULL)) {
+    _mi_error_freelist_corrupted(page, block); /* returns only when a handler chose to go on */
+    return NULL;
+  }
   return next;
 #else
   return mi_block_next_raw(page, block);
@@ -509,10 +518,83 @@ static inline void mi_block_set_next(const mi_page_t* page, mi_block_t* block, c
 #endif
 }
 
-/* Links on the thread-free and delayed lists are written by other threads that hold no page
- * keys of their own, so they stay plain. */
-static inline mi_block_t* mi_block_nextx(const mi_block_t* block) { return (mi_block_t*)mi_block_link_read(block); }
-static inline void mi_block_set_nextx(mi_block_t* block, const mi_block_t* next) { mi_block_link_write(block, (mi_encoded_t)next); }
+/* The heap's delayed list links blocks of many pages, pushed by other threads: a link holds the
+ * next block's address (no single page to take an offset from) xor-ed and rotated with the
+ * heap's own delayed keys, which stay fixed while the heap lives so that any thread can encode.
+ * A use-after-free write then decodes to a random address, which the owner judges (page.c)
+ * before it frees anything there. */
+static inline mi_block_t* mi_block_nextx(const mi_heap_t* heap, const mi_block_t* block) {
+#if MI_ENCODE_FREELIST
+  return (mi_block_t*)(mi_rotr(mi_block_link_read(block), heap->delayed_keys[0]) ^ heap->delayed_keys[1]);
+#else
+  (void)heap;
+  return (mi_block_t*)mi_block_link_read(block);
+#endif
+}
+static inline void mi_block_set_nextx(const mi_heap_t* heap, mi_block_t* block, const mi_block_t* next) {
+#if MI_ENCODE_FREELIST
+  mi_block_link_write(block, mi_rotl((uintptr_t)next ^ heap->delayed_keys[1], heap->delayed_keys[0]));
+#else
+  (void)heap;
+  mi_block_link_write(block, (mi_encoded_t)next);
+#endif
+}
+
+/* ---- Padding and canary ------------------------------------------------------------------- */
+
+#if MI_PADDING
+static inline mi_padding_t* mi_block_padding(const mi_page_t* page, const mi_block_t* block) {
+  return (mi_padding_t*)((uint8_t*)block + page->block_size - sizeof(mi_padding_t));
+}
+
+/* The high half of the second key, so both keys feed the 32-bit canary with 64-bit words too. */
+static inline uint32_t mi_padding_canary(const mi_page_t* page, const mi_block_t* block) {
+  return (uint32_t)((uintptr_t)block ^ page->keys[0] ^ (page->keys[1] >> (MI_INTPTR_BITS / 2))) | 1;
+}
+
+#define MI_PADDING_FILL_WORD (0x0101010101010101ULL * MI_DEBUG_PADDING)
+
+/* Inline: the allocation fast path runs it for every block. The secure build's fill is one
+ * unaligned word after the requested bytes (the padding written next covers whatever of it
+ * lies beyond a shorter slack): a memset call of up to 256 bytes, as debug does, made the
+ * workload suite 1.42x slower than the secure build without a canary. */
+static inline void _mi_padding_init(mi_page_t* page, mi_block_t* block, size_t size) {
+  mi_padding_t* pad = mi_block_padding(page, block);
+  size_t delta = (size_t)((uint8_t*)pad - (uint8_t*)block) - size;
+#if MI_PADDING_FILL > 8
+  memset((uint8_t*)block + size, MI_DEBUG_PADDING, delta < MI_PADDING_FILL ? delta : MI_PADDING_FILL);
+#else
+  uint64_t fill = MI_PADDING_FILL_WORD;
+  memcpy((uint8_t*)block + size, &fill, sizeof(fill)); /* size + 8 <= block size: the padding is 8 bytes */
+#endif
+  pad->canary = mi_padding_canary(page, block);
+  pad->delta = (uint32_t)delta;
+#if MI_TRACK_VALGRIND
+  pad->track_offset = 0;
+#endif
+}
+
+#if MI_PADDING_FILL == 8
+/* The free fast path's test of the canary and the fill word: a few loads and compares, no
+ * branch taken for an intact block. The bytes of the word beyond the slack are the padding's
+ * own and are masked off. */
+static inline bool mi_padding_quick_ok(const mi_page_t* page, const mi_block_t* block) {
+  const mi_padding_t* pad = mi_block_padding(page, block);
+  uint32_t delta = pad->delta;
+  if (pad->canary != mi_padding_canary(page, block) || delta > page->block_size - sizeof(mi_padding_t)) return false;
+  uint64_t word;
+  memcpy(&word, (const uint8_t*)pad - delta, sizeof(word));
+  word ^= MI_PADDING_FILL_WORD;
+  uint64_t mask = (delta >= 8 ? ~0ULL : 0);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  if (delta < 8 && delta > 0) mask = ~0ULL << (64 - 8 * delta);
+#else
+  if (delta < 8) mask = ((uint64_t)1 << (8 * delta)) - 1;
+#endif
+  return (word & mask) == 0;
+}
+#endif
+#endif
 
 /* ---- Page queues -------------------------------------------------------------------------- */
 

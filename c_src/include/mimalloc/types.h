@@ -36,11 +36,26 @@
 #define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1) /* links encoded with per-page keys, checked on decode */
 #define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks are linked in a random order */
 #define MI_CHECK_DOUBLE_FREE (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a block already free is refused */
+#ifndef MI_CHECK_INTERIOR
+#define MI_CHECK_INTERIOR (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a free of a pointer inside a block is refused */
+#endif
 /* a checked canary after every block; with valgrind it also records the requested size, so
  * memcheck's block, mi_usable_size and realloc's copy all agree on the bytes the program owns */
-#define MI_PADDING (MI_DEBUG >= 2 || MI_TRACK_VALGRIND)
+/* The canary after each block in secure builds: opt-in (feature `secure_canary`), since its 8
+ * bytes per block move most requests up a size class and it cost 1.09x more time over the
+ * workload suite (README, "Secure mode: mitigations and error policy"). */
+#ifndef MI_SECURE_CANARY
+#define MI_SECURE_CANARY 0
+#endif
+#if MI_SECURE_CANARY && MI_SECURE < 4
+#error "MI_SECURE_CANARY needs MI_SECURE=4"
+#endif
+#define MI_PADDING (MI_DEBUG >= 2 || MI_SECURE_CANARY || MI_TRACK_VALGRIND)
 #define MI_PAGE_KEYS (MI_ENCODE_FREELIST || MI_PADDING) /* pages carry keys (links, canaries) */
-#define MI_CHECK_PADDING (MI_DEBUG >= 2)       /* the canary is checked at free: heap overflows are reported */
+#define MI_CHECK_PADDING (MI_DEBUG >= 2 || MI_SECURE_CANARY) /* the canary is checked at free: heap overflows are reported */
+/* bytes after the request filled with MI_DEBUG_PADDING and checked: debug's (and valgrind's)
+ * 256 catch a write anywhere in the slack; secure's one word, a short overflow at its start */
+#define MI_PADDING_FILL (MI_DEBUG >= 2 || MI_TRACK_VALGRIND ? 256 : 8)
 #define MI_FILL (MI_DEBUG >= 2)                /* fill patterns for fresh and freed memory */
 #define MI_INVARIANTS (MI_DEBUG >= 2)          /* internal consistency checks on slow paths */
 #define MI_INVARIANTS_EXPENSIVE (MI_DEBUG >= 3) /* + whole-queue walks after every queue change, every page on collect */
@@ -152,6 +167,10 @@ typedef struct mi_padding_s {
  * byte the owner may be updating, so the byte is accessed with relaxed atomics. */
 #define MI_PAGE_IN_FULL ((uint8_t)0x01)     /* page sits in the heap's full queue */
 #define MI_PAGE_HAS_ALIGNED ((uint8_t)0x02) /* a block was handed out at an interior (aligned) address */
+/* A free list of the page failed its check and was dropped (a handler chose to go on): the page
+ * hands out nothing more and frees into it are refused, so its blocks leak instead of being
+ * handed out twice. Nonzero flags send every free to the generic path, which refuses them. */
+#define MI_PAGE_CORRUPT ((uint8_t)0x04)
 typedef uint8_t mi_page_flags_t;
 
 typedef enum mi_page_kind_e {
@@ -179,8 +198,14 @@ typedef struct mi_page_s {
   uint8_t purge_pending : 1; /* empty, and its memory should be purged at purge_expire */
   uint8_t is_purged : 1;     /* memory was given back to the OS (and so reads as zero with DONTNEED) */
   mi_page_flags_t flags;
+#if MI_CHECK_INTERIOR
+  uint8_t block_shift;       /* trailing zero bits of block_size (interior-pointer test, free.c) */
+#endif
   uint32_t capacity;         /* blocks whose free-list links have been written */
   uint32_t reserved;         /* blocks that fit in the page */
+#if MI_CHECK_INTERIOR
+  uint32_t block_inv;        /* inverse of block_size's odd part modulo 2^32 (in holes of the first line) */
+#endif
   size_t block_size;         /* bytes per block */
   uint8_t* page_start;       /* first block */
   size_t block_area;         /* reserved * block_size: bytes from page_start that hold blocks; 0 while not in use */
@@ -249,6 +274,9 @@ typedef struct mi_heap_s {
   uintptr_t thread_id;
   uintptr_t cookie;
   uintptr_t keys[2];           /* seeds per-page free-list keys */
+#if MI_ENCODE_FREELIST
+  uintptr_t delayed_keys[2];   /* encode thread_delayed_free links; fixed for the heap's life (other threads read them) */
+#endif
   size_t page_count;           /* pages in the queues */
   uint64_t page_retired[2];    /* one bit per bin that may hold a retired page */
   struct mi_heap_s* next;      /* list of the thread's heaps */
@@ -295,6 +323,7 @@ _Static_assert(MI_MAX_ALIGN_SIZE % MI_INTPTR_SIZE == 0 && MI_BIN_LINEAR_MAX % MI
 _Static_assert(MI_SEGMENT_SHIFT < MI_INTPTR_BITS - 8, "a segment is a small part of the address space");
 _Static_assert(MI_MAX_EXTEND_SIZE % MI_MIN_BLOCK_SIZE == 0, "a free-list extension is whole smallest blocks");
 _Static_assert(_Alignof(mi_page_t) == 64 && sizeof(mi_page_t) % 64 == 0, "page descriptors keep their three cache lines");
+_Static_assert(sizeof(mi_page_t) == 192, "page descriptors are three cache lines");
 _Static_assert(MI_SMALL_SIZE_MAX == MI_SMALL_WSIZE_MAX * MI_INTPTR_SIZE && MI_PAGES_DIRECT == MI_SMALL_WSIZE_MAX + 1,
                "the direct array has an entry per word size up to MI_SMALL_SIZE_MAX");
 _Static_assert(MI_BIN_COUNT <= MI_STAT_BINS, "stats keep one counter per bin");

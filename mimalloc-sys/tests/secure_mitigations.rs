@@ -1,0 +1,69 @@
+//! Mitigations of the secure build that are not faults (those are in death.rs): the order in
+//! which fresh blocks are handed out is random, and a block handed out does not show the
+//! encoded free-list link it held (which would give away a function of the page keys).
+
+use core::ffi::c_void;
+use mimalloc_sys::*;
+
+fn build() -> mi_build_config_t {
+    // SAFETY: fills the plain struct it is given.
+    unsafe {
+        let mut c: mi_build_config_t = core::mem::zeroed();
+        mi_build_config(&mut c);
+        c
+    }
+}
+
+#[test]
+fn fresh_blocks_come_in_random_order_in_secure_builds() {
+    // SAFETY: a heap of this thread, its blocks freed before it is deleted.
+    unsafe {
+        let heap = mi_heap_new();
+        assert!(!heap.is_null());
+        let blocks: Vec<usize> = (0..256)
+            .map(|_| mi_heap_malloc(heap, 32) as usize)
+            .collect();
+        let ascending = blocks.windows(2).filter(|w| w[1] > w[0]).count();
+        if build().secure >= 3 {
+            // a shuffled order: about half the steps go up; sequential linking makes all 255
+            assert!(
+                (32..=223).contains(&ascending),
+                "{ascending} of 255 steps ascend: not a shuffled order"
+            );
+        } else {
+            assert!(ascending >= 200, "only {ascending} of 255 steps ascend");
+        }
+        for b in blocks {
+            mi_free(b as *mut c_void);
+        }
+        mi_heap_delete(heap);
+    }
+}
+
+#[test]
+fn a_block_handed_out_does_not_show_its_free_list_link() {
+    if build().secure < 2 || build().debug > 0 {
+        return; // debug fills fresh blocks with a pattern instead; the default build keeps links plain
+    }
+    // SAFETY: blocks of a heap of this thread, each read within its size and freed once.
+    unsafe {
+        let heap = mi_heap_new();
+        let blocks: Vec<*mut usize> = (0..2000)
+            .map(|_| mi_heap_malloc(heap, 48) as *mut usize)
+            .collect();
+        for &b in &blocks {
+            mi_free(b as *mut c_void); // each now holds an encoded link
+        }
+        let mut reused = 0;
+        for _ in 0..2000 {
+            let b = mi_heap_malloc(heap, 48) as *mut usize;
+            reused += usize::from(blocks.contains(&b));
+            assert_eq!(
+                *b, 0,
+                "a block handed out shows the link word it held on a free list"
+            );
+        }
+        assert!(reused >= 1000, "only {reused} freed blocks came back");
+        mi_heap_destroy(heap);
+    }
+}
