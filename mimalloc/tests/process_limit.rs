@@ -4,7 +4,7 @@
 
 use mimalloc::MiMalloc;
 use mimalloc_sys as sys;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
 #[global_allocator]
@@ -19,20 +19,12 @@ fn racing_threads_never_pass_the_process_limit() {
 
     let threads = 4;
     let barrier = Arc::new(Barrier::new(threads + 1));
-    let stop = Arc::new(AtomicBool::new(false));
+    // every worker reads the counted total after each of its allocations: the largest value
+    // any of them saw (a sampler thread of its own may not be scheduled during the race)
     let peak = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let (stop, peak) = (stop.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                peak.fetch_max(mimalloc::memory_in_use(), Ordering::Relaxed);
-                std::hint::spin_loop();
-            }
-        })
-    };
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let barrier = barrier.clone();
+            let (barrier, peak) = (barrier.clone(), peak.clone());
             std::thread::spawn(move || {
                 let mut blocks: Vec<*mut u8> = Vec::with_capacity(1 << 16);
                 barrier.wait();
@@ -55,6 +47,7 @@ fn racing_threads_never_pass_the_process_limit() {
                         p.add(size - 1).write(t as u8);
                     }
                     blocks.push(p);
+                    peak.fetch_max(mimalloc::memory_in_use(), Ordering::Relaxed);
                 }
                 let n = blocks.len();
                 for p in blocks {
@@ -72,8 +65,6 @@ fn racing_threads_never_pass_the_process_limit() {
         .collect();
     barrier.wait();
     let counts: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-    stop.store(true, Ordering::Relaxed);
-    sampler.join().unwrap();
 
     assert!(
         counts.iter().all(|&n| n > 0),
