@@ -5,6 +5,14 @@
 #     ours by path with default features only (.ci/readme-blocks.py);
 #   - both crates package with a LICENSE, keywords and categories, and each one's own tests pass
 #     from its unpacked .crate file (nothing outside the package is needed);
+#   - the quick check (.ci/quick) passes, with stable and with the declared rust-version (MSRV,
+#     installed with rustup when missing; all test targets of both crates must also build);
+#   - MIMALLOC_SYS_USE_PKG_CONFIG=1: our CMake build installed into a temporary prefix is found
+#     through pkg-config and linked, and the quick check passes against it; with no library to
+#     find, the build refuses with a clear message.
+# Budget: 19 minutes on the shared 2-core machine with empty target directories (each step
+# compiles the crates and their dev-dependencies once: the packaged copies, the workspace, the
+# MSRV toolchain), most of it compiling; the package step's test run is about 2 minutes of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +40,36 @@ done
 patch_sys="patch.crates-io.mimalloc-sys.path=\"$pkg/mimalloc-sys-0.1.0\""
 (cd "$pkg/mimalloc-sys-0.1.0" && run env CARGO_TARGET_DIR="$target_base/dropin-package" cargo test -q -j 2)
 (cd "$pkg/mimalloc-0.1.0" && run env CARGO_TARGET_DIR="$target_base/dropin-package" cargo test -q -j 2 --config "$patch_sys")
+
+step "the quick check (.ci/quick), as a newcomer runs it"
+run env CARGO_TARGET_DIR="$target_base/dropin-quick" bash .ci/quick
+
+step "MSRV: both crates build and their core tests pass with the declared rust-version"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+rustup toolchain list | grep -q "^$msrv" || run rustup toolchain install "$msrv" --profile minimal
+run env CARGO_TARGET_DIR="$target_base/dropin-msrv" cargo "+$msrv" test -q -j 2 -p mimalloc-sys -p mimalloc --no-run
+run env CARGO_TARGET_DIR="$target_base/dropin-msrv" RUSTUP_TOOLCHAIN="$msrv" bash .ci/quick
+
+step "a system library: our CMake build installed into a prefix, found through pkg-config, core tests linked against it"
+command -v cmake >/dev/null && command -v pkg-config >/dev/null || apt_install cmake pkg-config
+prefix="$scratch/prefix"
+run cmake -S c_src -B "$scratch/cmake" -DCMAKE_BUILD_TYPE=Release >/dev/null
+run cmake --build "$scratch/cmake" -j 2 >/dev/null
+run cmake --install "$scratch/cmake" --prefix "$prefix" >/dev/null
+pcdir=$(dirname "$(find "$prefix" -name mimalloc.pc | head -n 1)")
+# the quick check's target directory: only mimalloc-sys (its build script sees the new
+# environment) and what depends on it are rebuilt, not the dev-dependencies
+syslib_env=(env CARGO_TARGET_DIR="$target_base/dropin-quick" MIMALLOC_SYS_USE_PKG_CONFIG=1 PKG_CONFIG_PATH="$pcdir")
+# the build says which library it linked; the tests then run against that one
+"${syslib_env[@]}" cargo build -p mimalloc-sys -vv 2>&1 | grep -F "linking the installed mimalloc" | grep -F "$prefix"
+run "${syslib_env[@]}" bash .ci/quick
+# refused with a clear message when pkg-config finds none
+if env CARGO_TARGET_DIR="$target_base/dropin-syslib-missing" MIMALLOC_SYS_USE_PKG_CONFIG=1 \
+  PKG_CONFIG_PATH="$scratch/nowhere" PKG_CONFIG_LIBDIR="$scratch/nowhere" \
+  cargo build -q -p mimalloc-sys 2> "$scratch/missing.log"; then
+  echo "the build succeeded without any installed library"; false
+fi
+grep -F "pkg-config finds no \`mimalloc\` package" "$scratch/missing.log"
 
 step "done"
 echo "dropin leg passed"

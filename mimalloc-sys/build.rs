@@ -1,5 +1,6 @@
 //! Compiles the allocator in `c_src/` as one translation unit and maps cargo features to the
-//! C build-time levels. No bindgen and no network here: the bindings are committed.
+//! C build-time levels, or, with `MIMALLOC_SYS_USE_PKG_CONFIG=1`, links an installed build of
+//! it found through pkg-config. No bindgen and no network here: the bindings are committed.
 
 use std::env;
 use std::path::PathBuf;
@@ -272,10 +273,149 @@ fn target_settings(build: &mut cc::Build) {
     }
 }
 
+/// Runs `pkg-config` with `args` for the `mimalloc` package; its stdout, or why it failed.
+fn pkg_config(args: &[&str]) -> Result<String, String> {
+    let tool = env::var("PKG_CONFIG").unwrap_or_else(|_| "pkg-config".into());
+    let out = std::process::Command::new(&tool)
+        .args(args)
+        .arg("mimalloc")
+        .output()
+        .map_err(|e| format!("cannot run {tool}: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// `MI_MALLOC_VERSION` of the bundled header: the oldest library whose API the bindings match.
+fn bundled_version(c_src: &std::path::Path) -> u32 {
+    let header =
+        std::fs::read_to_string(c_src.join("include/mimalloc.h")).expect("read mimalloc.h");
+    header
+        .lines()
+        .find_map(|l| l.strip_prefix("#define MI_MALLOC_VERSION "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("mimalloc.h defines MI_MALLOC_VERSION")
+}
+
+/// `MIMALLOC_SYS_USE_PKG_CONFIG=1`: link an installed libmimalloc (ours, from `cmake --install`)
+/// found through pkg-config instead of compiling `c_src`. Refuses, with the reason, when it is
+/// missing, older than the bundled sources, or not ours: upstream's library has other
+/// signatures for some of the same names (mi_stats_get) and lacks functions the crates call, so
+/// a probe program must link against the functions only ours has. The library's own build
+/// decides its levels; the cargo features and MIMALLOC_DEFAULT_* cannot reach it.
+fn link_system_library(c_src: &std::path::Path) -> bool {
+    println!("cargo:rerun-if-env-changed=MIMALLOC_SYS_USE_PKG_CONFIG");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG");
+    match env::var("MIMALLOC_SYS_USE_PKG_CONFIG").as_deref() {
+        Ok("1") | Ok("true") | Ok("yes") | Ok("on") => {}
+        _ => return false,
+    }
+    let fail = |why: String| -> ! {
+        panic!(
+            "mimalloc-sys: MIMALLOC_SYS_USE_PKG_CONFIG is set, but {why}. Install our library \
+             (cmake -S c_src -B build && cmake --build build && cmake --install build --prefix P) \
+             and set PKG_CONFIG_PATH=P/lib/pkgconfig, or unset MIMALLOC_SYS_USE_PKG_CONFIG to \
+             compile the bundled sources"
+        )
+    };
+    let version = pkg_config(&["--modversion"])
+        .unwrap_or_else(|e| fail(format!("pkg-config finds no `mimalloc` package ({e})")));
+    let needed = bundled_version(c_src);
+    let parsed = version.split_once('.').and_then(|(major, minor)| {
+        Some(major.parse::<u32>().ok()? * 100 + minor.split('.').next()?.parse::<u32>().ok()?)
+    });
+    match parsed {
+        Some(v) if v >= needed => {}
+        _ => fail(format!(
+            "the installed mimalloc is version {version}, older than the {}.{} these bindings need",
+            needed / 100,
+            needed % 100
+        )),
+    }
+    let libdir = pkg_config(&["--variable=libdir"]).unwrap_or_else(|e| fail(e));
+    let cflags = pkg_config(&["--cflags-only-I"]).unwrap_or_else(|e| fail(e));
+    let includes: Vec<&str> = cflags
+        .split_whitespace()
+        .filter_map(|f| f.strip_prefix("-I"))
+        .collect();
+    // The static archive is the bundled build's counterpart (no malloc override, no run-time
+    // library path to set); CMake builds it position-independent.
+    let archive = std::path::Path::new(&libdir).join("libmimalloc.a");
+    if !archive.exists() {
+        fail(format!("{} does not exist", archive.display()));
+    }
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let probe = out.join("pkg_config_probe.c");
+    std::fs::write(
+        &probe,
+        "#include <mimalloc.h>\nint main(void) {\n  mi_build_config_t c; mi_build_config(&c);\n  \
+         mi_stats_t s; mi_stats_get(sizeof(s), &s);\n  char* j = mi_stats_get_json(0, 0); mi_free(j);\n  \
+         return (int)mi_stats_bin_block_size(1) + mi_version() - MI_MALLOC_VERSION;\n}\n",
+    )
+    .expect("OUT_DIR is writable");
+    let mut cmd = cc::Build::new().get_compiler().to_command();
+    for dir in &includes {
+        cmd.arg(format!("-I{dir}"));
+    }
+    let probe_out = cmd
+        .arg(&probe)
+        .arg(&archive)
+        .arg("-lpthread")
+        .arg("-o")
+        .arg(out.join("pkg_config_probe"))
+        .output()
+        .unwrap_or_else(|e| fail(format!("the C compiler could not run: {e}")));
+    if !probe_out.status.success() {
+        fail(format!(
+            "the library at {} is not ours or lacks functions these bindings call \
+             (a probe using mi_build_config, mi_stats_get, mi_stats_get_json and \
+             mi_stats_bin_block_size did not build: {})",
+            archive.display(),
+            String::from_utf8_lossy(&probe_out.stderr).trim()
+        ));
+    }
+    let ignored: Vec<&str> = [
+        "SECURE",
+        "DEBUG",
+        "DEBUG_FULL",
+        "DEBUG_IN_DEBUG",
+        "OVERRIDE",
+        "VALGRIND",
+        "LOCAL_DYNAMIC_TLS",
+        "NO_THP",
+    ]
+    .into_iter()
+    .filter(|f| feature(f))
+    .collect();
+    if !ignored.is_empty()
+        || OPTIONS
+            .iter()
+            .any(|(n, _)| env::var_os(format!("MIMALLOC_DEFAULT_{n}")).is_some())
+    {
+        println!(
+            "cargo:warning=mimalloc-sys: linking the installed library; the features {ignored:?} and any \
+             MIMALLOC_DEFAULT_* cannot change it (its own build decides; mi_build_config reports it)"
+        );
+    }
+    println!("cargo:warning=mimalloc-sys: linking the installed mimalloc {version} from {libdir} (pkg-config)");
+    println!("cargo:rustc-link-search=native={libdir}");
+    println!("cargo:rustc-link-lib=static=mimalloc");
+    println!("cargo:rustc-link-lib=pthread");
+    if let Some(dir) = includes.first() {
+        println!("cargo:include={dir}");
+    }
+    true
+}
+
 fn main() {
     let c_src = c_src_dir();
     rerun_triggers(&c_src);
     check_target();
+    if link_system_library(&c_src) {
+        return;
+    }
 
     let mut build = cc::Build::new();
     build

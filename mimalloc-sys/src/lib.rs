@@ -43,7 +43,14 @@
 //! The build script also reads `MIMALLOC_DEFAULT_<OPTION>` (a compiled-in default for an
 //! option, e.g. `MIMALLOC_DEFAULT_PURGE_DELAY=0`; the run-time `MIMALLOC_<OPTION>` still wins),
 //! `MIMALLOC_SYS_CFLAGS` (extra C flags) and `MIMALLOC_SYS_WERROR` (warnings are errors, as on
-//! CI). Targets: 64- and 32-bit Unix (developed and tested on Linux; i686 and armv7 are tested
+//! CI). With `MIMALLOC_SYS_USE_PKG_CONFIG=1` in the build environment the bundled sources are
+//! not compiled: the installed library that pkg-config finds as `mimalloc` (ours, installed by
+//! `cmake --install`; its static archive) is linked instead, and the build refuses one that is
+//! missing, older than these bindings, or not ours (upstream's library has other signatures for
+//! some of the same names). Its own CMake options then decide the build mode; the cargo features
+//! and `MIMALLOC_DEFAULT_*` cannot change it (a warning says so).
+//!
+//! Targets: 64- and 32-bit Unix (developed and tested on Linux; i686 and armv7 are tested
 //! under qemu in CI); the build script refuses others with a clear message.
 //!
 //! # Differences from `libmimalloc-sys`

@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 const MIB: usize = 1 << 20;
 const THREADS: usize = 40;
-static KEPT: [AtomicUsize; THREADS] = [const { AtomicUsize::new(0) }; THREADS];
+// A const item, not `[const { … }; N]`: inline const blocks need Rust 1.79, the MSRV is older.
+// Each use of the const is a fresh atomic, which is what the array wants.
+#[allow(clippy::declare_interior_mutable_const)]
+const UNSET: AtomicUsize = AtomicUsize::new(0);
+static KEPT: [AtomicUsize; THREADS] = [UNSET; THREADS];
 static READY: AtomicUsize = AtomicUsize::new(0);
 
 /// Fills most of a small segment with 1 KiB blocks from a heap of its own, keeps one, frees
