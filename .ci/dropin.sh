@@ -10,9 +10,9 @@
 #   - MIMALLOC_SYS_USE_PKG_CONFIG=1: our CMake build installed into a temporary prefix is found
 #     through pkg-config and linked, and the quick check passes against it; with no library to
 #     find, the build refuses with a clear message.
-# Budget: 19 minutes on the shared 2-core machine with empty target directories (each step
-# compiles the crates and their dev-dependencies once: the packaged copies, the workspace, the
-# MSRV toolchain), most of it compiling; the package step's test run is about 2 minutes of it.
+# Every step but the MSRV one shares the caller's target directory (in CI the main run's), so
+# the dependencies are compiled once; the MSRV toolchain needs its own. Budget: about 19
+# minutes with empty target directories, most of it compiling; well under half that in CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,25 +24,25 @@ scratch=$(mktemp -d)
 trap 'rc=$?; rm -rf "$scratch"; [ $rc -eq 0 ] || echo "dropin leg FAILED in step: $current_step (exit $rc)"' EXIT
 
 step "README code blocks, built and run from a separate crate"
-run env CARGO_TARGET_DIR="$target_base/dropin-readme" python3 .ci/readme-blocks.py . "$scratch/readme"
+run env CARGO_TARGET_DIR="$target_base" python3 .ci/readme-blocks.py . "$scratch/readme"
 
 step "both crates package (LICENSE, keywords, categories) and their own tests pass from the unpacked .crate files"
-run env CARGO_TARGET_DIR="$target_base/dropin-package" cargo package -q -p mimalloc-sys -p mimalloc --allow-dirty --no-verify
+run env CARGO_TARGET_DIR="$target_base" cargo package -q -p mimalloc-sys -p mimalloc --allow-dirty --no-verify
 pkg="$scratch/package"
 mkdir -p "$pkg"
 for c in mimalloc-sys mimalloc; do
-  tar xzf "$target_base/dropin-package/package/$c-0.1.0.crate" -C "$pkg"
+  tar xzf "$target_base/package/$c-0.1.0.crate" -C "$pkg"
   test -f "$pkg/$c-0.1.0/LICENSE" || { echo "$c: no LICENSE in the package"; false; }
   grep -q '^keywords = ' "$pkg/$c-0.1.0/Cargo.toml" || { echo "$c: no keywords"; false; }
   grep -q '^categories = ' "$pkg/$c-0.1.0/Cargo.toml" || { echo "$c: no categories"; false; }
 done
 # The unpacked mimalloc asks for mimalloc-sys 0.1.0 from a registry: point it at the unpacked one.
 patch_sys="patch.crates-io.mimalloc-sys.path=\"$pkg/mimalloc-sys-0.1.0\""
-(cd "$pkg/mimalloc-sys-0.1.0" && run env CARGO_TARGET_DIR="$target_base/dropin-package" cargo test -q -j 2)
-(cd "$pkg/mimalloc-0.1.0" && run env CARGO_TARGET_DIR="$target_base/dropin-package" cargo test -q -j 2 --config "$patch_sys")
+(cd "$pkg/mimalloc-sys-0.1.0" && run env CARGO_TARGET_DIR="$target_base" cargo test -q -j 2)
+(cd "$pkg/mimalloc-0.1.0" && run env CARGO_TARGET_DIR="$target_base" cargo test -q -j 2 --config "$patch_sys")
 
 step "the quick check (.ci/quick), as a newcomer runs it"
-run env CARGO_TARGET_DIR="$target_base/dropin-quick" bash .ci/quick
+run env CARGO_TARGET_DIR="$target_base" bash .ci/quick
 
 step "MSRV: both crates build and their core tests pass with the declared rust-version"
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
@@ -57,14 +57,14 @@ run cmake -S c_src -B "$scratch/cmake" -DCMAKE_BUILD_TYPE=Release >/dev/null
 run cmake --build "$scratch/cmake" -j 2 >/dev/null
 run cmake --install "$scratch/cmake" --prefix "$prefix" >/dev/null
 pcdir=$(dirname "$(find "$prefix" -name mimalloc.pc | head -n 1)")
-# the quick check's target directory: only mimalloc-sys (its build script sees the new
-# environment) and what depends on it are rebuilt, not the dev-dependencies
-syslib_env=(env CARGO_TARGET_DIR="$target_base/dropin-quick" MIMALLOC_SYS_USE_PKG_CONFIG=1 PKG_CONFIG_PATH="$pcdir")
+# the shared target directory: only mimalloc-sys (its build script sees the new environment)
+# and what depends on it are rebuilt, not the dev-dependencies
+syslib_env=(env CARGO_TARGET_DIR="$target_base" MIMALLOC_SYS_USE_PKG_CONFIG=1 PKG_CONFIG_PATH="$pcdir")
 # the build says which library it linked; the tests then run against that one
 "${syslib_env[@]}" cargo build -p mimalloc-sys -vv 2>&1 | grep -F "linking the installed mimalloc" | grep -F "$prefix"
 run "${syslib_env[@]}" bash .ci/quick
 # refused with a clear message when pkg-config finds none
-if env CARGO_TARGET_DIR="$target_base/dropin-syslib-missing" MIMALLOC_SYS_USE_PKG_CONFIG=1 \
+if env CARGO_TARGET_DIR="$target_base" MIMALLOC_SYS_USE_PKG_CONFIG=1 \
   PKG_CONFIG_PATH="$scratch/nowhere" PKG_CONFIG_LIBDIR="$scratch/nowhere" \
   cargo build -q -p mimalloc-sys 2> "$scratch/missing.log"; then
   echo "the build succeeded without any installed library"; false
