@@ -957,7 +957,11 @@ void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
  * new ones, and their live blocks get an owner that collects frees into them. */
 static void mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld) {
   if (heap->no_reclaim) return;
+  /* max_segment_reclaim tries, or a tenth of what waits if that is more: under thread churn
+   * hundreds wait, and a fixed handful never reaches the old ones, freed meanwhile */
   long max_tries = mi_option_get_clamp(mi_option_max_segment_reclaim, 1, 1024);
+  size_t waiting = mi_atomic_load_relaxed(&_mi_tld_subproc(tld)->abandoned_count) / 10;
+  if (waiting > (size_t)max_tries) max_tries = (long)(waiting > 1024 ? 1024 : waiting);
   mi_segment_t* skipped = NULL; /* an exclusive arena's: back on the stack afterwards */
   for (long i = 0; i < max_tries; i++) {
     mi_segment_t* segment = mi_abandoned_pop(_mi_tld_subproc(tld));
@@ -968,12 +972,13 @@ static void mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_
       continue;
     }
     bool alive = mi_segment_reclaim(segment, heap, tld);
-    if (kind == MI_PAGE_SMALL && tld->segments.small_free.first != NULL) break;
-    if (kind == MI_PAGE_MEDIUM && tld->segments.medium_free.first != NULL) break;
     /* a segment all of whose blocks were freed meanwhile went back to the cache or its arena:
      * that is cleanup, not adoption, so keep going (an exited thread's segments otherwise wait
      * deep in the stack, resident, while newer ones are adopted: thread churn, 2.6 GiB) */
-    if (kind >= MI_PAGE_LARGE && alive) break;
+    if (!alive) continue;
+    if (kind == MI_PAGE_SMALL && tld->segments.small_free.first != NULL) break;
+    if (kind == MI_PAGE_MEDIUM && tld->segments.medium_free.first != NULL) break;
+    if (kind >= MI_PAGE_LARGE) break;
   }
   while (skipped != NULL) {
     mi_segment_t* segment = skipped;

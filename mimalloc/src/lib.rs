@@ -65,12 +65,14 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+mod arena;
 mod global;
 mod heap;
 mod hooks;
 mod options;
 mod stats;
 
+pub use arena::Arena;
 pub use global::{MiMalloc, StatsJson};
 pub use heap::{BlockInfo, Heap};
 pub use hooks::{set_error_handler, set_output};
