@@ -109,6 +109,13 @@ bool _mi_arena_memid_is_suitable(int arena_id, int req_arena_id) {
   return arena_id == req_arena_id;
 }
 
+/* Arenas to scan: the count can pass MI_ARENA_MAX for a moment while an add that found no
+ * room backs out. */
+static size_t mi_arena_count_now(void) {
+  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  return (n > MI_ARENA_MAX ? MI_ARENA_MAX : n);
+}
+
 /* The bits of word f past the last slot (set in `inuse` for good). */
 static uintptr_t mi_arena_tail(const mi_arena_t* arena, size_t f) {
   size_t used = arena->slots % MI_INTPTR_BITS;
@@ -174,7 +181,7 @@ bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t*
     return mi_arena_is_suitable(arena, req_arena_id) && count <= arena->slots && mi_arena_try_claim(arena, count, commit, mem, stats);
   }
   for (int round = 0; round < 2; round++) {
-    size_t n = mi_atomic_load_acquire(&mi_arena_count);
+    size_t n = mi_arena_count_now();
     for (size_t i = 0; i < n; i++) {
       mi_arena_t* arena = mi_atomic_load_acquire(&mi_arenas[i]);
       if (!mi_arena_is_suitable(arena, 0) || count > arena->slots) continue;
@@ -188,7 +195,7 @@ bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t*
       expected = false;
       mi_atomic_yield();
     }
-    if (mi_atomic_load_acquire(&mi_arena_count) == n) (void)mi_arena_reserve_auto(size, stats);
+    if (mi_arena_count_now() == n) (void)mi_arena_reserve_auto(size, stats);
     mi_atomic_store_release(&mi_arena_add_lock, false);
   }
   return false;
@@ -300,7 +307,7 @@ static bool mi_arena_purge(mi_arena_t* arena, bool force, int64_t now, mi_stats_
 static void mi_arena_try_release(mi_arena_t* arena, mi_stats_t* stats) {
   if (!arena->is_auto || arena->mem_base == NULL || mi_option_get(mi_option_arena_purge_mult) <= 0) return;
   size_t live = 0;
-  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  size_t n = mi_arena_count_now();
   for (size_t i = 0; i < n; i++) {
     mi_arena_t* a = mi_atomic_load_acquire(&mi_arenas[i]);
     if (a != NULL && !a->exclusive && !mi_atomic_load_relaxed(&a->released)) live++;
@@ -330,7 +337,7 @@ void _mi_arenas_collect(bool force, mi_stats_t* stats) {
   int64_t now = _mi_clock_now();
   if (!force && now < expire) return;
   if (!mi_atomic_cas_strong_acq_rel(&mi_arenas_purge_expire, &expire, 0)) return; /* another thread runs it */
-  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  size_t n = mi_arena_count_now();
   for (size_t i = n; i-- > 0;) { /* newest first: the larger ones go back, the first one stays */
     mi_arena_t* arena = mi_atomic_load_acquire(&mi_arenas[i]);
     if (arena == NULL || mi_atomic_load_relaxed(&arena->released) || arena->is_large) continue;
@@ -554,7 +561,7 @@ static void mi_arena_print_bitmap(const char* name, mi_bitmap_field_t* bits, siz
 
 /* One line per arena and, with `show_bitmaps`, its slots ('x' = set) per bitmap. */
 static void mi_arenas_show(bool show_bitmaps) {
-  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  size_t n = mi_arena_count_now();
   size_t total_inuse = 0;
   for (size_t i = 0; i < n; i++) {
     mi_arena_t* arena = mi_atomic_load_acquire(&mi_arenas[i]);
