@@ -293,7 +293,7 @@ typedef enum mi_option_e {
   mi_option_abandoned_reclaim_on_free,/* accepted: abandoned segments are adopted when a thread needs one */
   mi_option_disallow_arena_alloc,     /* 1: segments are mapped from the OS one by one (arenas serve only heaps pinned to them) */
   mi_option_retry_on_oom,             /* accepted */
-  mi_option_visit_abandoned,          /* accepted */
+  mi_option_visit_abandoned,          /* accepted: mi_abandoned_visit_blocks works without it */
   mi_option_guarded_min,              /* accepted */
   mi_option_guarded_max,              /* accepted */
   mi_option_guarded_precise,          /* accepted */
@@ -370,6 +370,9 @@ mi_decl_export mi_subproc_id_t mi_subproc_main(void) mi_attr_noexcept;
 mi_decl_export mi_subproc_id_t mi_subproc_new(void) mi_attr_noexcept;
 mi_decl_export void mi_subproc_delete(mi_subproc_id_t subproc) mi_attr_noexcept;
 mi_decl_export void mi_subproc_add_current_thread(mi_subproc_id_t subproc) mi_attr_noexcept;
+/* Visits the areas (and with `visit_blocks` the live blocks) of the segments the sub-process's
+ * exited threads left behind; the visitor gets a NULL heap. false when the visitor stopped. */
+mi_decl_export bool mi_abandoned_visit_blocks(mi_subproc_id_t subproc_id, int heap_tag, bool visit_blocks, mi_block_visit_fun* visitor, void* arg);
 
 /* ---- posix-style helpers ---------------------------------------------------------------- */
 

@@ -1169,3 +1169,45 @@ void mi_subproc_add_current_thread(mi_subproc_id_t subproc) mi_attr_noexcept {
   }
   tld->subproc = sp;
 }
+
+/* The blocks in the abandoned segments of a sub-process. The segments are taken off its stack
+ * for the walk, so no thread adopts one meanwhile (a thread that wants one maps or reuses
+ * another), and go back after it. Blocks may be freed by other threads during the walk, as
+ * with any walk of live memory; the visitor sees a NULL heap. Our heaps carry no tags: every
+ * block has tag 0 (heap_tag -1 means any). */
+bool mi_abandoned_visit_blocks(mi_subproc_id_t subproc_id, int heap_tag, bool visit_blocks, mi_block_visit_fun* visitor, void* arg) {
+  if (visitor == NULL || heap_tag > 0) return true;
+  mi_subproc_t* sp = (subproc_id == NULL ? &mi_subproc_default : (mi_subproc_t*)subproc_id);
+  mi_segment_t* taken = NULL;
+  mi_segment_t* segment;
+  while ((segment = mi_abandoned_pop(sp)) != NULL) {
+    segment->next = taken;
+    taken = segment;
+  }
+  bool ok = true;
+  for (segment = taken; segment != NULL && ok; segment = segment->next) {
+    for (size_t i = 0; i < segment->capacity && ok; i++) {
+      mi_page_t* page = &segment->pages[i];
+      if (!page->segment_in_use) continue;
+      _mi_page_free_collect(page, true);
+      if (page->used == 0) continue;
+      mi_heap_area_t area;
+      size_t bsize = page->block_size;
+      area.blocks = page->page_start;
+      area.reserved = (size_t)page->reserved * bsize;
+      area.committed = (size_t)page->capacity * bsize;
+      area.used = page->used;
+      area.block_size = bsize - MI_PADDING_SIZE;
+      area.full_block_size = bsize;
+      ok = visitor(NULL, &area, NULL, area.block_size, arg);
+      if (ok && visit_blocks) ok = _mi_heap_area_visit_blocks(NULL, &area, page, visitor, arg);
+    }
+  }
+  while (taken != NULL) { /* back in the order they were, oldest first */
+    segment = taken;
+    taken = segment->next;
+    segment->next = NULL;
+    mi_abandoned_push(segment);
+  }
+  return ok;
+}

@@ -908,6 +908,15 @@ extern "C" {
     pub fn mi_subproc_add_current_thread(subproc: mi_subproc_id_t);
 }
 extern "C" {
+    pub fn mi_abandoned_visit_blocks(
+        subproc_id: mi_subproc_id_t,
+        heap_tag: ::core::ffi::c_int,
+        visit_blocks: bool,
+        visitor: mi_block_visit_fun,
+        arg: *mut ::core::ffi::c_void,
+    ) -> bool;
+}
+extern "C" {
     pub fn mi_cfree(p: *mut ::core::ffi::c_void);
 }
 extern "C" {

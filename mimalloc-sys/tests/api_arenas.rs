@@ -407,3 +407,78 @@ fn sub_processes_do_not_adopt_each_others_segments() {
         mi_subproc_delete(sp);
     }
 }
+
+unsafe extern "C" fn collect_blocks(
+    heap: *const mi_heap_t,
+    _area: *const mi_heap_area_t,
+    block: *mut c_void,
+    _size: usize,
+    arg: *mut c_void,
+) -> bool {
+    assert!(heap.is_null(), "abandoned blocks have no heap");
+    if !block.is_null() {
+        // SAFETY: arg is the Vec passed below, used on this thread only.
+        unsafe { (*(arg as *mut Vec<usize>)).push(block as usize) };
+    }
+    true
+}
+
+#[test]
+fn abandoned_blocks_of_a_sub_process_are_visited() {
+    // SAFETY: a sub-process of this test only; its blocks are freed once, after the visit.
+    unsafe {
+        let sp = mi_subproc_new();
+        let spp = SendPtr(sp);
+        let blocks: Vec<usize> = std::thread::spawn(move || {
+            let spp = spp;
+            mi_subproc_add_current_thread(spp.0);
+            (0..3).map(|i| mi_malloc(100 + i * 5000) as usize).collect()
+        })
+        .join()
+        .unwrap();
+        let mut seen: Vec<usize> = Vec::new();
+        assert!(mi_abandoned_visit_blocks(
+            sp,
+            -1,
+            true,
+            Some(collect_blocks),
+            (&mut seen as *mut Vec<usize>).cast()
+        ));
+        for b in &blocks {
+            assert!(
+                seen.contains(b),
+                "live block {b:#x} of an exited thread was not visited ({seen:x?})"
+            );
+        }
+        // the main sub-process's walk does not see them
+        let mut main_seen: Vec<usize> = Vec::new();
+        assert!(mi_abandoned_visit_blocks(
+            mi_subproc_main(),
+            -1,
+            true,
+            Some(collect_blocks),
+            (&mut main_seen as *mut Vec<usize>).cast()
+        ));
+        assert!(blocks.iter().all(|b| !main_seen.contains(b)));
+        // a walk that stops early says so
+        unsafe extern "C" fn stop(
+            _: *const mi_heap_t,
+            _: *const mi_heap_area_t,
+            _: *mut c_void,
+            _: usize,
+            _: *mut c_void,
+        ) -> bool {
+            false
+        }
+        assert!(!mi_abandoned_visit_blocks(
+            sp,
+            -1,
+            false,
+            Some(stop),
+            core::ptr::null_mut()
+        ));
+        for b in blocks {
+            mi_free(b as *mut c_void);
+        }
+    }
+}
