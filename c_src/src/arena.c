@@ -265,7 +265,7 @@ static void mi_arena_purge_run(mi_arena_t* arena, size_t f, size_t bit, size_t c
   }
 }
 
-/* Purges what is due in one arena; true when it is now entirely free and purged. Slots to purge
+/* Purges what is due in one arena; true when it is now entirely free with nothing pending. Slots to purge
  * are claimed in `inuse` first, so no thread can get them while the OS call runs. */
 static bool mi_arena_purge(mi_arena_t* arena, bool force, int64_t now, mi_stats_t* stats) {
   int64_t expire = mi_atomic_load_relaxed(&arena->purge_expire);
@@ -296,12 +296,14 @@ static bool mi_arena_purge(mi_arena_t* arena, bool force, int64_t now, mi_stats_
       atomic_fetch_and_explicit(&arena->inuse[f], ~claim, memory_order_release);
       bits &= ~claim;
     }
-    if ((mi_atomic_load_relaxed(&arena->inuse[f]) & ~mi_arena_tail(arena, f)) != 0 || mi_atomic_load_relaxed(&arena->dirty[f]) != 0) all_free = false;
+    /* dirty slots count as free: with purge_decommits=0 they stay dirty after their purge,
+     * and releasing the arena gives them back all the same */
+    if ((mi_atomic_load_relaxed(&arena->inuse[f]) & ~mi_arena_tail(arena, f)) != 0 || mi_atomic_load_relaxed(&arena->purge[f]) != 0) all_free = false;
   }
   return all_free;
 }
 
-/* An empty arena of ours goes back to the OS, unless it is the only one (the next allocation
+/* An empty arena of ours (every slot free and purged) goes back to the OS, unless it is the only one (the next allocation
  * would reserve it again). Its slots are claimed for good first: a thread still scanning it
  * finds nothing, and its metadata stays, since a scanner may hold a pointer to it. */
 static void mi_arena_try_release(mi_arena_t* arena, mi_stats_t* stats) {
@@ -318,7 +320,7 @@ static void mi_arena_try_release(mi_arena_t* arena, mi_stats_t* stats) {
   for (f = 0; f < arena->fields && ok; f++) {
     uintptr_t expected = mi_arena_tail(arena, f);
     if (!mi_atomic_cas_strong_acq_rel(&arena->inuse[f], &expected, ~(uintptr_t)0)) break;
-    ok = (mi_atomic_load_relaxed(&arena->dirty[f]) == 0 && mi_atomic_load_relaxed(&arena->purge[f]) == 0);
+    ok = (mi_atomic_load_relaxed(&arena->purge[f]) == 0); /* idle past its purge delay */
   }
   if (!ok || f < arena->fields) { /* in use, or raced with a claim: give back what we took */
     for (size_t g = 0; g < f; g++) mi_atomic_store_release(&arena->inuse[g], mi_arena_tail(arena, g));
