@@ -891,7 +891,6 @@ void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld) {
 /* Take over an abandoned segment: its live pages join `heap`, its empty pages are released. */
 /* Returns false when every page was empty and the segment was freed. */
 static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
-  int64_t now = 0;
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
   tld->segments.count++;
   _mi_stat_decrease(&tld->stats.segments_abandoned, 1);
@@ -903,14 +902,7 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     if (!page->segment_in_use) {
-      /* ours to run now, a full delay from the adoption: the adopting thread wants a page
-       * (that is why it adopted), and purging one it is about to fill only to fault it back
-       * in was most of the madvise calls and page faults of thread churn */
-      if (page->purge_pending) {
-        if (now == 0) now = _mi_clock_now();
-        page->purge_expire = now + mi_segment_purge_delay();
-        mi_segments_due_by(tld, page->purge_expire);
-      }
+      if (page->purge_pending) mi_segments_due_by(tld, page->purge_expire); /* ours to run now */
       continue;
     }
     _mi_page_free_collect(page, false);
