@@ -386,6 +386,25 @@ mi_decl_export int mi_reserve_huge_os_pages(size_t pages, double max_secs, size_
 mi_decl_export void* mi_arena_area(mi_arena_id_t arena_id, size_t* size) mi_attr_noexcept;
 mi_decl_export void mi_debug_show_arenas(void) mi_attr_noexcept;
 mi_decl_export void mi_arenas_print(void) mi_attr_noexcept;
+/* A heap that allocates only from `arena_id` (exclusive or not); NULL if there is no such arena. */
+mi_decl_nodiscard mi_decl_export mi_heap_t* mi_heap_new_in_arena(mi_arena_id_t arena_id);
+/* `heap_tag` is recorded only; `allow_destroy`: the heap never adopts abandoned segments, so
+ * mi_heap_destroy frees only its own blocks (mi_heap_new's heaps are created so). */
+mi_decl_nodiscard mi_decl_export mi_heap_t* mi_heap_new_ex(int heap_tag, bool allow_destroy, mi_arena_id_t arena_id);
+
+/* ---- Sub-processes ---------------------------------------------------------------------- */
+/* Threads of different sub-processes never adopt each other's abandoned segments. A thread
+ * joins one before it allocates (mi_subproc_add_current_thread); NULL is the main one. */
+
+typedef void* mi_subproc_id_t;
+
+mi_decl_export mi_subproc_id_t mi_subproc_main(void) mi_attr_noexcept;
+mi_decl_export mi_subproc_id_t mi_subproc_new(void) mi_attr_noexcept;
+mi_decl_export void mi_subproc_delete(mi_subproc_id_t subproc) mi_attr_noexcept;
+mi_decl_export void mi_subproc_add_current_thread(mi_subproc_id_t subproc) mi_attr_noexcept;
+/* Visits the areas (and with `visit_blocks` the live blocks) of the segments the sub-process's
+ * exited threads left behind; the visitor gets a NULL heap. false when the visitor stopped. */
+mi_decl_export bool mi_abandoned_visit_blocks(mi_subproc_id_t subproc_id, int heap_tag, bool visit_blocks, mi_block_visit_fun* visitor, void* arg);
 
 /* ---- posix-style helpers ---------------------------------------------------------------- */
 

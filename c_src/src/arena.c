@@ -109,6 +109,13 @@ bool _mi_arena_memid_is_suitable(int arena_id, int req_arena_id) {
   return arena_id == req_arena_id;
 }
 
+/* Arenas to scan: the count can pass MI_ARENA_MAX for a moment while an add that found no
+ * room backs out. */
+static size_t mi_arena_count_now(void) {
+  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  return (n > MI_ARENA_MAX ? MI_ARENA_MAX : n);
+}
+
 /* The bits of word f past the last slot (set in `inuse` for good). */
 static uintptr_t mi_arena_tail(const mi_arena_t* arena, size_t f) {
   size_t used = arena->slots % MI_INTPTR_BITS;
@@ -174,7 +181,7 @@ bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t*
     return mi_arena_is_suitable(arena, req_arena_id) && count <= arena->slots && mi_arena_try_claim(arena, count, commit, mem, stats);
   }
   for (int round = 0; round < 2; round++) {
-    size_t n = mi_atomic_load_acquire(&mi_arena_count);
+    size_t n = mi_arena_count_now();
     for (size_t i = 0; i < n; i++) {
       mi_arena_t* arena = mi_atomic_load_acquire(&mi_arenas[i]);
       if (!mi_arena_is_suitable(arena, 0) || count > arena->slots) continue;
@@ -188,7 +195,7 @@ bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t*
       expected = false;
       mi_atomic_yield();
     }
-    if (mi_atomic_load_acquire(&mi_arena_count) == n) (void)mi_arena_reserve_auto(size, stats);
+    if (mi_arena_count_now() == n) (void)mi_arena_reserve_auto(size, stats);
     mi_atomic_store_release(&mi_arena_add_lock, false);
   }
   return false;
@@ -258,7 +265,7 @@ static void mi_arena_purge_run(mi_arena_t* arena, size_t f, size_t bit, size_t c
   }
 }
 
-/* Purges what is due in one arena; true when it is now entirely free and purged. Slots to purge
+/* Purges what is due in one arena; true when it is now entirely free with nothing pending. Slots to purge
  * are claimed in `inuse` first, so no thread can get them while the OS call runs. */
 static bool mi_arena_purge(mi_arena_t* arena, bool force, int64_t now, mi_stats_t* stats) {
   int64_t expire = mi_atomic_load_relaxed(&arena->purge_expire);
@@ -289,18 +296,20 @@ static bool mi_arena_purge(mi_arena_t* arena, bool force, int64_t now, mi_stats_
       atomic_fetch_and_explicit(&arena->inuse[f], ~claim, memory_order_release);
       bits &= ~claim;
     }
-    if ((mi_atomic_load_relaxed(&arena->inuse[f]) & ~mi_arena_tail(arena, f)) != 0 || mi_atomic_load_relaxed(&arena->dirty[f]) != 0) all_free = false;
+    /* dirty slots count as free: with purge_decommits=0 they stay dirty after their purge,
+     * and releasing the arena gives them back all the same */
+    if ((mi_atomic_load_relaxed(&arena->inuse[f]) & ~mi_arena_tail(arena, f)) != 0 || mi_atomic_load_relaxed(&arena->purge[f]) != 0) all_free = false;
   }
   return all_free;
 }
 
-/* An empty arena of ours goes back to the OS, unless it is the only one (the next allocation
+/* An empty arena of ours (every slot free and purged) goes back to the OS, unless it is the only one (the next allocation
  * would reserve it again). Its slots are claimed for good first: a thread still scanning it
  * finds nothing, and its metadata stays, since a scanner may hold a pointer to it. */
 static void mi_arena_try_release(mi_arena_t* arena, mi_stats_t* stats) {
   if (!arena->is_auto || arena->mem_base == NULL || mi_option_get(mi_option_arena_purge_mult) <= 0) return;
   size_t live = 0;
-  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  size_t n = mi_arena_count_now();
   for (size_t i = 0; i < n; i++) {
     mi_arena_t* a = mi_atomic_load_acquire(&mi_arenas[i]);
     if (a != NULL && !a->exclusive && !mi_atomic_load_relaxed(&a->released)) live++;
@@ -311,7 +320,7 @@ static void mi_arena_try_release(mi_arena_t* arena, mi_stats_t* stats) {
   for (f = 0; f < arena->fields && ok; f++) {
     uintptr_t expected = mi_arena_tail(arena, f);
     if (!mi_atomic_cas_strong_acq_rel(&arena->inuse[f], &expected, ~(uintptr_t)0)) break;
-    ok = (mi_atomic_load_relaxed(&arena->dirty[f]) == 0 && mi_atomic_load_relaxed(&arena->purge[f]) == 0);
+    ok = (mi_atomic_load_relaxed(&arena->purge[f]) == 0); /* idle past its purge delay */
   }
   if (!ok || f < arena->fields) { /* in use, or raced with a claim: give back what we took */
     for (size_t g = 0; g < f; g++) mi_atomic_store_release(&arena->inuse[g], mi_arena_tail(arena, g));
@@ -330,7 +339,7 @@ void _mi_arenas_collect(bool force, mi_stats_t* stats) {
   int64_t now = _mi_clock_now();
   if (!force && now < expire) return;
   if (!mi_atomic_cas_strong_acq_rel(&mi_arenas_purge_expire, &expire, 0)) return; /* another thread runs it */
-  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  size_t n = mi_arena_count_now();
   for (size_t i = n; i-- > 0;) { /* newest first: the larger ones go back, the first one stays */
     mi_arena_t* arena = mi_atomic_load_acquire(&mi_arenas[i]);
     if (arena == NULL || mi_atomic_load_relaxed(&arena->released) || arena->is_large) continue;
@@ -554,7 +563,7 @@ static void mi_arena_print_bitmap(const char* name, mi_bitmap_field_t* bits, siz
 
 /* One line per arena and, with `show_bitmaps`, its slots ('x' = set) per bitmap. */
 static void mi_arenas_show(bool show_bitmaps) {
-  size_t n = mi_atomic_load_acquire(&mi_arena_count);
+  size_t n = mi_arena_count_now();
   size_t total_inuse = 0;
   for (size_t i = 0; i < n; i++) {
     mi_arena_t* arena = mi_atomic_load_acquire(&mi_arenas[i]);

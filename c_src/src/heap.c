@@ -153,6 +153,20 @@ mi_heap_t* mi_heap_new(void) {
   return heap;
 }
 
+mi_heap_t* mi_heap_new_ex(int heap_tag, bool allow_destroy, mi_arena_id_t arena_id) {
+  (void)heap_tag;
+  if (arena_id != 0 && mi_arena_area(arena_id, NULL) == NULL) return NULL; /* no such arena */
+  mi_heap_t* bheap = mi_heap_get_backing();
+  if (!mi_heap_is_initialized(bheap)) return NULL;
+  mi_heap_t* heap = (mi_heap_t*)mi_heap_malloc(bheap, sizeof(mi_heap_t));
+  if (heap == NULL) return NULL;
+  _mi_heap_init(heap, bheap->tld, allow_destroy);
+  heap->arena_id = arena_id;
+  return heap;
+}
+
+mi_heap_t* mi_heap_new_in_arena(mi_arena_id_t arena_id) { return mi_heap_new_ex(0, true, arena_id); }
+
 /* Release the heap structure itself (not its pages). */
 static void mi_heap_free(mi_heap_t* heap) {
   if (mi_heap_is_backing(heap)) return;

@@ -97,7 +97,11 @@
 #define MI_DEFAULT_DESTROY_ON_EXIT 0
 #endif
 #ifndef MI_DEFAULT_ARENA_RESERVE
+#if UINTPTR_MAX == UINT32_MAX
+#define MI_DEFAULT_ARENA_RESERVE (128L * 1024L) /* 128 MiB, in KiB: a 32-bit process has 3-4 GiB of address space */
+#else
 #define MI_DEFAULT_ARENA_RESERVE (1024L * 1024L) /* 1 GiB, in KiB */
+#endif
 #endif
 #ifndef MI_DEFAULT_ARENA_PURGE_MULT
 #define MI_DEFAULT_ARENA_PURGE_MULT 10

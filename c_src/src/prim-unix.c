@@ -171,10 +171,12 @@ int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr) {
   (void)numa_node; /* the kernel places the pages on the faulting thread's node */
   *addr = NULL;
 #if defined(__linux__) && defined(MAP_HUGETLB)
+  /* never MAP_NORESERVE here: with it the kernel maps pages it does not have, and the first
+   * touch of a missing one kills the process with SIGBUS instead of this call failing */
 #if defined(MAP_HUGE_SHIFT)
-  int flags = MI_MAP_FLAGS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
+  int flags = MAP_PRIVATE | MAP_ANON | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT);
 #else
-  int flags = MI_MAP_FLAGS | MAP_HUGETLB;
+  int flags = MAP_PRIVATE | MAP_ANON | MAP_HUGETLB;
 #endif
   void* p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (p == MAP_FAILED) return errno;

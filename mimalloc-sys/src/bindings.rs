@@ -909,6 +909,38 @@ extern "C" {
     pub fn mi_arenas_print();
 }
 extern "C" {
+    pub fn mi_heap_new_in_arena(arena_id: mi_arena_id_t) -> *mut mi_heap_t;
+}
+extern "C" {
+    pub fn mi_heap_new_ex(
+        heap_tag: ::core::ffi::c_int,
+        allow_destroy: bool,
+        arena_id: mi_arena_id_t,
+    ) -> *mut mi_heap_t;
+}
+pub type mi_subproc_id_t = *mut ::core::ffi::c_void;
+extern "C" {
+    pub fn mi_subproc_main() -> mi_subproc_id_t;
+}
+extern "C" {
+    pub fn mi_subproc_new() -> mi_subproc_id_t;
+}
+extern "C" {
+    pub fn mi_subproc_delete(subproc: mi_subproc_id_t);
+}
+extern "C" {
+    pub fn mi_subproc_add_current_thread(subproc: mi_subproc_id_t);
+}
+extern "C" {
+    pub fn mi_abandoned_visit_blocks(
+        subproc_id: mi_subproc_id_t,
+        heap_tag: ::core::ffi::c_int,
+        visit_blocks: bool,
+        visitor: mi_block_visit_fun,
+        arg: *mut ::core::ffi::c_void,
+    ) -> bool;
+}
+extern "C" {
     pub fn mi_cfree(p: *mut ::core::ffi::c_void);
 }
 extern "C" {

@@ -135,6 +135,17 @@ impl Heap {
         unsafe { sys::mi_heap_memory_in_use(self.raw.as_ptr()) }
     }
 
+    /// Wraps a heap just created on this thread (NULL: `None`).
+    ///
+    /// # Safety
+    /// `raw` is null or a heap created by the calling thread that nothing else owns.
+    pub(crate) unsafe fn from_new_raw(raw: *mut sys::mi_heap_t) -> Option<Heap> {
+        NonNull::new(raw).map(|raw| Heap {
+            raw,
+            _owned_by_thread: PhantomData,
+        })
+    }
+
     /// The underlying C heap, for the raw `mi_heap_*` functions.
     pub fn as_raw(&self) -> *mut sys::mi_heap_t {
         self.raw.as_ptr()

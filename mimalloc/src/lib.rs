@@ -67,6 +67,7 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+mod arena;
 mod global;
 mod heap;
 mod hooks;
@@ -74,6 +75,7 @@ mod limit;
 mod options;
 mod stats;
 
+pub use arena::Arena;
 pub use global::{MiMalloc, StatsJson};
 pub use heap::{BlockInfo, Heap};
 pub use hooks::{set_error_handler, set_output};

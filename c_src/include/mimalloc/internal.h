@@ -156,6 +156,7 @@ void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld);
 void _mi_segments_check(const mi_tld_t* tld); /* reports a broken segment invariant as EFAULT */
 #endif
 bool _mi_segment_is_valid(const mi_segment_t* segment);
+mi_subproc_t* _mi_tld_subproc(const mi_tld_t* tld);
 
 /* ---- segment-map.c ---------------------------------------------------------------------- */
 void _mi_segment_map_allocated_at(const mi_segment_t* segment);

@@ -255,6 +255,7 @@ typedef struct mi_segment_s {
   size_t interior_guards;     /* guard pages between its pages reserved from the budget (secure) */
   uint64_t guards_pending;    /* of those, the ones placed when their page is first used: bit i ends page i */
   _Atomic(uintptr_t) thread_id; /* owning thread, 0 while abandoned */
+  struct mi_subproc_s* subproc; /* the sub-process whose threads own it and may adopt it */
   mi_page_t pages[1];         /* `capacity` descriptors */
 } mi_segment_t;
 
@@ -286,6 +287,14 @@ typedef struct mi_heap_s {
   int arena_id;                /* pinned to this (exclusive) arena, 0: any shared arena or the OS */
 } mi_heap_t;
 
+/* A sub-process: a set of threads whose abandoned segments only they adopt (each has its own
+ * abandoned stack, ABA-tagged in the low bits). */
+typedef struct mi_subproc_s {
+  _Atomic(uintptr_t) abandoned;       /* top of the abandoned stack | tag */
+  _Atomic(size_t) abandoned_count;
+  bool is_main;                       /* the process's own: never deleted */
+} mi_subproc_t;
+
 typedef struct mi_segment_queue_s {
   mi_segment_t* first;
   mi_segment_t* last;
@@ -309,6 +318,7 @@ typedef struct mi_tld_s {
   mi_heap_t* heap_backing;      /* the thread's own heap, freed with the thread */
   mi_heap_t* heaps;             /* every heap of the thread */
   mi_segments_tld_t segments;
+  mi_subproc_t* subproc;        /* NULL: the main sub-process */
   mi_stats_t stats;
 } mi_tld_t;
 
