@@ -218,7 +218,7 @@ void _mi_arena_free(const mi_arena_mem_t* mem, mi_stats_t* stats) {
     if (mi_option_is_enabled(mi_option_purge_decommits)) {
       uintptr_t committed = mi_atomic_load_relaxed(&arena->committed[f]) & mask;
       if (committed != 0 && _mi_os_decommit(mem->start, mem->size, stats)) {
-        _mi_stat_increase(&stats->committed, mem->size - mi_bit_count(committed) * MI_SEGMENT_SIZE); /* only committed slots counted */
+        _mi_stat_increase(&_mi_stats_main.committed, mem->size - mi_bit_count(committed) * MI_SEGMENT_SIZE); /* only committed slots counted */
         atomic_fetch_and_explicit(&arena->committed[f], ~mask, memory_order_relaxed);
         atomic_fetch_and_explicit(&arena->dirty[f], ~mask, memory_order_relaxed);
       }
@@ -256,7 +256,7 @@ static void mi_arena_purge_run(mi_arena_t* arena, size_t f, size_t bit, size_t c
       return;
     }
     if (_mi_os_decommit(p, size, stats)) {
-      _mi_stat_increase(&stats->committed, size - mi_bit_count(committed) * MI_SEGMENT_SIZE);
+      _mi_stat_increase(&_mi_stats_main.committed, size - mi_bit_count(committed) * MI_SEGMENT_SIZE);
       atomic_fetch_and_explicit(&arena->committed[f], ~mask, memory_order_relaxed);
       atomic_fetch_and_explicit(&arena->dirty[f], ~mask, memory_order_relaxed);
     }
@@ -380,7 +380,7 @@ static bool mi_arena_add(void* start, size_t size, void* mem_base, size_t mem_si
     mi_atomic_store_relaxed(&arena->inuse[fields - 1], mi_arena_tail(arena, fields - 1));
     mi_atomic_store_relaxed(&arena->dirty[fields - 1], is_zero ? 0 : mi_bitmap_mask(slots % MI_INTPTR_BITS, 0));
   }
-  if (is_committed) _mi_stat_increase(&stats->committed, slots * MI_SEGMENT_SIZE);
+  if (is_committed) _mi_stat_increase(&_mi_stats_main.committed, slots * MI_SEGMENT_SIZE);
   /* a free entry: past the end, or one whose arena went back to the OS is not reused (a
    * scanner may still read it), so entries only grow */
   size_t i = mi_atomic_add_acq_rel(&mi_arena_count, 1);

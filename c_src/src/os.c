@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT
  * OS-independent memory policy: aligned mappings, purging, metadata chunks, and the byte
  * counts behind the reserved/committed/purged statistics. Everything OS-specific is behind
- * prim.h; this file decides how to use it. It never allocates through the allocator. */
+ * prim.h; this file decides how to use it. It never allocates through the allocator.
+ *
+ * Reserved and committed bytes are counted in the process-wide statistics directly (atomics),
+ * never in the calling thread's: with arenas one thread commits memory that another purges,
+ * and counts split over threads that have not merged yet made mi_process_info's commit
+ * figure drift below what was really committed. Calls here are system calls anyway. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
@@ -52,8 +57,8 @@ static void* mi_os_aligned_hint_next(size_t size, size_t alignment) {
 }
 
 static void mi_os_stat_mapped(size_t size, mi_stats_t* stats) {
-  _mi_stat_increase(&stats->reserved, size);
-  _mi_stat_increase(&stats->committed, size);
+  _mi_stat_increase(&_mi_stats_main.reserved, size);
+  _mi_stat_increase(&_mi_stats_main.committed, size);
   _mi_stat_counter_increase(&stats->mmap_calls, 1);
 }
 
@@ -73,8 +78,8 @@ static void mi_os_unmap(void* p, size_t size, mi_stats_t* stats) {
   if (p == NULL || size == 0) return;
   int err = _mi_prim_munmap(p, size);
   if (err != 0) _mi_warning_message("unable to unmap %p (%zu bytes, error %d)", p, size, err);
-  _mi_stat_decrease(&stats->reserved, size);
-  _mi_stat_decrease(&stats->committed, size);
+  _mi_stat_decrease(&_mi_stats_main.reserved, size);
+  _mi_stat_decrease(&_mi_stats_main.committed, size);
   _mi_stat_counter_increase(&stats->munmap_calls, 1);
 }
 
@@ -187,7 +192,7 @@ void* _mi_os_reserve_aligned(size_t size, size_t alignment, bool allow_large, bo
   void* p = NULL;
   int err = _mi_prim_reserve_aligned(size, alignment, &p);
   if (err == 0) {
-    _mi_stat_increase(&stats->reserved, size);
+    _mi_stat_increase(&_mi_stats_main.reserved, size);
     _mi_stat_counter_increase(&stats->mmap_calls, 1);
     *base = p;
     *mapped = size;
@@ -201,7 +206,7 @@ void* _mi_os_reserve_aligned(size_t size, size_t alignment, bool allow_large, bo
   bool is_large = false;
   p = _mi_os_alloc_aligned(size, alignment, allow_large, &is_large, base, mapped, stats);
   if (p == NULL) return NULL;
-  _mi_stat_decrease(&stats->committed, *mapped); /* counted by arena.c as it commits */
+  _mi_stat_decrease(&_mi_stats_main.committed, *mapped); /* counted by arena.c as it commits */
   *is_committed = true;
   return p;
 }
@@ -211,18 +216,19 @@ void _mi_os_release(void* base, size_t mapped, size_t committed, mi_stats_t* sta
   if (base == NULL || mapped == 0) return;
   int err = _mi_prim_munmap(base, mapped);
   if (err != 0) _mi_warning_message("unable to release %p (%zu bytes, error %d)\n", base, mapped, err);
-  _mi_stat_decrease(&stats->reserved, mapped);
-  _mi_stat_decrease(&stats->committed, committed);
+  _mi_stat_decrease(&_mi_stats_main.reserved, mapped);
+  _mi_stat_decrease(&_mi_stats_main.committed, committed);
   _mi_stat_counter_increase(&stats->munmap_calls, 1);
 }
 
 bool _mi_os_commit(void* p, size_t size, size_t stat_size, mi_stats_t* stats) {
+  (void)stats; /* commits are counted process-wide (see the top of the file) */
   int err = _mi_prim_commit(p, size);
   if (err != 0) {
     _mi_warning_message("unable to commit %p (%zu bytes, error %d)\n", p, size, err);
     return false;
   }
-  _mi_stat_increase(&stats->committed, stat_size);
+  _mi_stat_increase(&_mi_stats_main.committed, stat_size);
   return true;
 }
 
@@ -232,7 +238,7 @@ bool _mi_os_decommit(void* p, size_t size, mi_stats_t* stats) {
     _mi_warning_message("unable to decommit %p (%zu bytes, error %d)\n", p, size, err);
     return false;
   }
-  _mi_stat_decrease(&stats->committed, size);
+  _mi_stat_decrease(&_mi_stats_main.committed, size);
   _mi_stat_increase(&stats->purged, size);
   _mi_stat_counter_increase(&stats->purge_calls, 1);
   return true;
@@ -242,8 +248,8 @@ bool _mi_os_decommit(void* p, size_t size, mi_stats_t* stats) {
 int _mi_os_alloc_huge_os_pages(size_t size, int numa_node, void** addr, mi_stats_t* stats) {
   int err = _mi_prim_alloc_huge_os_pages(size, numa_node, addr);
   if (err != 0) return err;
-  _mi_stat_increase(&stats->reserved, size);
-  _mi_stat_increase(&stats->committed, size);
+  _mi_stat_increase(&_mi_stats_main.reserved, size);
+  _mi_stat_increase(&_mi_stats_main.committed, size);
   _mi_stat_counter_increase(&stats->mmap_calls, 1);
   return 0;
 }
