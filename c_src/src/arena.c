@@ -464,8 +464,9 @@ int mi_reserve_os_memory(size_t size, bool commit, bool allow_large) mi_attr_noe
 
 /* The caller's memory: the whole slots inside [start, start+size) become an arena. It is never
  * released (the caller owns it) and, when not committed, committed slot by slot. */
-bool mi_manage_os_memory_ex(void* start, size_t size, bool is_committed, bool is_large, bool is_zero, int numa_node, bool exclusive,
-                            mi_arena_id_t* arena_id) mi_attr_noexcept {
+bool mi_manage_os_memory_ex(const void* start_in, size_t size, bool is_committed, bool is_large, bool is_zero, int numa_node,
+                            bool exclusive, mi_arena_id_t* arena_id) mi_attr_noexcept {
+  void* start = (void*)(uintptr_t)start_in; /* const in the signature only (see mimalloc.h) */
   if (arena_id != NULL) *arena_id = 0;
   if (start == NULL || size == 0) {
     _mi_error_message(EINVAL, "mi_manage_os_memory: no memory given (%p, %zu bytes)\n", start, size);

@@ -858,7 +858,7 @@ extern "C" {
 }
 extern "C" {
     pub fn mi_manage_os_memory_ex(
-        start: *mut ::core::ffi::c_void,
+        start: *const ::core::ffi::c_void,
         size: usize,
         is_committed: bool,
         is_large: bool,

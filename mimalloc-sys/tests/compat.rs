@@ -12,11 +12,13 @@
 //! changed parameter type fails to compile. This file also builds and passes unchanged (minus
 //! the import line) against crates.io `libmimalloc-sys` with `features = ["extended", "v2"]`.
 //!
+//! Its `arena` feature (`mi_arena_id_t`, `mi_heap_new_in_arena`, `mi_reserve_os_memory_ex`,
+//! `mi_manage_os_memory_ex`) is covered too: against crates.io it needs
+//! `features = ["extended", "v2", "arena"]`.
+//!
 //! Known differences, kept out of this file because they cannot compile here:
-//! - Not declared here because the C header has no such function: with its `arena` feature
-//!   `mi_arena_id_t`, `mi_heap_new_in_arena`, `mi_reserve_os_memory_ex`,
-//!   `mi_manage_os_memory_ex`; in its v3 line (no `v2` feature) `mi_theap_t`,
-//!   `mi_theap_zalloc_small`, `mi_arena_min_size`.
+//! - Not declared here because the C header has no such function: in its v3 line (no `v2`
+//!   feature) `mi_theap_t`, `mi_theap_zalloc_small`, `mi_arena_min_size`.
 //! - `mi_heap_area_t` has upstream v2.4's fields (with `heap_tag`), not v3's `reserved1`.
 
 extern crate mimalloc_sys as libmimalloc_sys;
@@ -146,8 +148,13 @@ fn every_function_has_the_libmimalloc_sys_type() {
         mi_check_owned: fn(*const c_void) -> bool;
         mi_heap_visit_blocks: fn(*const mi_heap_t, bool, mi_block_visit_fun, *mut c_void) -> bool;
         mi_unsafe_heap_page_is_under_utilized: fn(*mut mi_heap_t, *mut c_void, usize) -> bool;
+        // `arena`
+        mi_heap_new_in_arena: fn(mi_arena_id_t) -> *mut mi_heap_t;
+        mi_reserve_os_memory_ex: fn(usize, bool, bool, bool, *mut mi_arena_id_t) -> c_int;
+        mi_manage_os_memory_ex:
+            fn(*const c_void, usize, bool, bool, bool, c_int, bool, *mut mi_arena_id_t) -> bool;
     };
-    assert_eq!(table.len(), 96);
+    assert_eq!(table.len(), 99);
     for (name, addr) in table {
         assert_ne!(addr, 0, "{name} resolves to a symbol");
     }
@@ -437,5 +444,48 @@ fn stats_json_as_upstream() {
         assert!(text.starts_with('{') && text.trim_end().ends_with('}'));
         assert!(text.contains("\"stat_version\": 4") && text.contains("\"rss_current\""));
         mi_free(json as *mut c_void);
+    }
+}
+
+#[test]
+fn libmimalloc_sys_arena_program() {
+    // SAFETY: the arena's heap is used on this thread only; the managed region is leaked, so it
+    // outlives the arena made of it; blocks are used within their size and freed once.
+    unsafe {
+        let mut id: mi_arena_id_t = 0;
+        let err = mi_reserve_os_memory_ex(64 << 20, false, false, true, &mut id);
+        assert_eq!(err, 0);
+        let heap = mi_heap_new_in_arena(id);
+        assert!(!heap.is_null());
+        let p = mi_heap_malloc(heap, 1000) as *mut u8;
+        assert!(!p.is_null());
+        p.write_bytes(7, 1000);
+        mi_free(p as *mut c_void);
+        mi_heap_delete(heap);
+
+        let layout = std::alloc::Layout::from_size_align(32 << 20, 4 << 20).unwrap();
+        let region = std::alloc::alloc(layout);
+        assert!(!region.is_null());
+        let mut managed: mi_arena_id_t = 0;
+        let start: *const c_void = region as *const c_void;
+        assert!(mi_manage_os_memory_ex(
+            start,
+            32 << 20,
+            true,
+            false,
+            false,
+            -1,
+            true,
+            &mut managed
+        ));
+        assert_ne!(managed, id);
+        let heap = mi_heap_new_in_arena(managed);
+        let q = mi_heap_malloc(heap, 5000) as *mut u8;
+        assert!(
+            q >= region && q < region.add(32 << 20),
+            "the block lies in the managed region"
+        );
+        mi_free(q as *mut c_void);
+        mi_heap_delete(heap);
     }
 }
