@@ -332,19 +332,24 @@ typedef struct mi_visit_blocks_args_s {
   void* arg;
 } mi_visit_blocks_args_t;
 
+/* The area a visitor is shown for `page` (of a heap, or of an abandoned segment). */
+void _mi_page_area(const mi_page_t* page, mi_heap_area_t* area) {
+  size_t bsize = page->block_size;
+  area->blocks = page->page_start;
+  area->reserved = (size_t)page->reserved * bsize;
+  area->committed = (size_t)page->capacity * bsize;
+  area->used = page->used;
+  area->block_size = bsize - MI_PADDING_SIZE;
+  area->full_block_size = bsize;
+  area->heap_tag = 0; /* we have no heap tags */
+}
+
 static bool mi_heap_visit_areas_page(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* vargs) {
   (void)pq;
   mi_visit_blocks_args_t* args = (mi_visit_blocks_args_t*)vargs;
   _mi_page_free_collect(page, true);
   mi_heap_area_t area;
-  size_t bsize = page->block_size;
-  area.blocks = page->page_start;
-  area.reserved = (size_t)page->reserved * bsize;
-  area.committed = (size_t)page->capacity * bsize;
-  area.used = page->used;
-  area.block_size = bsize - MI_PADDING_SIZE;
-  area.full_block_size = bsize;
-  area.heap_tag = 0;
+  _mi_page_area(page, &area);
   if (!args->visitor(heap, &area, NULL, area.block_size, args->arg)) return false;
   if (args->visit_blocks) return _mi_heap_area_visit_blocks(heap, &area, page, args->visitor, args->arg);
   return true;

@@ -1185,13 +1185,7 @@ bool mi_abandoned_visit_blocks(mi_subproc_id_t subproc_id, int heap_tag, bool vi
       _mi_page_free_collect(page, true);
       if (page->used == 0) continue;
       mi_heap_area_t area;
-      size_t bsize = page->block_size;
-      area.blocks = page->page_start;
-      area.reserved = (size_t)page->reserved * bsize;
-      area.committed = (size_t)page->capacity * bsize;
-      area.used = page->used;
-      area.block_size = bsize - MI_PADDING_SIZE;
-      area.full_block_size = bsize;
+      _mi_page_area(page, &area);
       ok = visitor(NULL, &area, NULL, area.block_size, arg);
       if (ok && visit_blocks) ok = _mi_heap_area_visit_blocks(NULL, &area, page, visitor, arg);
     }

@@ -243,6 +243,7 @@ void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim);
 void _mi_heap_destroy_pages(mi_heap_t* heap);
 void _mi_heap_collect_abandon(mi_heap_t* heap);
 void _mi_heap_set_default_direct(mi_heap_t* heap);
+void _mi_page_area(const mi_page_t* page, mi_heap_area_t* area);
 bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, const mi_heap_area_t* area, mi_page_t* page, mi_block_visit_fun* visitor, void* arg);
 
 /* ---- Small helpers ------------------------------------------------------------------------- */
