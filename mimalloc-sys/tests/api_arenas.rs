@@ -427,6 +427,13 @@ unsafe extern "C" fn collect_blocks(
 fn abandoned_blocks_of_a_sub_process_are_visited() {
     // SAFETY: a sub-process of this test only; its blocks are freed once, after the visit.
     unsafe {
+        if mi_is_redirected() {
+            // The override build: std's thread start already allocated through us, so the new
+            // thread owns segments of the main sub-process and may not move (as upstream asks,
+            // a thread joins a sub-process before its first allocation).
+            eprintln!("skipped: with the override, a new thread allocates before it can join a sub-process");
+            return;
+        }
         let sp = mi_subproc_new();
         let spp = SendPtr(sp);
         let blocks: Vec<usize> = std::thread::spawn(move || {
