@@ -348,7 +348,6 @@ _Static_assert(MI_SMALL_PAGE_SIZE / MI_MIN_BLOCK_SIZE <= UINT32_MAX && MI_SEGMEN
                "capacity and reserved count the blocks of any non-huge page in 32 bits");
 _Static_assert(MI_MIN_BLOCK_SIZE % 4 == 0 && MI_NEVER_DELAYED_FREE <= 3,
                "block addresses leave the two low bits of xthread_free to the mi_delayed_t state");
-_Static_assert(MI_BIN_FULL < 8 * sizeof(((mi_heap_t*)0)->page_retired), "page_retired has a bit per bin");
 _Static_assert((MI_PAGE_IN_FULL | MI_PAGE_HAS_ALIGNED | MI_PAGE_CORRUPT) <= UINT8_MAX, "page flags fit mi_page_flags_t");
 
 #endif /* MI_TYPES_H */
