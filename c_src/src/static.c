@@ -13,8 +13,8 @@
 
 /* In layer order, from the OS up (c_src/README.md, "Layers"): the OS layer, the services any
  * layer may call, then memory from the OS, segments, pages, blocks, heaps, process and thread
- * start, and last the standard names. Each file also compiles on its own (CI checks that), so
- * the order documents the layering; it is not needed for the build. */
+ * start, and last the posix and standard names. Each file also compiles on its own (CI checks
+ * that), so the order documents the layering; the build does not depend on it. */
 #if defined(_WIN32)
 #include "prim-windows.c"
 #else
@@ -33,7 +33,7 @@
 #include "alloc.c"
 #include "free.c"
 #include "alloc-aligned.c"
-#include "alloc-posix.c"
 #include "heap.c"
 #include "init.c"
+#include "alloc-posix.c"
 #include "alloc-override.c"
