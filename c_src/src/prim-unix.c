@@ -192,16 +192,6 @@ int _mi_prim_protect(void* addr, size_t size, bool protect) {
   return (mprotect(addr, size, protect ? PROT_NONE : (PROT_READ | PROT_WRITE)) == 0 ? 0 : errno);
 }
 
-int _mi_prim_hugepage_hint(void* addr, size_t size) {
-#if defined(MADV_HUGEPAGE)
-  if (!mi_option_is_enabled(mi_option_allow_thp)) return EPERM;
-  return (madvise(addr, size, MADV_HUGEPAGE) == 0 ? 0 : errno);
-#else
-  (void)addr; (void)size;
-  return ENOTSUP;
-#endif
-}
-
 mi_msecs_t _mi_prim_clock_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -372,13 +362,6 @@ void _mi_prim_thread_init_auto_done(void) {
   if (mi_prim_heap_key == (pthread_key_t)(-1)) {
     (void)pthread_key_create(&mi_prim_heap_key, &mi_prim_thread_done);
     (void)pthread_atfork(NULL, NULL, &mi_prim_fork_child);
-  }
-}
-
-void _mi_prim_thread_done_auto_done(void) {
-  if (mi_prim_heap_key != (pthread_key_t)(-1)) {
-    (void)pthread_key_delete(mi_prim_heap_key);
-    mi_prim_heap_key = (pthread_key_t)(-1);
   }
 }
 

@@ -311,12 +311,6 @@ int _mi_prim_protect(void* addr, size_t size, bool protect) {
   return (VirtualProtect(addr, size, protect ? PAGE_NOACCESS : PAGE_READWRITE, &old) ? 0 : mi_prim_last_errno());
 }
 
-int _mi_prim_hugepage_hint(void* addr, size_t size) {
-  (void)addr;
-  (void)size;
-  return ENOTSUP; /* no transparent huge pages on Windows */
-}
-
 /* ---- Clock and process information --------------------------------------------------------- */
 
 static LARGE_INTEGER mi_prim_qpc_freq;
@@ -466,11 +460,6 @@ void _mi_prim_thread_init_auto_done(void) {
     mi_prim_fls_index = FlsAlloc(&mi_prim_fls_done);
     (void)atexit(&mi_prim_mark_exit);
   }
-}
-
-void _mi_prim_thread_done_auto_done(void) {
-  /* FlsFree would run the callback for every thread still holding a value; only mark exit */
-  mi_prim_mark_exit();
 }
 
 void _mi_prim_thread_associate_default_heap(void* heap) {

@@ -11,25 +11,29 @@
 
 #define MI_IN_STATIC_C 1
 
+/* In layer order, from the OS up (c_src/README.md, "Layers"): the OS layer, the services any
+ * layer may call, then memory from the OS, segments, pages, blocks, heaps, process and thread
+ * start, and last the posix and standard names. Each file also compiles on its own (CI checks
+ * that), so the order documents the layering; the build does not depend on it. */
 #if defined(_WIN32)
 #include "prim-windows.c"
 #else
 #include "prim-unix.c"
 #endif
+#include "options.c"
 #include "random.c"
+#include "stats.c"
 #include "os.c"
-#include "segment-map.c"
 #include "arena.c"
+#include "segment-map.c"
 #include "segment.c"
+#include "limit.c"
 #include "page-queue.c"
 #include "page.c"
 #include "alloc.c"
 #include "free.c"
 #include "alloc-aligned.c"
-#include "alloc-posix.c"
 #include "heap.c"
-#include "limit.c"
-#include "options.c"
-#include "stats.c"
 #include "init.c"
+#include "alloc-posix.c"
 #include "alloc-override.c"

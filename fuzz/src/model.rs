@@ -1,4 +1,4 @@
-//! The API fuzzer (TESTS.md H54): bytes decoded into a sequence of calls of the C API, each
+//! The API fuzzer: bytes decoded into a sequence of calls of the C API, each
 //! checked against a shadow model of the live blocks. One file, so the `cargo fuzz` target
 //! (`fuzz/fuzz_targets/api_ops.rs`) and the ordinary replay test
 //! (`mimalloc/tests/fuzz_seeds.rs`) run exactly the same checks; it needs nothing but std and

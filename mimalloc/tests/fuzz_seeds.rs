@@ -1,4 +1,4 @@
-//! Replays the API fuzzer without the fuzzer (TESTS.md H54): every committed seed in
+//! Replays the API fuzzer without the fuzzer: every committed seed in
 //! `fuzz/seeds/api_ops/`, then a few thousand pseudo-random inputs from fixed seeds, each run
 //! through the same decoder, shadow model and checks as the `cargo fuzz` target `api_ops`
 //! (`fuzz/src/model.rs`: contents, alignment, usable sizes, zeroing, no overlap, ownership,

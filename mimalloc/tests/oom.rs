@@ -9,7 +9,7 @@
 //! - `rust_abort`: a `Vec::with_capacity` that cannot be satisfied reaches the standard
 //!   library's `handle_alloc_error`, which prints `memory allocation of N bytes failed` and
 //!   aborts: the parent checks the message and SIGABRT.
-//! - `thread_start` (TESTS.md C31): threads created before the address space ran out make their
+//! - `thread_start`: threads created before the address space ran out make their
 //!   very first allocation after it did (every last page of it mapped): one that reuses cached
 //!   thread data but cannot map a segment, and one that cannot even map its thread data. Both
 //!   get NULL, and neither their start nor their exit (statistics, abandonment) crashes; once

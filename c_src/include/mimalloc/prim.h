@@ -54,8 +54,6 @@ int _mi_prim_decommit(void* addr, size_t size);
 int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr);
 /* Make memory inaccessible (guard page) or accessible again. */
 int _mi_prim_protect(void* addr, size_t size, bool protect);
-/* Ask for transparent huge pages on a range. */
-int _mi_prim_hugepage_hint(void* addr, size_t size);
 
 mi_msecs_t _mi_prim_clock_now(void);
 
@@ -78,7 +76,6 @@ bool _mi_prim_random_buf(void* buf, size_t buf_len);
 /* Arrange for `_mi_thread_done(heap)` to run when the calling thread exits: every thread, also
  * those the program did not start through Rust or pthreads (Windows: an FLS callback). */
 void _mi_prim_thread_init_auto_done(void);
-void _mi_prim_thread_done_auto_done(void);
 void _mi_prim_thread_associate_default_heap(void* heap);
 
 #endif /* MI_PRIM_H */

@@ -339,5 +339,15 @@ _Static_assert(MI_SMALL_SIZE_MAX == MI_SMALL_WSIZE_MAX * MI_INTPTR_SIZE && MI_PA
 _Static_assert(MI_BIN_COUNT <= MI_STAT_BINS, "stats keep one counter per bin");
 _Static_assert(MI_SMALL_PAGES_PER_SEGMENT <= 64, "guards_pending has a bit per page");
 _Static_assert(MI_SMALL_SIZE_MAX <= MI_SMALL_OBJ_SIZE_MAX, "direct sizes are small sizes");
+_Static_assert(MI_INTPTR_SIZE == 4 || MI_INTPTR_SIZE == 8, "32- or 64-bit pointers only");
+_Static_assert(offsetof(mi_page_t, free) == 64 && offsetof(mi_page_t, xthread_free) == 128,
+               "the owner's fields and the other threads' list each start a cache line of their own");
+_Static_assert(MI_SMALL_PAGES_PER_SEGMENT <= 8 * sizeof(((mi_segment_t*)0)->commit_mask), "commit_mask has a bit per page");
+_Static_assert(MI_SMALL_PAGES_PER_SEGMENT <= (size_t)UINT8_MAX + 1, "segment_idx holds every page index");
+_Static_assert(MI_SMALL_PAGE_SIZE / MI_MIN_BLOCK_SIZE <= UINT32_MAX && MI_SEGMENT_SIZE / MI_MIN_BLOCK_SIZE <= UINT32_MAX,
+               "capacity and reserved count the blocks of any non-huge page in 32 bits");
+_Static_assert(MI_MIN_BLOCK_SIZE % 4 == 0 && MI_NEVER_DELAYED_FREE <= 3,
+               "block addresses leave the two low bits of xthread_free to the mi_delayed_t state");
+_Static_assert((MI_PAGE_IN_FULL | MI_PAGE_HAS_ALIGNED | MI_PAGE_CORRUPT) <= UINT8_MAX, "page flags fit mi_page_flags_t");
 
 #endif /* MI_TYPES_H */
