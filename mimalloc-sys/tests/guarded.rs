@@ -4,7 +4,8 @@
 //! Faults run in a child process (this test binary re-executed with a scenario name).
 #![cfg(unix)]
 
-use core::ffi::c_void;
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use mimalloc_sys::*;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
@@ -185,10 +186,23 @@ fn env_options_sample_and_bound_sizes() {
     );
 }
 
+static ERRORS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn count_error(_err: c_int, _arg: *mut c_void) {
+    ERRORS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Counts every error the allocator reports from now on (in this process).
+fn watch_errors() {
+    // SAFETY: the handler is a plain function that only bumps a counter.
+    unsafe { mi_register_error(Some(count_error), core::ptr::null_mut()) }
+}
+
 const SIZES: [usize; 7] = [1, 16, 48, 100, 5000, 300_000, 5 << 20];
 
 #[test]
 fn sampled_blocks_free_realloc_visit_and_destroy() {
+    watch_errors();
     // SAFETY: every pointer used is a live block of `heap`, freed once.
     unsafe {
         let heap = mi_heap_new();
@@ -256,6 +270,19 @@ fn sampled_blocks_free_realloc_visit_and_destroy() {
         for &(p, _) in blocks.iter().skip(1).step_by(2).take(2) {
             mi_free(p as *mut c_void);
         }
+        // a block left behind by an exited thread (its segment abandoned) frees here
+        let orphan = std::thread::spawn(|| {
+            let own = mi_heap_get_default();
+            mi_heap_guarded_set_sample_rate(own, 1, 0);
+            let p = mi_malloc(700);
+            assert!(ends_at_page(p));
+            core::ptr::write_bytes(p as *mut u8, 1, 700);
+            p as usize
+        })
+        .join()
+        .unwrap() as *mut c_void;
+        assert_eq!(*(orphan as *const u8).add(699), 1);
+        mi_free(orphan);
         mi_heap_collect(heap, true);
         let more = mi_heap_malloc(heap, 64);
         assert!(ends_at_page(more));
@@ -268,10 +295,16 @@ fn sampled_blocks_free_realloc_visit_and_destroy() {
         assert!(!p.is_null());
         mi_free(p);
     }
+    assert_eq!(
+        ERRORS.load(Ordering::SeqCst),
+        0,
+        "the allocator reported errors"
+    );
 }
 
 #[test]
 fn sizes_outside_the_bound_and_rate_zero_are_not_sampled() {
+    watch_errors();
     // SAFETY: every pointer used is a live block of its heap, freed once.
     unsafe {
         let heap = mi_heap_new();
@@ -330,4 +363,9 @@ fn sizes_outside_the_bound_and_rate_zero_are_not_sampled() {
         }
         mi_heap_delete(heap);
     }
+    assert_eq!(
+        ERRORS.load(Ordering::SeqCst),
+        0,
+        "the allocator reported errors"
+    );
 }
