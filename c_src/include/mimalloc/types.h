@@ -252,9 +252,9 @@ typedef struct mi_segment_s {
   size_t zero_from;           /* offset from which no byte was written since the mapping (or last zeroing purge) */
   mi_page_kind_t page_kind;
   bool in_free_queue;         /* linked in its tld's small/medium free queue */
+  bool guarded;               /* huge, holding one sampled block that ends on its no-access last OS page */
   size_t interior_guards;     /* guard pages between its pages reserved from the budget (secure) */
   uint64_t guards_pending;    /* of those, the ones placed when their page is first used: bit i ends page i */
-  bool guarded;               /* huge, holding one sampled block that ends on its no-access last OS page */
   _Atomic(uintptr_t) thread_id; /* owning thread, 0 while abandoned */
   struct mi_subproc_s* subproc; /* the sub-process whose threads own it and may adopt it */
   mi_page_t pages[1];         /* `capacity` descriptors */
