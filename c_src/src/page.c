@@ -517,16 +517,25 @@ static bool mi_heap_guarded_sample(mi_heap_t* heap, size_t size) {
 }
 
 /* NULL when no guarded segment could be had: the caller serves the request as usual. */
-static void* mi_heap_malloc_guarded(mi_heap_t* heap, size_t size, bool zero) {
+static mi_page_t* mi_heap_guarded_page_alloc(mi_heap_t* heap, size_t size) {
   if (size > MI_MAX_ALLOC_SIZE) return NULL;
   size_t bsize = size + MI_PADDING_SIZE;
   if (bsize < sizeof(mi_block_t)) bsize = sizeof(mi_block_t); /* the free list links through it */
   /* precise: the guard starts at the first byte past the block, at the cost of blocks aligned
    * only as their size is (a 13-byte block at an odd address) */
   if (!mi_option_is_enabled(mi_option_guarded_precise)) bsize = _mi_align_up(bsize, MI_MAX_ALIGN_SIZE);
-  mi_page_t* page = mi_page_fresh_alloc(heap, &heap->pages[MI_BIN_HUGE], bsize, 0, true);
-  if (page == NULL) return NULL;
-  return _mi_page_malloc(heap, page, size, zero);
+  return mi_page_fresh_alloc(heap, &heap->pages[MI_BIN_HUGE], bsize, 0, true);
+}
+
+/* The page a sampling heap serves `size` from without the rest of the slow path: a guarded one
+ * for a sampled allocation, else the size class's first page while it has a free block (what
+ * the fast path would have taken: the whole slow path on every small allocation more than
+ * doubled cfrac's time at rate 1000). NULL: the usual slow path. */
+static mi_decl_noinline mi_page_t* mi_heap_guarded_page(mi_heap_t* heap, size_t size) {
+  if (mi_heap_guarded_sample(heap, size)) return mi_heap_guarded_page_alloc(heap, size);
+  if (size > MI_SMALL_SIZE_MAX - MI_PADDING_SIZE) return NULL;
+  mi_page_t* first = mi_page_queue(heap, size + MI_PADDING_SIZE)->first;
+  return (first != NULL && first->free != NULL ? first : NULL);
 }
 
 /* The allocation slow path: reached when the first page of the size class has no free block,
@@ -539,6 +548,11 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
       return NULL;
     }
   }
+  mi_page_t* page = NULL;
+  if (mi_unlikely(heap->guarded_sample_rate != 0) && huge_alignment == 0) {
+    page = mi_heap_guarded_page(heap, size);
+    if (page != NULL) goto found; /* one call of _mi_page_malloc here: more change its inlining elsewhere */
+  }
   _mi_deferred_free(heap, false);
   _mi_heap_delayed_free_partial(heap);
   /* Retired pages are counted down when a fresh page is wanted (mi_page_queue_find_free) and
@@ -549,11 +563,7 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
     _mi_segments_collect(heap->tld, false);
   }
 
-  if (mi_unlikely(heap->guarded_sample_rate != 0) && huge_alignment == 0 && mi_heap_guarded_sample(heap, size)) {
-    void* p = mi_heap_malloc_guarded(heap, size, zero);
-    if (p != NULL) return p;
-  }
-  mi_page_t* page = mi_find_page(heap, size, huge_alignment);
+  page = mi_find_page(heap, size, huge_alignment);
   if (mi_unlikely(page == NULL) && size <= MI_MAX_ALLOC_SIZE) {
     /* out of memory: give back what we can and try once more */
     mi_heap_collect(heap, true);
@@ -564,5 +574,6 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
     errno = ENOMEM;
     return NULL;
   }
+found:
   return _mi_page_malloc(heap, page, size, zero);
 }
