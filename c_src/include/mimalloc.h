@@ -179,6 +179,12 @@ mi_decl_nodiscard mi_decl_export size_t mi_memory_in_use(void) mi_attr_noexcept;
 /* Only the heap's own thread may set its limit (false otherwise, and for NULL). A page the heap
  * adopts (from an exited thread's segment, or from a deleted heap) counts without a check. */
 mi_decl_export bool mi_heap_set_memory_limit(mi_heap_t* heap, size_t bytes) mi_attr_noexcept;
+/* Sampled guard pages for `heap` (the calling thread's): 1 in `sample_rate` allocations in the
+ * size bound (0: none) is placed right before a no-access page; `seed` picks the first (0: random).
+ * A heap starts with the guarded_* options' values. */
+mi_decl_export void mi_heap_guarded_set_sample_rate(mi_heap_t* heap, size_t sample_rate, size_t seed) mi_attr_noexcept;
+/* Only allocations of `min` to `max` bytes are sampled (`max` 0: no upper bound). */
+mi_decl_export void mi_heap_guarded_set_size_bound(mi_heap_t* heap, size_t min, size_t max) mi_attr_noexcept;
 mi_decl_nodiscard mi_decl_export size_t mi_heap_get_memory_limit(const mi_heap_t* heap) mi_attr_noexcept;
 mi_decl_nodiscard mi_decl_export size_t mi_heap_memory_in_use(const mi_heap_t* heap) mi_attr_noexcept;
 
@@ -324,11 +330,11 @@ typedef enum mi_option_e mi_option_enum_base {
   mi_option_disallow_arena_alloc,     /* 1: segments are mapped from the OS one by one (arenas serve only heaps pinned to them) */
   mi_option_retry_on_oom,             /* not supported by this build (accepted, no effect) */
   mi_option_visit_abandoned,          /* not supported by this build (accepted, no effect) */
-  mi_option_guarded_min,              /* not supported by this build (accepted, no effect) */
-  mi_option_guarded_max,              /* not supported by this build (accepted, no effect) */
-  mi_option_guarded_precise,          /* not supported by this build (accepted, no effect) */
-  mi_option_guarded_sample_rate,      /* not supported by this build (accepted, no effect) */
-  mi_option_guarded_sample_seed,      /* not supported by this build (accepted, no effect) */
+  mi_option_guarded_min,              /* sampled guard pages: only allocations of at least this many bytes (default 0) */
+  mi_option_guarded_max,              /* ... and of at most this many bytes (0, the default: no bound) */
+  mi_option_guarded_precise,          /* 1: a sampled block ends exactly at its guard page (aligned only as its size is); 0: 16-byte rounded */
+  mi_option_guarded_sample_rate,      /* 1 in N allocations in [guarded_min, guarded_max] sits before a no-access guard page (0, the default: none) */
+  mi_option_guarded_sample_seed,      /* picks which of the first N is sampled first (0, the default: random) */
   mi_option_target_segments_per_thread, /* not supported by this build (accepted, no effect) */
   mi_option_generic_collect,          /* not supported by this build (accepted, no effect) */
   mi_option_allow_thp,                /* Linux: 0 = no transparent huge pages for any of our memory (the `no_thp` build's default) */

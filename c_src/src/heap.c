@@ -40,6 +40,7 @@ void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim) {
   heap->delayed_keys[0] = _mi_random_next(&seed);
   heap->delayed_keys[1] = _mi_random_next(&seed);
 #endif
+  _mi_heap_guarded_init(heap);
   heap->next = tld->heaps;
   tld->heaps = heap;
 }

@@ -40,6 +40,7 @@ static bool mi_page_queue_is_full(const mi_heap_t* heap, const mi_page_queue_t* 
 void _mi_heap_queue_first_update(mi_heap_t* heap, const mi_page_queue_t* pq) {
   size_t size = pq->block_size;
   if (size > MI_SMALL_SIZE_MAX || mi_page_queue_is_full(heap, pq)) return;
+  if (heap->guarded_sample_rate != 0) return; /* sampling: every allocation takes the slow path (page.c) */
   mi_page_t* page = (pq->first != NULL ? pq->first : (mi_page_t*)&_mi_page_empty);
   size_t idx = _mi_wsize_from_size(size);
   if (heap->pages_free_direct[idx] == page) return;
@@ -170,7 +171,7 @@ void _mi_heap_check(const mi_heap_t* heap) {
   }
   for (size_t w = 0; w < MI_PAGES_DIRECT; w++) {
     const mi_page_queue_t* pq = &heap->pages[_mi_bin(w * MI_INTPTR_SIZE)];
-    const mi_page_t* expected = (pq->first != NULL ? pq->first : &_mi_page_empty);
+    const mi_page_t* expected = (pq->first != NULL && heap->guarded_sample_rate == 0 ? pq->first : &_mi_page_empty);
     if (heap->pages_free_direct[w] != expected) {
       _mi_error_message(EFAULT, "heap invariant broken: direct entry for %zu bytes is page %p, its bin's first page is %p\n",
                         w * MI_INTPTR_SIZE, (void*)heap->pages_free_direct[w], (void*)expected);

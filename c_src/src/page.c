@@ -210,8 +210,8 @@ static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
   mi_page_extend_free(page);
 }
 
-static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size_t block_size, size_t page_alignment) {
-  mi_page_t* page = _mi_segment_page_alloc(heap, block_size, page_alignment, heap->tld);
+static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size_t block_size, size_t page_alignment, bool guarded) {
+  mi_page_t* page = _mi_segment_page_alloc(heap, block_size, page_alignment, guarded, heap->tld);
   if (page == NULL) return NULL;
   size_t footprint = _mi_page_footprint(page);
   if (mi_unlikely(!_mi_limit_page_take(heap, footprint))) {
@@ -426,7 +426,7 @@ static mi_page_t* mi_page_queue_find_free(mi_heap_t* heap, mi_page_queue_t* pq) 
   _mi_stat_counter_increase(&heap->tld->stats.searches, searched);
   if (page == NULL) {
     _mi_heap_collect_retired(heap, false);
-    page = mi_page_fresh_alloc(heap, pq, pq->block_size, 0);
+    page = mi_page_fresh_alloc(heap, pq, pq->block_size, 0, false);
   } else {
     page->retire_expire = 0;
   }
@@ -444,7 +444,7 @@ static mi_page_t* mi_find_page(mi_heap_t* heap, size_t req_size, size_t huge_ali
       _mi_error_message(EOVERFLOW, "allocation request is too large (%zu bytes)", size);
       return NULL;
     }
-    return mi_page_fresh_alloc(heap, &heap->pages[MI_BIN_HUGE], size, huge_alignment);
+    return mi_page_fresh_alloc(heap, &heap->pages[MI_BIN_HUGE], size, huge_alignment, false);
   }
   mi_page_queue_t* pq = mi_page_queue(heap, size);
   mi_page_t* page = pq->first;
@@ -458,6 +458,86 @@ static mi_page_t* mi_find_page(mi_heap_t* heap, size_t req_size, size_t huge_ali
   return mi_page_queue_find_free(heap, pq);
 }
 
+/* ---- Sampled guard pages ------------------------------------------------------------------------ */
+/* 1 in `rate` allocations whose size is in [min, max] gets a huge-kind segment of its own, with
+ * the block right before the segment's last OS page, which is made no-access: a linear overflow
+ * faults at its first byte past the block. All the work is in the slow path: while a heap
+ * samples, its direct entries stay on the empty page (page-queue.c), so every small allocation
+ * comes here; at rate 0 (the default) the fast path is what it was. */
+
+static void mi_heap_guarded_direct_update(mi_heap_t* heap) {
+  for (size_t i = 0; i < MI_PAGES_DIRECT; i++) heap->pages_free_direct[i] = (mi_page_t*)&_mi_page_empty;
+  for (size_t bin = 0; bin < MI_BIN_HUGE; bin++) _mi_heap_queue_first_update(heap, &heap->pages[bin]);
+}
+
+/* The first sampled allocation is at a position in [1, rate] that `seed` (0: random) picks, so
+ * that threads with the same program order do not all sample the same objects. */
+static void mi_heap_guarded_arm(mi_heap_t* heap, size_t rate, size_t seed) {
+  heap->guarded_sample_rate = rate;
+  if (seed == 0) seed = (size_t)_mi_random_next(&heap->keys[1]);
+  heap->guarded_sample_count = (rate == 0 ? 0 : 1 + seed % rate);
+}
+
+void _mi_heap_guarded_init(mi_heap_t* heap) {
+  long rate = mi_option_get(mi_option_guarded_sample_rate);
+  long seed = mi_option_get(mi_option_guarded_sample_seed);
+  long min = mi_option_get(mi_option_guarded_min);
+  long max = mi_option_get(mi_option_guarded_max);
+  heap->guarded_size_min = (min < 0 ? 0 : (size_t)min);
+  heap->guarded_size_max = (max <= 0 ? SIZE_MAX : (size_t)max);
+  mi_heap_guarded_arm(heap, (rate < 0 ? 0 : (size_t)rate), (seed < 0 ? 0 : (size_t)seed));
+}
+
+static bool mi_heap_guarded_owned(mi_heap_t* heap, const char* fun) {
+  if (heap == NULL || !mi_heap_is_initialized(heap)) return false;
+  if (heap->thread_id != _mi_thread_id()) {
+    _mi_error_message(EINVAL, "%s: heap %p belongs to another thread", fun, (void*)heap);
+    return false;
+  }
+  return true;
+}
+
+void mi_heap_guarded_set_sample_rate(mi_heap_t* heap, size_t sample_rate, size_t seed) mi_attr_noexcept {
+  if (!mi_heap_guarded_owned(heap, "mi_heap_guarded_set_sample_rate")) return;
+  mi_heap_guarded_arm(heap, sample_rate, seed);
+  mi_heap_guarded_direct_update(heap);
+}
+
+void mi_heap_guarded_set_size_bound(mi_heap_t* heap, size_t min, size_t max) mi_attr_noexcept {
+  if (!mi_heap_guarded_owned(heap, "mi_heap_guarded_set_size_bound")) return;
+  heap->guarded_size_min = min;
+  heap->guarded_size_max = (max == 0 ? SIZE_MAX : max);
+}
+
+static bool mi_heap_guarded_sample(mi_heap_t* heap, size_t size) {
+  if (size < heap->guarded_size_min || size > heap->guarded_size_max) return false;
+  if (--heap->guarded_sample_count != 0) return false;
+  heap->guarded_sample_count = heap->guarded_sample_rate;
+  return true;
+}
+
+/* NULL when no guarded segment could be had: the caller serves the request as usual. */
+static mi_page_t* mi_heap_guarded_page_alloc(mi_heap_t* heap, size_t size) {
+  if (size > MI_MAX_ALLOC_SIZE) return NULL;
+  size_t bsize = size + MI_PADDING_SIZE;
+  if (bsize < sizeof(mi_block_t)) bsize = sizeof(mi_block_t); /* the free list links through it */
+  /* precise: the guard starts at the first byte past the block, at the cost of blocks aligned
+   * only as their size is (a 13-byte block at an odd address) */
+  if (!mi_option_is_enabled(mi_option_guarded_precise)) bsize = _mi_align_up(bsize, MI_MAX_ALIGN_SIZE);
+  return mi_page_fresh_alloc(heap, &heap->pages[MI_BIN_HUGE], bsize, 0, true);
+}
+
+/* The page a sampling heap serves `size` from without the rest of the slow path: a guarded one
+ * for a sampled allocation, else the size class's first page while it has a free block (what
+ * the fast path would have taken: the whole slow path on every small allocation more than
+ * doubled cfrac's time at rate 1000). NULL: the usual slow path. */
+static mi_decl_noinline mi_page_t* mi_heap_guarded_page(mi_heap_t* heap, size_t size) {
+  if (mi_heap_guarded_sample(heap, size)) return mi_heap_guarded_page_alloc(heap, size);
+  if (size > MI_SMALL_SIZE_MAX - MI_PADDING_SIZE) return NULL;
+  mi_page_t* first = mi_page_queue(heap, size + MI_PADDING_SIZE)->first;
+  return (first != NULL && first->free != NULL ? first : NULL);
+}
+
 /* The allocation slow path: reached when the first page of the size class has no free block,
  * for sizes above MI_SMALL_SIZE_MAX, and on a thread's very first allocation. */
 void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_alignment) {
@@ -467,6 +547,11 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
       errno = ENOMEM;
       return NULL;
     }
+  }
+  mi_page_t* page = NULL;
+  if (mi_unlikely(heap->guarded_sample_rate != 0) && huge_alignment == 0) {
+    page = mi_heap_guarded_page(heap, size);
+    if (page != NULL) goto found; /* one call of _mi_page_malloc here: more change its inlining elsewhere */
   }
   _mi_deferred_free(heap, false);
   _mi_heap_delayed_free_partial(heap);
@@ -478,7 +563,7 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
     _mi_segments_collect(heap->tld, false);
   }
 
-  mi_page_t* page = mi_find_page(heap, size, huge_alignment);
+  page = mi_find_page(heap, size, huge_alignment);
   if (mi_unlikely(page == NULL) && size <= MI_MAX_ALLOC_SIZE) {
     /* out of memory: give back what we can and try once more */
     mi_heap_collect(heap, true);
@@ -489,5 +574,6 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
     errno = ENOMEM;
     return NULL;
   }
+found:
   return _mi_page_malloc(heap, page, size, zero);
 }

@@ -139,9 +139,7 @@ static uint8_t* mi_segment_page_area(const mi_segment_t* segment, const mi_page_
     p += segment->segment_info_size;
     psize -= segment->segment_info_size;
   }
-#if MI_GUARD_PAGES
-  psize -= _mi_os_page_size(); /* the page's last OS page is its guard */
-#endif
+  if (MI_GUARD_PAGES || segment->guarded) psize -= _mi_os_page_size(); /* the page's last OS page is its guard */
   *area_size = psize;
   return p;
 }
@@ -400,6 +398,8 @@ static void mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
 #if MI_GUARD_PAGES
     /* the slots' next segment may put its pages where these guards are */
     (void)_mi_os_unprotect(mem.start, mem.size);
+#else
+    if (segment->guarded) (void)_mi_os_unprotect((uint8_t*)segment + segment->segment_size - _mi_os_page_size(), _mi_os_page_size());
 #endif
     _mi_arena_free(&mem, &tld->stats);
     return;
@@ -554,8 +554,9 @@ static bool mi_segment_from_arena(mi_page_kind_t kind, size_t page_alignment, in
 }
 
 /* A new segment for pages of `kind`; `huge_size` > 0 sizes a huge segment for one block placed
- * at `page_alignment` (0 = no special alignment). */
-static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, int req_arena_id, mi_tld_t* tld) {
+ * at `page_alignment` (0 = no special alignment), or (`guarded`) so that it ends where the
+ * segment's last OS page, made no-access, begins. */
+static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, bool guarded, int req_arena_id, mi_tld_t* tld) {
   size_t capacity = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGES_PER_SEGMENT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGES_PER_SEGMENT : 1);
   size_t meta_size = mi_segment_info_size(capacity); /* header and its guard: fixed per kind */
   size_t info_size = meta_size;                      /* where page 0's blocks start */
@@ -570,16 +571,22 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
       info_size = _mi_align_up(info_size, page_alignment);
     }
     if (huge_size > MI_MAX_ALLOC_SIZE - info_size - page_alignment - MI_SEGMENT_SIZE) return NULL;
+    if (guarded) {
+      /* the block's end is the guard's start; the block is as aligned as its size (an object's
+       * size is a multiple of its alignment), so 16-byte rounded sizes keep malloc's alignment */
+      info_size = _mi_align_up(info_size + huge_size, _mi_os_page_size()) - huge_size;
+    }
 #if MI_GUARD_PAGES
-    if (page_alignment == 0) info_size = mi_segment_huge_block_offset(info_size, huge_size);
+    else if (page_alignment == 0) info_size = mi_segment_huge_block_offset(info_size, huge_size);
 #endif
-    segment_size = _mi_align_up(info_size + huge_size, _mi_os_page_size()) + (MI_GUARD_PAGES ? _mi_os_page_size() : 0);
+    segment_size = _mi_align_up(info_size + huge_size, _mi_os_page_size()) + (MI_GUARD_PAGES || guarded ? _mi_os_page_size() : 0);
   }
 
   mi_segment_t* segment = NULL;
   bool is_zero = false;
   size_t zero_from = 0;
-  if (page_alignment < MI_SEGMENT_SIZE) segment = mi_segment_cache_pop(kind, segment_size, req_arena_id, tld);
+  /* a guarded segment is always fresh and never cached: its guard is placed once, at its end */
+  if (page_alignment < MI_SEGMENT_SIZE && !guarded) segment = mi_segment_cache_pop(kind, segment_size, req_arena_id, tld);
   if (segment == NULL && kind != MI_PAGE_HUGE) segment = mi_segments_shared_pop(kind, req_arena_id);
 #if MI_GUARD_PAGES
   size_t old_segment_size = (segment != NULL ? segment->segment_size : 0);
@@ -610,7 +617,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     _mi_abandoned_await_readers(); /* a pop that lost its race may still read the old link */
     memset(segment, 0, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
-    size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
+    size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE && !guarded ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
     void* p = NULL;
     is_zero = true;
@@ -653,6 +660,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   segment->mem_committed = (is_committed ? 0 : meta_size);
   segment->interior_guards = interior_guards;
   segment->guards_pending = guards_pending;
+  segment->guarded = guarded;
   segment->segment_size = segment_size;
   segment->zero_from = (zero_from > info_size ? zero_from : info_size);
   segment->segment_info_size = info_size;
@@ -673,7 +681,12 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     page->segment_idx = (uint8_t)i;
     page->is_zero_init = is_zero;
   }
-#if MI_GUARD_PAGES
+#if !MI_GUARD_PAGES
+  if (guarded && !_mi_os_protect((uint8_t*)segment + segment_size - _mi_os_page_size(), _mi_os_page_size())) {
+    mi_segment_os_free(segment, tld); /* refused (warned once): the caller serves the block unguarded */
+    return NULL;
+  }
+#else
   if (fresh) mi_segment_protect_guards(segment);
   else if (kind == MI_PAGE_HUGE) mi_segment_huge_reguard(segment, old_segment_size);
   /* other cached segments keep their guards: they are reused by their own kind only */
@@ -695,7 +708,7 @@ static void mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
   tld->segments.count--;
   _mi_stat_decrease(&tld->stats.segments, 1);
   mi_segment_commit_all(segment, tld);
-  if (!force && mi_segment_cache_push(segment, tld)) return;
+  if (!force && !segment->guarded && mi_segment_cache_push(segment, tld)) return;
   mi_segment_os_free(segment, tld);
 }
 
@@ -998,7 +1011,7 @@ static mi_page_t* mi_segment_queue_page_alloc(mi_heap_t* heap, mi_page_kind_t ki
     segment = mi_segment_queue_first_suitable(queue, heap->arena_id);
   }
   if (segment == NULL) {
-    segment = mi_segment_alloc(kind, 0, 0, heap->arena_id, tld);
+    segment = mi_segment_alloc(kind, 0, 0, false, heap->arena_id, tld);
     if (segment == NULL) return NULL;
     mi_segment_insert_in_free_queue(segment, tld);
   }
@@ -1007,11 +1020,11 @@ static mi_page_t* mi_segment_queue_page_alloc(mi_heap_t* heap, mi_page_kind_t ki
   return page;
 }
 
-mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, mi_tld_t* tld) {
+mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, bool guarded, mi_tld_t* tld) {
   mi_page_t* page;
-  if (page_alignment > MI_ALIGN_OVERALLOC_MAX || block_size > MI_LARGE_OBJ_SIZE_MAX) {
+  if (guarded || page_alignment > MI_ALIGN_OVERALLOC_MAX || block_size > MI_LARGE_OBJ_SIZE_MAX) {
     mi_segment_try_reclaim(heap, MI_PAGE_HUGE, tld);
-    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_HUGE, block_size, page_alignment, heap->arena_id, tld);
+    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_HUGE, block_size, page_alignment, guarded, heap->arena_id, tld);
     if (segment == NULL) return NULL;
     page = &segment->pages[0];
     if (!mi_segment_page_claim(segment, page, tld)) {
@@ -1024,7 +1037,7 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
     page = mi_segment_queue_page_alloc(heap, MI_PAGE_MEDIUM, &tld->segments.medium_free, tld);
   } else {
     mi_segment_try_reclaim(heap, MI_PAGE_LARGE, tld);
-    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_LARGE, 0, 0, heap->arena_id, tld);
+    mi_segment_t* segment = mi_segment_alloc(MI_PAGE_LARGE, 0, 0, false, heap->arena_id, tld);
     if (segment == NULL) return NULL;
     page = &segment->pages[0];
     if (!mi_segment_page_claim(segment, page, tld)) {

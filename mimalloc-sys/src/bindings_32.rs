@@ -468,6 +468,16 @@ extern "C" {
     pub fn mi_heap_set_memory_limit(heap: *mut mi_heap_t, bytes: usize) -> bool;
 }
 extern "C" {
+    pub fn mi_heap_guarded_set_sample_rate(
+        heap: *mut mi_heap_t,
+        sample_rate: usize,
+        seed: usize,
+    );
+}
+extern "C" {
+    pub fn mi_heap_guarded_set_size_bound(heap: *mut mi_heap_t, min: usize, max: usize);
+}
+extern "C" {
     pub fn mi_heap_get_memory_limit(heap: *const mi_heap_t) -> usize;
 }
 extern "C" {

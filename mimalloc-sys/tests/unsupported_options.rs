@@ -28,6 +28,11 @@ const SUPPORTED: &[&str] = &[
     "arena_reserve",
     "arena_purge_mult",
     "disallow_arena_alloc",
+    "guarded_min",
+    "guarded_max",
+    "guarded_precise",
+    "guarded_sample_rate",
+    "guarded_sample_seed",
 ];
 
 /// Runs the ignored helper test `name` in a child with `env`, returns its stderr.

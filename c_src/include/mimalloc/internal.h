@@ -143,7 +143,8 @@ void _mi_arenas_collect(bool force, mi_stats_t* stats);
 bool _mi_arena_memid_is_suitable(int arena, int req_arena_id); /* may a heap pinned to `req_arena_id` use this memory? */
 
 /* ---- segment.c ---------------------------------------------------------------------------- */
-mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, mi_tld_t* tld);
+void _mi_heap_guarded_init(mi_heap_t* heap); /* sampling as the guarded_* options say */
+mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, bool guarded, mi_tld_t* tld);
 void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld);
 void _mi_segment_abandon_thread(mi_tld_t* tld);
 void _mi_segments_collect(mi_tld_t* tld, bool force);

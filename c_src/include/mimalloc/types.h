@@ -252,6 +252,7 @@ typedef struct mi_segment_s {
   size_t zero_from;           /* offset from which no byte was written since the mapping (or last zeroing purge) */
   mi_page_kind_t page_kind;
   bool in_free_queue;         /* linked in its tld's small/medium free queue */
+  bool guarded;               /* huge, holding one sampled block that ends on its no-access last OS page */
   size_t interior_guards;     /* guard pages between its pages reserved from the budget (secure) */
   uint64_t guards_pending;    /* of those, the ones placed when their page is first used: bit i ends page i */
   _Atomic(uintptr_t) thread_id; /* owning thread, 0 while abandoned */
@@ -285,6 +286,10 @@ typedef struct mi_heap_s {
   size_t mem_limit;            /* bytes of pages this heap may hold, 0: no limit (limit.c) */
   size_t mem_used;             /* bytes of pages it holds, as limit.c counts them */
   int arena_id;                /* pinned to this (exclusive) arena, 0: any shared arena or the OS */
+  size_t guarded_sample_rate;  /* 1 in this many allocations in [min, max] sits before a guard page, 0: none */
+  size_t guarded_sample_count; /* allocations in range left until the next sampled one */
+  size_t guarded_size_min;
+  size_t guarded_size_max;
 } mi_heap_t;
 
 /* A sub-process: a set of threads whose abandoned segments only they adopt (each has its own
