@@ -337,7 +337,7 @@ typedef enum mi_option_e mi_option_enum_base {
   mi_option_guarded_sample_seed,      /* picks which of the first N is sampled first (0, the default: random) */
   mi_option_target_segments_per_thread, /* not supported by this build (accepted, no effect) */
   mi_option_generic_collect,          /* not supported by this build (accepted, no effect) */
-  mi_option_allow_thp,                /* Linux: 0 = no transparent huge pages for any of our memory (the `no_thp` build's default) */
+  mi_option_allow_thp,                /* Linux: 0 = no transparent huge pages for memory mapped from then on (the `no_thp` build's default; set it in the environment to cover the first arena) */
   _mi_option_last,
   /* older names of the same options */
   mi_option_large_os_pages = mi_option_allow_large_os_pages,

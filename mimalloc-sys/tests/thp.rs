@@ -66,6 +66,16 @@ fn huge_block_mapping() -> String {
 
 #[test]
 fn allow_thp_off_means_no_huge_pages_for_any_block() {
+    // SAFETY: a query without preconditions.
+    if unsafe { mi_is_redirected() } {
+        // The override build allocated through us before main (the C runtime, std's start),
+        // so the first arena was mapped under the default; a setting made now governs later
+        // mappings only. MIMALLOC_ALLOW_THP=0 or the no_thp feature cover everything.
+        eprintln!(
+            "skipped: with the override, memory was mapped before this test could set the option"
+        );
+        return;
+    }
     // SAFETY: plain option calls.
     unsafe { mi_option_set(mi_option_allow_thp, 0) };
     // small blocks: the segment holding them
