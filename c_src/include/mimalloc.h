@@ -324,7 +324,7 @@ typedef enum mi_option_e mi_option_enum_base {
   mi_option_max_segment_reclaim,      /* at most this many abandoned segments looked at per reclaim */
   mi_option_destroy_on_exit,          /* not supported by this build (accepted, no effect) */
   mi_option_arena_reserve,            /* size of the arena reserved when all are full (KiB units); doubles with each one added, up to 8x */
-  mi_option_arena_purge_mult,         /* free arena slots are purged after purge_delay times this; <= 0 also keeps empty arenas reserved */
+  mi_option_arena_purge_mult,         /* free arena slots are purged after purge_delay times this (default 1; upstream's is 10); <= 0 also keeps empty arenas reserved */
   mi_option_purge_extend_delay,       /* not supported by this build (accepted, no effect) */
   mi_option_abandoned_reclaim_on_free,/* not supported by this build (abandoned segments are adopted when a thread needs one) */
   mi_option_disallow_arena_alloc,     /* 1: segments are mapped from the OS one by one (arenas serve only heaps pinned to them) */

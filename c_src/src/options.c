@@ -103,8 +103,11 @@
 #define MI_DEFAULT_ARENA_RESERVE (1024L * 1024L) /* 1 GiB, in KiB */
 #endif
 #endif
+/* 1, not upstream's 10: a freed segment's memory is purged after purge_delay (10 ms) like a
+ * page's. With 10 (100 ms) the stress program's 8 churning threads held up to 231 MiB resident
+ * for 4 MiB live, against 160 MiB with 1 (mimalloc-stress --seconds 25, both). */
 #ifndef MI_DEFAULT_ARENA_PURGE_MULT
-#define MI_DEFAULT_ARENA_PURGE_MULT 10
+#define MI_DEFAULT_ARENA_PURGE_MULT 1
 #endif
 #ifndef MI_DEFAULT_PURGE_EXTEND_DELAY
 #define MI_DEFAULT_PURGE_EXTEND_DELAY 1

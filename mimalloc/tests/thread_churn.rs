@@ -11,7 +11,7 @@
 //! page and segment counts are back where they started.
 //!
 //! Segments given back go to their arena, which purges them only after purge_delay ×
-//! arena_purge_mult (100 ms by default, as upstream's); meanwhile a later thread reuses them
+//! arena_purge_mult (10 ms by default); meanwhile a later thread reuses them
 //! with whatever they still hold resident. Waves here are 5-8 ms apart, so that lag alone
 //! swings RSS by tens of MiB (secure builds reached 80): the test runs with
 //! arena_purge_mult = 0 (a segment given back is purged at once), since its bound is about
