@@ -506,7 +506,7 @@ int mi_reserve_huge_os_pages_at_ex(size_t pages, int numa_node, size_t timeout_m
   int err = _mi_os_alloc_huge_os_pages(size, numa_node, &p, &_mi_stats_main);
   if (err != 0) {
     _mi_warning_message("unable to reserve %zu huge (1 GiB) OS pages (error %d): %s\n", pages, err, err == ENOTSUP ? "this OS layer has none" : "the OS has not set that many aside (Linux: /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages)");
-    return (err == ENOTSUP ? ENOMEM : err);
+    return ENOMEM; /* whatever the OS said (qemu-user: EINVAL), as upstream documents */
   }
   int id = 0;
   if (!mi_arena_add(p, size, p, size, true, true, true, numa_node, exclusive, false, &id, &_mi_stats_main)) {
