@@ -606,6 +606,15 @@ void _mi_warning_message(const char* fmt, ...) {
   va_end(args);
 }
 
+#if MI_DEBUG >= 1
+/* Not through _mi_error_message: an error hook may return, and an allocator whose own
+ * consistency check failed must not go on. */
+_Noreturn void _mi_assert_fail(const char* expr, const char* file, int line, const char* func) {
+  _mi_fprintf(NULL, NULL, "mimalloc: assertion failed: %s:%d: %s: %s\n", file, line, func, expr);
+  abort();
+}
+#endif
+
 /* The error hook; argument before function, as for the output hook. */
 static _Atomic(mi_error_fun*) mi_options_error_fun;
 static _Atomic(void*) mi_options_error_arg;

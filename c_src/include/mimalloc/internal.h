@@ -56,6 +56,31 @@
 #define MI_WIN_TLS_SLOT 0
 #endif
 
+/* Assertions in three tiers, named by what they cost, switched by MI_DEBUG
+ * (c_src/README.md, "Build modes"):
+ *   _mi_assert           MI_DEBUG >= 1  cheap pre- and postconditions at a function's entry and exit
+ *   _mi_assert_internal  MI_DEBUG >= 2  the consistency of one structure (the invariant checks)
+ *   _mi_assert_expensive MI_DEBUG >= 3  walks over whole lists, queues or segments
+ * Below its tier an assertion is not compiled at all (its expression is not evaluated), so a
+ * release build's code is the same as without it. A failure is a bug in the allocator, never
+ * in the program: it is printed whatever the options say and aborts (no hook can return). */
+#if MI_DEBUG >= 1
+_Noreturn mi_decl_cold void _mi_assert_fail(const char* expr, const char* file, int line, const char* func);
+#define _mi_assert(expr) (mi_unlikely(!(expr)) ? _mi_assert_fail(#expr, __FILE__, __LINE__, __func__) : (void)0)
+#else
+#define _mi_assert(expr) ((void)0)
+#endif
+#if MI_DEBUG >= 2
+#define _mi_assert_internal(expr) _mi_assert(expr)
+#else
+#define _mi_assert_internal(expr) ((void)0)
+#endif
+#if MI_DEBUG >= 3
+#define _mi_assert_expensive(expr) _mi_assert(expr)
+#else
+#define _mi_assert_expensive(expr) ((void)0)
+#endif
+
 /* ---- init.c ------------------------------------------------------------------------------ */
 extern const mi_page_t _mi_page_empty;
 extern const mi_heap_t _mi_heap_empty;
