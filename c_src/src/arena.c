@@ -129,40 +129,67 @@ static void mi_arenas_note_expire(int64_t expire) {
 
 /* ---- Claiming and freeing slots -------------------------------------------------------------- */
 
+/* Claims one free slot that still waits for its purge: its pages are resident, so taking it
+ * saves both the purge and the page faults of touching purged memory again. */
+static bool mi_arena_try_claim_unpurged(mi_arena_t* arena, size_t* field, size_t* bit) {
+  for (size_t f = 0; f < arena->fields; f++) {
+    uintptr_t map = mi_atomic_load_relaxed(&arena->inuse[f]);
+    uintptr_t waiting;
+    while ((waiting = mi_atomic_load_relaxed(&arena->purge[f]) & ~map) != 0) {
+      size_t i = mi_bit_ctz(waiting);
+      if (mi_atomic_cas_weak_acq_rel(&arena->inuse[f], &map, map | ((uintptr_t)1 << i))) {
+        *field = f;
+        *bit = i;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/* Makes slots f:bit..bit+count, just claimed in `inuse`, ready for use: committed if asked. */
+static bool mi_arena_take(mi_arena_t* arena, size_t f, size_t bit, size_t count, bool commit, mi_arena_mem_t* mem, mi_stats_t* stats) {
+  uintptr_t mask = mi_bitmap_mask(count, bit);
+  size_t slot = f * MI_INTPTR_BITS + bit;
+  uint8_t* p = arena->start + slot * MI_SEGMENT_SIZE;
+  size_t size = count * MI_SEGMENT_SIZE;
+  /* ours now: a pending purge of these slots is moot (they are hot, reuse them as they are) */
+  atomic_fetch_and_explicit(&arena->purge[f], ~mask, memory_order_relaxed);
+  uintptr_t was_dirty = atomic_fetch_or_explicit(&arena->dirty[f], mask, memory_order_relaxed) & mask;
+  uintptr_t was_committed = mi_atomic_load_relaxed(&arena->committed[f]) & mask;
+  bool is_committed = (was_committed == mask);
+  if (!is_committed && (commit || arena->is_large)) {
+    size_t newly = mi_bit_count(mask & ~was_committed) * MI_SEGMENT_SIZE;
+    if (!_mi_os_commit(p, size, newly, stats)) {
+      atomic_fetch_and_explicit(&arena->dirty[f], ~mask | was_dirty, memory_order_relaxed);
+      atomic_fetch_and_explicit(&arena->inuse[f], ~mask, memory_order_release);
+      return false;
+    }
+    atomic_fetch_or_explicit(&arena->committed[f], mask, memory_order_relaxed);
+    is_committed = true;
+  }
+  mem->start = p;
+  mem->size = size;
+  mem->arena = arena->id;
+  mem->is_zero = (was_dirty == 0);
+  mem->is_committed = is_committed;
+  mem->is_large = arena->is_large;
+  return true;
+}
+
 static bool mi_arena_try_claim(mi_arena_t* arena, size_t count, bool commit, mi_arena_mem_t* mem, mi_stats_t* stats) {
+  size_t f, bit;
+  /* a single slot (one segment, the common case) comes from those still resident first */
+  if (count == 1 && mi_atomic_load_relaxed(&mi_arenas_purge_expire) != 0 && mi_arena_try_claim_unpurged(arena, &f, &bit)) {
+    return mi_arena_take(arena, f, bit, count, commit, mem, stats);
+  }
   size_t fields = arena->fields;
   size_t start = mi_atomic_load_relaxed(&arena->search) % fields;
   for (size_t n = 0; n < fields; n++) {
-    size_t f = (start + n) % fields;
-    size_t bit;
+    f = (start + n) % fields;
     if (!mi_bitmap_try_claim_field(&arena->inuse[f], count, &bit)) continue;
     if (n > 0) mi_atomic_store_relaxed(&arena->search, f);
-    uintptr_t mask = mi_bitmap_mask(count, bit);
-    size_t slot = f * MI_INTPTR_BITS + bit;
-    uint8_t* p = arena->start + slot * MI_SEGMENT_SIZE;
-    size_t size = count * MI_SEGMENT_SIZE;
-    /* ours now: a pending purge of these slots is moot (they are hot, reuse them as they are) */
-    atomic_fetch_and_explicit(&arena->purge[f], ~mask, memory_order_relaxed);
-    uintptr_t was_dirty = atomic_fetch_or_explicit(&arena->dirty[f], mask, memory_order_relaxed) & mask;
-    uintptr_t was_committed = mi_atomic_load_relaxed(&arena->committed[f]) & mask;
-    bool is_committed = (was_committed == mask);
-    if (!is_committed && (commit || arena->is_large)) {
-      size_t newly = mi_bit_count(mask & ~was_committed) * MI_SEGMENT_SIZE;
-      if (!_mi_os_commit(p, size, newly, stats)) {
-        atomic_fetch_and_explicit(&arena->dirty[f], ~mask | was_dirty, memory_order_relaxed);
-        atomic_fetch_and_explicit(&arena->inuse[f], ~mask, memory_order_release);
-        return false;
-      }
-      atomic_fetch_or_explicit(&arena->committed[f], mask, memory_order_relaxed);
-      is_committed = true;
-    }
-    mem->start = p;
-    mem->size = size;
-    mem->arena = arena->id;
-    mem->is_zero = (was_dirty == 0);
-    mem->is_committed = is_committed;
-    mem->is_large = arena->is_large;
-    return true;
+    return mi_arena_take(arena, f, bit, count, commit, mem, stats);
   }
   return false;
 }

@@ -26,11 +26,14 @@ static mi_subproc_t mi_subproc_default = {0, 0, true};
  * segment another thread popped meanwhile: the link is atomic (the value read is discarded
  * then), and the count orders the read before any reuse of the memory. */
 static _Atomic(size_t) mi_abandoned_readers;
-/* Bytes of empty pages that abandoned segments keep unpurged for their next owner, and the
- * most the process leaves that way: past it, a segment's pages are purged as it is abandoned
- * (a program whose exited threads' segments are never adopted keeps at most this). */
+/* Bytes of empty pages that abandoned segments keep unpurged for their next owner. The budget
+ * for them is half the memory in use (mi_memory_in_use), and at least MI_ABANDONED_UNPURGED_MIN;
+ * past it, a segment's pages are purged as it is abandoned. A program whose exited threads'
+ * segments are never adopted keeps at most that much; one whose threads come and go while much
+ * memory is live (thread-churn) has its next threads reuse those pages resident, instead of
+ * faulting them in again after a purge. */
 static _Atomic(size_t) mi_abandoned_unpurged;
-#define MI_ABANDONED_UNPURGED_MAX (64 * MI_MiB)
+#define MI_ABANDONED_UNPURGED_MIN (64 * MI_MiB)
 
 static mi_segment_t* mi_tagged_segment_ptr(uintptr_t ts) { return (mi_segment_t*)(ts & ~MI_SEGMENT_MASK); }
 
@@ -819,11 +822,17 @@ static void mi_segment_page_setup(mi_segment_t* segment, mi_page_t* page, size_t
   page->block_area = (size_t)page->reserved * page->block_size;
 }
 
+/* A free page still waiting for its purge comes first: it is resident, so taking it saves the
+ * purge and the page faults of touching purged memory again. */
 static mi_page_t* mi_segment_find_free_page(mi_segment_t* segment) {
+  mi_page_t* first = NULL;
   for (size_t i = 0; i < segment->capacity; i++) {
-    if (!segment->pages[i].segment_in_use) return &segment->pages[i];
+    mi_page_t* page = &segment->pages[i];
+    if (page->segment_in_use) continue;
+    if (page->purge_pending && !page->is_purged) return page;
+    if (first == NULL) first = page;
   }
-  return NULL;
+  return first;
 }
 
 /* Releases a page to its segment without freeing the segment itself. */
@@ -875,8 +884,10 @@ static void mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
       pending += area;
     }
   }
+  size_t budget = mi_memory_in_use() / 2;
+  if (budget < MI_ABANDONED_UNPURGED_MIN) budget = MI_ABANDONED_UNPURGED_MIN;
   if (pending > 0 && (mi_option_is_enabled(mi_option_abandoned_page_purge) ||
-                      mi_atomic_add_relaxed(&mi_abandoned_unpurged, pending) + pending > MI_ABANDONED_UNPURGED_MAX)) {
+                      mi_atomic_add_relaxed(&mi_abandoned_unpurged, pending) + pending > budget)) {
     if (!mi_option_is_enabled(mi_option_abandoned_page_purge)) mi_atomic_sub_relaxed(&mi_abandoned_unpurged, pending);
     int64_t next = 0;
     mi_segment_purge_pending(segment, true, 0, &next, tld);
@@ -912,10 +923,15 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   segment->abandoned = 0;
   mi_atomic_sub_relaxed(&mi_abandoned_unpurged, segment->abandoned_unpurged);
   segment->abandoned_unpurged = 0;
+  /* the adopter gets a whole purge delay to reuse the empty pages before it purges them */
+  int64_t reuse_by = _mi_clock_now() + mi_segment_purge_delay();
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     if (!page->segment_in_use) {
-      if (page->purge_pending) mi_segments_due_by(tld, page->purge_expire); /* ours to run now */
+      if (page->purge_pending) {
+        if (page->purge_expire < reuse_by) page->purge_expire = reuse_by;
+        mi_segments_due_by(tld, page->purge_expire);
+      }
       continue;
     }
     _mi_page_free_collect(page, false);

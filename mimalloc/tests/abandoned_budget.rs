@@ -1,6 +1,7 @@
 //! Exited threads whose segments nobody adopts: each leaves a segment with one live block and
 //! its other pages empty. Those empty pages are left unpurged for a next owner only within a
-//! process-wide budget (64 MiB), so resident memory stays bounded however many threads exit.
+//! process-wide budget (half the memory in use, at least 64 MiB: here, with little in use, 64 MiB),
+//! so resident memory stays bounded however many threads exit.
 //! All threads finish their work before any exits, so no thread needs a fresh segment (and
 //! adopts an abandoned one) once the first has exited.
 //!
