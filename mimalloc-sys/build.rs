@@ -189,6 +189,18 @@ fn option_defaults(c_src: &std::path::Path) -> Vec<(String, String)> {
     defines
 }
 
+/// The house C warning set, one flag per line of `c_src/warnings.txt` (CMake and CI read it too).
+fn house_warnings(c_src: &std::path::Path) -> Vec<String> {
+    let path = c_src.join("warnings.txt");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("mimalloc-sys: cannot read {}: {e}", path.display()))
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('-'))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Environment knobs this script reads; cargo reruns it when one changes.
 const ENV_KNOBS: &[&str] = &["MIMALLOC_SYS_CFLAGS", "MIMALLOC_SYS_WERROR", "CI"];
 
@@ -517,12 +529,15 @@ fn main() {
         .include(c_src.join("include"))
         .file(c_src.join("src/static.c"))
         .opt_level(3)
-        .warnings(true)
-        .extra_warnings(true)
-        .flag_if_supported("-Wundef")
-        .flag_if_supported("-Wstrict-prototypes")
-        .flag_if_supported("-Wshadow")
         .define("_GNU_SOURCE", None);
+    // cc's spelling of -Wall -Wextra, which it also knows for cl and clang-cl (/W4); the rest of
+    // the house set is GCC/Clang syntax. (`warnings(false)` would add -w, which silences all.)
+    build.warnings(true).extra_warnings(true);
+    if !build.get_compiler().is_like_msvc() {
+        for flag in house_warnings(&c_src) {
+            build.flag_if_supported(&flag);
+        }
+    }
     for (define, value) in feature_defines() {
         build.define(define, value);
     }
