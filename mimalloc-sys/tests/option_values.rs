@@ -141,7 +141,13 @@ fn value_forms() -> Vec<String> {
 /// `Some(None)` (empty: not set) or `None` (refused).
 type Answers = Vec<Option<Option<i64>>>;
 fn probe(values: &[String]) -> (Answers, Answers) {
-    let dir = std::env::temp_dir().join(format!("mimalloc-option-value-{}", std::process::id()));
+    // one directory per call: the tests run in parallel, and each removes its own
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "mimalloc-option-value-{}-{call}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let exe = dir.join("option-value");
     c_program::compile(&CProgram {
@@ -291,4 +297,33 @@ fn build_time_check_and_run_time_parse_agree_on_every_value_form() {
     );
     assert_eq!(counts[at("9223372036854775808")], None, "past any long");
     assert_eq!(counts[at("onn")], None);
+}
+
+/// A build with `MIMALLOC_DEFAULT_ARENA_RESERVE` or `MIMALLOC_DEFAULT_MAX_SEGMENT_RECLAIM` set
+/// (`.ci/options.sh` builds one) starts with the value the run-time parser reads from it;
+/// without, with the built-in defaults (1 GiB of arena, 128 MiB on 32-bit targets; 10).
+#[test]
+fn compiled_in_defaults_are_what_the_parser_reads() {
+    let wide = usize::BITS == 64;
+    let built_in = [if wide { 1 << 20 } else { 128 << 10 }, 10];
+    let raw = [
+        option_env!("MIMALLOC_DEFAULT_ARENA_RESERVE"),
+        option_env!("MIMALLOC_DEFAULT_MAX_SEGMENT_RECLAIM"),
+    ];
+    let values: Vec<String> = raw.iter().map(|v| v.unwrap_or("").to_string()).collect();
+    let (sizes, counts) = probe(&values);
+    let start = run_time(None);
+    for (k, answer) in [sizes[0], counts[1]].into_iter().enumerate() {
+        let expected = match (raw[k], answer) {
+            (Some(_), Some(Some(n))) => n,
+            (Some(v), None) => panic!("{v:?} was compiled in, yet the parser refuses it"),
+            _ => built_in[k],
+        };
+        assert_eq!(
+            start[k],
+            (expected, false),
+            "option {k} at start, compiled in: {:?}",
+            raw[k]
+        );
+    }
 }
