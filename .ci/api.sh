@@ -25,7 +25,8 @@ command -v g++ >/dev/null || need+=(g++)
 apt_install "${need[@]}"
 
 san=("-fsanitize=address,undefined" -fno-sanitize-recover=all -O2 -g -fno-omit-frame-pointer)
-cflags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wundef -Wstrict-prototypes -Wshadow -Werror -Ic_src/include)
+mapfile -t warn < <(grep '^-' c_src/warnings.txt) # the house warning set
+cflags=(-std=c11 -D_GNU_SOURCE "${warn[@]}" -Werror -Ic_src/include)
 export ASAN_OPTIONS="halt_on_error=1 detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 

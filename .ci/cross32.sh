@@ -65,8 +65,9 @@ kernel_runs() { # <cross gcc>
 c_bad_input() { # <cross gcc> <qemu> <sysroot> <mode name> <defines...>
   local gcc="$1" qemu="$2" sysroot="$3" mode="$4"
   shift 4
-  local exe="$work/test-bad-input-$mode"
-  run "$gcc" -std=c11 -O2 -Wall -Wextra -Wundef -Wstrict-prototypes -Wshadow -Werror -Wno-alloc-size-larger-than \
+  local exe="$work/test-bad-input-$mode" warn
+  mapfile -t warn < <(grep '^-' c_src/warnings.txt)
+  run "$gcc" -std=c11 -O2 "${warn[@]}" -Werror -Wno-alloc-size-larger-than \
     -D_GNU_SOURCE "$@" -Ic_src/include -Ic_src/test c_src/test/test-bad-input.c c_src/src/static.c \
     -o "$exe" -lpthread
   local out

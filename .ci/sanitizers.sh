@@ -70,7 +70,8 @@ if ! "$work/tsan-probe" >/dev/null 2>&1; then
 fi
 
 # The library's own warning set, as the other builds use it (warnings are errors here too).
-cflags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wundef -Wstrict-prototypes -Wshadow -Werror -Ic_src/include -O2 -g -fno-omit-frame-pointer)
+mapfile -t warn < <(grep '^-' c_src/warnings.txt)
+cflags=(-std=c11 -D_GNU_SOURCE "${warn[@]}" -Werror -Ic_src/include -O2 -g -fno-omit-frame-pointer)
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1"
 export ASAN_OPTIONS="halt_on_error=1 detect_leaks=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"

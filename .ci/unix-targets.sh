@@ -135,16 +135,17 @@ rm -f mimalloc-sys/a.o
 step "the C core for macOS and FreeBSD in every build mode, warning-free (zig cc, -Werror)"
 # zig cc does not write to -o /dev/null (it drops static.o in the current directory instead)
 zout="$(mktemp -d)"
+mapfile -t warn < <(grep '^-' c_src/warnings.txt)
 for ztarget in aarch64-macos x86_64-macos x86_64-freebsd; do
   for mode in "" "-DMI_SECURE=4" "-DMI_DEBUG=3" "-DMI_SECURE=4 -DMI_DEBUG=2" "-DMI_LOCAL_DYNAMIC_TLS=1"; do
     # shellcheck disable=SC2086 # the mode is a list of flags
-    run zigcc -target "$ztarget" -std=c11 -O2 -D_GNU_SOURCE $mode -Wall -Wextra -Wundef \
-      -Wstrict-prototypes -Wshadow -Werror -Ic_src/include -c c_src/src/static.c -o "$zout/static.o"
+    run zigcc -target "$ztarget" -std=c11 -O2 -D_GNU_SOURCE $mode "${warn[@]}" \
+      -Werror -Ic_src/include -c c_src/src/static.c -o "$zout/static.o"
   done
 done
 # FreeBSD exports malloc with the override (ELF aliases); macOS refuses it in build.rs
 run zigcc -target x86_64-freebsd -std=c11 -O2 -D_GNU_SOURCE -DMI_MALLOC_OVERRIDE=1 -fno-builtin-malloc \
-  -Wall -Wextra -Werror -Ic_src/include -c c_src/src/static.c -o "$zout/static.o"
+  "${warn[@]}" -Werror -Ic_src/include -c c_src/src/static.c -o "$zout/static.o"
 
 rm -rf "$zout"
 

@@ -58,8 +58,9 @@ echo "wine: $WINE ($("$WINE" --version))"
 PATH="$PATH:$(dirname "$(readlink -f "$WINE")"):/usr/lib/wine"
 export PATH
 
-step "C sources compile with MinGW gcc, warning-free (-Wall -Wextra -Werror)"
-MINGW_FLAGS=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wundef -Wstrict-prototypes -Wshadow -Werror -Ic_src/include)
+step "C sources compile with MinGW gcc, warning-free (c_src/warnings.txt, -Werror)"
+mapfile -t warn < <(grep '^-' c_src/warnings.txt)
+MINGW_FLAGS=(-std=c11 -D_GNU_SOURCE "${warn[@]}" -Werror -Ic_src/include)
 checked=0
 for f in c_src/src/*.c; do
   case "$f" in */prim-unix.c) echo "skipped (Unix OS layer): $f"; continue ;; esac

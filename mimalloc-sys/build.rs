@@ -16,80 +16,169 @@ const FEATURE_DEFINES: &[(&str, &str, &str)] = &[
     ("VALGRIND", "MI_TRACK_VALGRIND", "1"),
 ];
 
-/// Every option of `mi_option_t` (upstream v2 numbering), by its environment name. A build-time
-/// `MIMALLOC_DEFAULT_<NAME>` becomes the compiled-in default (`-DMI_DEFAULT_<NAME>`), so a
-/// program's settings hold from its very first allocation; `MIMALLOC_<NAME>` at run time still
-/// overrides it. Sizes (KiB internally) accept K/M/G suffixes.
-const OPTIONS: &[(&str, bool)] = &[
-    ("SHOW_ERRORS", false),
-    ("SHOW_STATS", false),
-    ("VERBOSE", false),
-    ("EAGER_COMMIT", false),
-    ("ARENA_EAGER_COMMIT", false),
-    ("PURGE_DECOMMITS", false),
-    ("ALLOW_LARGE_OS_PAGES", false),
-    ("RESERVE_HUGE_OS_PAGES", false),
-    ("RESERVE_HUGE_OS_PAGES_AT", false),
-    ("RESERVE_OS_MEMORY", true),
-    ("ABANDONED_PAGE_PURGE", false),
-    ("EAGER_COMMIT_DELAY", false),
-    ("PURGE_DELAY", false),
-    ("USE_NUMA_NODES", false),
-    ("DISALLOW_OS_ALLOC", false),
-    ("OS_TAG", false),
-    ("MAX_ERRORS", false),
-    ("MAX_WARNINGS", false),
-    ("MAX_SEGMENT_RECLAIM", false),
-    ("DESTROY_ON_EXIT", false),
-    ("ARENA_RESERVE", true),
-    ("ARENA_PURGE_MULT", false),
-    ("PURGE_EXTEND_DELAY", false),
-    ("ABANDONED_RECLAIM_ON_FREE", false),
-    ("DISALLOW_ARENA_ALLOC", false),
-    ("RETRY_ON_OOM", false),
-    ("GENERIC_COLLECT", false),
-    ("ALLOW_THP", false),
-];
-
-/// Parses a build-time option value the way the C side parses the run-time environment.
-fn parse_option_value(name: &str, value: &str, is_size: bool) -> i64 {
-    let v = value.trim();
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => return 1,
-        "0" | "false" | "no" | "off" => return 0,
-        _ => {}
-    }
-    if is_size {
-        let lower = v.to_ascii_lowercase();
-        let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-        let suffix = &lower[digits.len()..];
-        let kib: i64 = match suffix.trim_end_matches('b').trim_end_matches('i') {
-            "" => 0, // plain bytes
-            "k" => 1,
-            "m" => 1024,
-            "g" => 1024 * 1024,
-            _ => panic!("MIMALLOC_DEFAULT_{name}={value}: unknown size suffix (use K, M or G)"),
-        };
-        let n: i64 = digits
-            .parse()
-            .unwrap_or_else(|_| panic!("MIMALLOC_DEFAULT_{name}={value}: not a size"));
-        return if kib == 0 { (n + 1023) / 1024 } else { n * kib };
-    }
-    v.parse().unwrap_or_else(|_| {
-        panic!("MIMALLOC_DEFAULT_{name}={value}: expected an integer or on/off")
-    })
+/// One entry of `c_src/src/options.def`, the option table the C side is compiled from.
+struct OptionEntry {
+    /// The name in capitals: `MIMALLOC_DEFAULT_<NAME>` here, `MI_DEFAULT_<NAME>` in C.
+    upper: String,
+    /// A size: the value syntax takes K/M/G/T suffixes and the C value is in KiB.
+    in_kib: bool,
+    /// The `supported` column is literally `false`: the option has no effect in any build.
+    unsupported: bool,
 }
 
-/// The compiled-in defaults the build environment asks for.
-fn option_defaults() -> Vec<(String, String)> {
-    let mut defines = Vec::new();
-    for (name, is_size) in OPTIONS {
-        let var = format!("MIMALLOC_DEFAULT_{name}");
+/// The option table, read from the file options.c includes, so this script accepts exactly the
+/// options the C side has, with their units.
+fn option_table(c_src: &std::path::Path) -> Vec<OptionEntry> {
+    let path = c_src.join("src/options.def");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("mimalloc-sys: cannot read {}: {e}", path.display()));
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("MI_OPTION("))
+        .map(|entry| {
+            let cols: Vec<&str> = entry
+                .trim_end_matches(')')
+                .split(',')
+                .map(str::trim)
+                .collect();
+            assert!(
+                cols.len() == 6 && matches!(cols[4], "NUM" | "KIB"),
+                "mimalloc-sys: options.def: malformed entry MI_OPTION({entry}"
+            );
+            OptionEntry {
+                upper: cols[2].to_string(),
+                in_kib: cols[4] == "KIB",
+                unsupported: cols[5] == "false",
+            }
+        })
+        .collect()
+}
+
+/// The target's `LONG_MAX`, the bound on every option value: `long` is 32 bits on Windows
+/// (LLP64) and on 32-bit targets, 64 bits elsewhere.
+fn target_long_max() -> i64 {
+    let width = env::var("CARGO_CFG_TARGET_POINTER_WIDTH").unwrap_or_default();
+    if target_is_windows() || width == "32" {
+        i64::from(i32::MAX)
+    } else {
+        i64::MAX
+    }
+}
+
+/// Reads each value with the C parser itself: `c_src/test/option-value.c` (which includes the
+/// parser of options.c) compiled for the build machine, told the target's `LONG_MAX`. One
+/// answer per value: `Some(Some(n))`, `Some(None)` for an empty value (not set), `None` for a
+/// value the run-time parser would refuse.
+fn parse_with_c(c_src: &std::path::Path, values: &[(bool, &str)]) -> Vec<Option<Option<i64>>> {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let host = env::var("HOST").expect("cargo sets HOST");
+    let compiler = cc::Build::new()
+        .target(&host)
+        .host(&host)
+        .opt_level(1)
+        .cargo_metadata(false)
+        .std("c11")
+        .get_compiler();
+    let exe = out.join(if host.contains("windows") {
+        "option-value.exe"
+    } else {
+        "option-value"
+    });
+    let mut cmd = compiler.to_command();
+    cmd.arg(c_src.join("test/option-value.c"));
+    if compiler.is_like_msvc() {
+        cmd.arg(format!("/Fe{}", exe.display()));
+    } else {
+        cmd.arg("-o").arg(&exe);
+    }
+    let hint = "checking MIMALLOC_DEFAULT_* needs a C compiler for the build machine (set HOST_CC)";
+    let built = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("mimalloc-sys: {hint}: {e}"));
+    assert!(
+        built.status.success(),
+        "mimalloc-sys: {hint}: compiling option-value.c failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let mut run = std::process::Command::new(&exe);
+    run.arg(target_long_max().to_string());
+    for (in_kib, value) in values {
+        run.arg(if *in_kib { "KIB" } else { "NUM" }).arg(value);
+    }
+    let ran = run
+        .output()
+        .unwrap_or_else(|e| panic!("mimalloc-sys: {hint}: running option-value failed: {e}"));
+    let answers: Vec<Option<Option<i64>>> = String::from_utf8_lossy(&ran.stdout)
+        .lines()
+        .map(|line| match line {
+            "invalid" => None,
+            "empty" => Some(None),
+            _ => Some(Some(
+                line.strip_prefix("ok ")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("mimalloc-sys: option-value answered {line:?}")),
+            )),
+        })
+        .collect();
+    assert!(
+        ran.status.success() && answers.len() == values.len(),
+        "mimalloc-sys: option-value did not answer for every value ({})",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    answers
+}
+
+/// The compiled-in defaults the build environment asks for: `MIMALLOC_DEFAULT_<NAME>` for any
+/// option of the table becomes `-DMI_DEFAULT_<NAME>`, so a program's settings hold from its
+/// very first allocation; `MIMALLOC_<NAME>` at run time still overrides it. A value is read by
+/// the run-time parser (see `parse_with_c`), and one it would refuse fails the build here
+/// rather than being ignored, with a warning few would see, by every run of the program.
+fn option_defaults(c_src: &std::path::Path) -> Vec<(String, String)> {
+    let mut requested = Vec::new();
+    for option in option_table(c_src) {
+        let var = format!("MIMALLOC_DEFAULT_{}", option.upper);
         println!("cargo:rerun-if-env-changed={var}");
         if let Ok(value) = env::var(&var) {
-            let v = parse_option_value(name, &value, *is_size);
-            println!("cargo:warning=mimalloc-sys: option default {name} = {v} (from {var})");
-            defines.push((format!("MI_DEFAULT_{name}"), v.to_string()));
+            requested.push((option, var, value));
+        }
+    }
+    let mut defines = Vec::new();
+    if !requested.is_empty() {
+        let values: Vec<(bool, &str)> = requested
+            .iter()
+            .map(|(option, _, value)| (option.in_kib, value.as_str()))
+            .collect();
+        let answers = parse_with_c(c_src, &values);
+        for ((option, var, value), answer) in requested.iter().zip(answers) {
+            let unit = if option.in_kib { " KiB" } else { "" };
+            let syntax = if option.in_kib {
+                "a size: a number of bytes, or with a K, M, G or T suffix (KiB, MiB, GiB, TiB and KB, ... too), \
+                 at most the target's LONG_MAX KiB"
+            } else {
+                "an integer within the target's long, or on/off, true/false, yes/no"
+            };
+            match answer {
+                None => {
+                    panic!("mimalloc-sys: {var}={value:?} is not a valid value: expected {syntax}")
+                }
+                Some(None) => {
+                    println!(
+                        "cargo:warning=mimalloc-sys: {var} is empty: the built-in default stays"
+                    )
+                }
+                Some(Some(n)) => {
+                    println!(
+                        "cargo:warning=mimalloc-sys: option default {} = {n}{unit} (from {var})",
+                        option.upper
+                    );
+                    if option.unsupported {
+                        println!(
+                            "cargo:warning=mimalloc-sys: option {} is not supported by this build: {var} has no effect",
+                            option.upper
+                        );
+                    }
+                    defines.push((format!("MI_DEFAULT_{}", option.upper), format!("({n})")));
+                }
+            }
         }
     }
     // `no_thp` (as in crates.io libmimalloc-sys): no transparent huge pages for any block,
@@ -98,6 +187,18 @@ fn option_defaults() -> Vec<(String, String)> {
         defines.push(("MI_DEFAULT_ALLOW_THP".to_string(), "0".to_string()));
     }
     defines
+}
+
+/// The house C warning set, one flag per line of `c_src/warnings.txt` (CMake and CI read it too).
+fn house_warnings(c_src: &std::path::Path) -> Vec<String> {
+    let path = c_src.join("warnings.txt");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("mimalloc-sys: cannot read {}: {e}", path.display()))
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('-'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Environment knobs this script reads; cargo reruns it when one changes.
@@ -390,9 +491,9 @@ fn link_system_library(c_src: &std::path::Path) -> bool {
     .filter(|f| feature(f))
     .collect();
     if !ignored.is_empty()
-        || OPTIONS
+        || option_table(c_src)
             .iter()
-            .any(|(n, _)| env::var_os(format!("MIMALLOC_DEFAULT_{n}")).is_some())
+            .any(|o| env::var_os(format!("MIMALLOC_DEFAULT_{}", o.upper)).is_some())
     {
         println!(
             "cargo:warning=mimalloc-sys: linking the installed library; the features {ignored:?} and any \
@@ -413,6 +514,11 @@ fn main() {
     let c_src = c_src_dir();
     rerun_triggers(&c_src);
     check_target();
+    // the option_values test checks this against the target's real c_long
+    println!(
+        "cargo:rustc-env=MIMALLOC_SYS_TARGET_LONG_MAX={}",
+        target_long_max()
+    );
     if link_system_library(&c_src) {
         return;
     }
@@ -423,16 +529,19 @@ fn main() {
         .include(c_src.join("include"))
         .file(c_src.join("src/static.c"))
         .opt_level(3)
-        .warnings(true)
-        .extra_warnings(true)
-        .flag_if_supported("-Wundef")
-        .flag_if_supported("-Wstrict-prototypes")
-        .flag_if_supported("-Wshadow")
         .define("_GNU_SOURCE", None);
+    // cc's spelling of -Wall -Wextra, which it also knows for cl and clang-cl (/W4); the rest of
+    // the house set is GCC/Clang syntax. (`warnings(false)` would add -w, which silences all.)
+    build.warnings(true).extra_warnings(true);
+    if !build.get_compiler().is_like_msvc() {
+        for flag in house_warnings(&c_src) {
+            build.flag_if_supported(&flag);
+        }
+    }
     for (define, value) in feature_defines() {
         build.define(define, value);
     }
-    for (define, value) in option_defaults() {
+    for (define, value) in option_defaults(&c_src) {
         build.define(&define, value.as_str());
     }
     target_settings(&mut build);

@@ -6,6 +6,7 @@
  * messages live in fixed stack buffers, and output goes straight to the registered hook. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
+#include "options-parse.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -15,7 +16,8 @@
 /* ---- Defaults ----------------------------------------------------------------------------- */
 /* A build replaces any default with -DMI_DEFAULT_<UPPERNAME>=value (size options in KiB).
  * The preprocessor cannot test whether a pasted name is defined, so each default needs its
- * own #ifndef; MI_OPTION_ENTRY below pastes the names so the table cannot pick the wrong one. */
+ * own #ifndef; the table (options.def) pastes the names so an entry cannot pick the wrong one,
+ * and an option without a default here does not compile. */
 
 #if MI_DEBUG > 0 || MI_SECURE > 0
 #define MI_OPTIONS_SHOW_ERRORS_BUILD 1 /* debug and secure builds exist to be told about errors */
@@ -173,8 +175,8 @@ typedef struct mi_option_desc_s {
   bool supported;       /* false: accepted for compatibility, has no effect in this build */
 } mi_option_desc_t;
 
-#define MI_OPTION_ENTRY(name, UPPER, legacy, in_kib, supported) \
-  [mi_option_##name] = {MI_DEFAULT_##UPPER, MI_OPTION_UNREAD, #name, legacy, in_kib, supported}
+#define MI_OPTION_IN_KIB_NUM false
+#define MI_OPTION_IN_KIB_KIB true
 
 /* Options whose effect exists on some systems only. */
 #if defined(__APPLE__)
@@ -193,129 +195,29 @@ typedef struct mi_option_desc_s {
 #define MI_OPTION_THP_SUPPORTED false
 #endif
 
-/* The last column says whether the option does anything in this build. An option implemented
- * later flips it to true here (and its "not supported" note in mimalloc.h and the docs goes);
- * the rest is derived from it: the verbose listing, the warning when one is set from the
- * environment, _mi_option_is_supported. */
+/* The entries come from options.def. Its `supported` column says whether the option does
+ * anything in this build: an option implemented later flips it to true there (and its "not
+ * supported" note in mimalloc.h and the docs goes); the rest is derived from it: the verbose
+ * listing, the warning when one is set from the environment, _mi_option_is_supported. */
+#define MI_OPTION(num, name, UPPER, legacy, unit, supported) \
+  [mi_option_##name] = {MI_DEFAULT_##UPPER, MI_OPTION_UNREAD, #name, legacy, MI_OPTION_IN_KIB_##unit, supported},
 static mi_option_desc_t mi_options_table[] = {
-  MI_OPTION_ENTRY(show_errors, SHOW_ERRORS, NULL, false, true),
-  MI_OPTION_ENTRY(show_stats, SHOW_STATS, NULL, false, true),
-  MI_OPTION_ENTRY(verbose, VERBOSE, NULL, false, true),
-  MI_OPTION_ENTRY(eager_commit, EAGER_COMMIT, NULL, false, true),
-  MI_OPTION_ENTRY(arena_eager_commit, ARENA_EAGER_COMMIT, "eager_region_commit", false, true),
-  MI_OPTION_ENTRY(purge_decommits, PURGE_DECOMMITS, "reset_decommits", false, true),
-  MI_OPTION_ENTRY(allow_large_os_pages, ALLOW_LARGE_OS_PAGES, "large_os_pages", false, MI_OPTION_LARGE_PAGES_SUPPORTED),
-  MI_OPTION_ENTRY(reserve_huge_os_pages, RESERVE_HUGE_OS_PAGES, NULL, false, true),
-  MI_OPTION_ENTRY(reserve_huge_os_pages_at, RESERVE_HUGE_OS_PAGES_AT, NULL, false, true),
-  MI_OPTION_ENTRY(reserve_os_memory, RESERVE_OS_MEMORY, NULL, true, true),
-  MI_OPTION_ENTRY(deprecated_segment_cache, DEPRECATED_SEGMENT_CACHE, NULL, false, false),
-  MI_OPTION_ENTRY(deprecated_page_reset, DEPRECATED_PAGE_RESET, NULL, false, false),
-  MI_OPTION_ENTRY(abandoned_page_purge, ABANDONED_PAGE_PURGE, "abandoned_page_reset", false, true),
-  MI_OPTION_ENTRY(deprecated_segment_reset, DEPRECATED_SEGMENT_RESET, NULL, false, false),
-  MI_OPTION_ENTRY(eager_commit_delay, EAGER_COMMIT_DELAY, NULL, false, true),
-  MI_OPTION_ENTRY(purge_delay, PURGE_DELAY, "reset_delay", false, true),
-  MI_OPTION_ENTRY(use_numa_nodes, USE_NUMA_NODES, NULL, false, false),
-  MI_OPTION_ENTRY(disallow_os_alloc, DISALLOW_OS_ALLOC, "limit_os_alloc", false, true),
-  MI_OPTION_ENTRY(os_tag, OS_TAG, NULL, false, MI_OPTION_OS_TAG_SUPPORTED),
-  MI_OPTION_ENTRY(max_errors, MAX_ERRORS, NULL, false, true),
-  MI_OPTION_ENTRY(max_warnings, MAX_WARNINGS, NULL, false, true),
-  MI_OPTION_ENTRY(max_segment_reclaim, MAX_SEGMENT_RECLAIM, NULL, false, true),
-  MI_OPTION_ENTRY(destroy_on_exit, DESTROY_ON_EXIT, NULL, false, false),
-  MI_OPTION_ENTRY(arena_reserve, ARENA_RESERVE, NULL, true, true),
-  MI_OPTION_ENTRY(arena_purge_mult, ARENA_PURGE_MULT, NULL, false, true),
-  MI_OPTION_ENTRY(purge_extend_delay, PURGE_EXTEND_DELAY, NULL, false, false),
-  MI_OPTION_ENTRY(abandoned_reclaim_on_free, ABANDONED_RECLAIM_ON_FREE, NULL, false, false),
-  MI_OPTION_ENTRY(disallow_arena_alloc, DISALLOW_ARENA_ALLOC, NULL, false, true),
-  MI_OPTION_ENTRY(retry_on_oom, RETRY_ON_OOM, NULL, false, false),
-  MI_OPTION_ENTRY(visit_abandoned, VISIT_ABANDONED, NULL, false, false),
-  MI_OPTION_ENTRY(guarded_min, GUARDED_MIN, NULL, false, true),
-  MI_OPTION_ENTRY(guarded_max, GUARDED_MAX, NULL, false, true),
-  MI_OPTION_ENTRY(guarded_precise, GUARDED_PRECISE, NULL, false, true),
-  MI_OPTION_ENTRY(guarded_sample_rate, GUARDED_SAMPLE_RATE, NULL, false, true),
-  MI_OPTION_ENTRY(guarded_sample_seed, GUARDED_SAMPLE_SEED, NULL, false, true),
-  MI_OPTION_ENTRY(target_segments_per_thread, TARGET_SEGMENTS_PER_THREAD, NULL, false, false),
-  MI_OPTION_ENTRY(generic_collect, GENERIC_COLLECT, NULL, false, false),
-  MI_OPTION_ENTRY(allow_thp, ALLOW_THP, NULL, false, MI_OPTION_THP_SUPPORTED),
+#include "options.def"
 };
-#undef MI_OPTION_ENTRY
+#undef MI_OPTION
 
-/* Designated entries cannot land on the wrong member; this catches a member added to the enum
- * at the end without an entry. One added in the middle leaves a NULL name, which
- * _mi_options_init reports. */
+/* mimalloc.h's enum is the API and the table is written apart from it: every member must have
+ * the table's number, and no member may lack an entry. */
+#define MI_OPTION(num, name, UPPER, legacy, unit, supported) \
+  _Static_assert(mi_option_##name == (num), "options.def: mi_option_" #name " has another number in mimalloc.h");
+#include "options.def"
+#undef MI_OPTION
 _Static_assert(sizeof(mi_options_table) / sizeof(mi_options_table[0]) == _mi_option_last,
-               "one table entry per mi_option_t member");
+               "one options.def entry per mi_option_t member");
 
 static bool mi_options_valid(mi_option_t option) { return (int)option >= 0 && (int)option < (int)_mi_option_last; }
 
 /* ---- Reading the environment -------------------------------------------------------------- */
-
-static char mi_options_upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
-static bool mi_options_is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-static bool mi_options_word_is(const char* s, const char* upper_word) {
-  while (*s != 0 && mi_options_upper(*s) == *upper_word) {
-    s++;
-    upper_word++;
-  }
-  return *s == 0 && *upper_word == 0;
-}
-
-/* Parse a trimmed environment value: a decimal integer (optionally signed), one of the words
- * TRUE/YES/ON (1) or FALSE/NO/OFF (0) in any case, or, for a size option, a non-negative
- * number with an optional K/M/G/T suffix and optional B or iB ("4GiB", "512k", "100B").
- * A size without a unit is in bytes and is rounded up to whole KiB. */
-static bool mi_options_parse(const char* s, bool in_kib, long* result) {
-  if (mi_options_word_is(s, "TRUE") || mi_options_word_is(s, "YES") || mi_options_word_is(s, "ON")) {
-    *result = 1;
-    return true;
-  }
-  if (mi_options_word_is(s, "FALSE") || mi_options_word_is(s, "NO") || mi_options_word_is(s, "OFF")) {
-    *result = 0;
-    return true;
-  }
-  bool negative = false;
-  if (*s == '-' || *s == '+') {
-    negative = (*s == '-');
-    s++;
-  }
-  if (*s < '0' || *s > '9') return false;
-  long v = 0;
-  for (; *s >= '0' && *s <= '9'; s++) {
-    int digit = *s - '0';
-    if (v > (LONG_MAX - digit) / 10) return false; /* too large for a long: garbage, not wrapped */
-    v = v * 10 + digit;
-  }
-  if (!in_kib) {
-    if (*s != 0) return false;
-    *result = (negative ? -v : v);
-    return true;
-  }
-  if (negative) return false; /* a negative size means nothing */
-  long kib_per_unit = 0;      /* 0: the number is in bytes */
-  switch (mi_options_upper(*s)) {
-    case 'K': kib_per_unit = 1; break;
-    case 'M': kib_per_unit = 1024L; break;
-    case 'G': kib_per_unit = 1024L * 1024L; break;
-    case 'T': kib_per_unit = 1024L * 1024L * 1024L; break;
-    default: break;
-  }
-  if (kib_per_unit != 0) {
-    s++;
-    if (mi_options_upper(*s) == 'I') {
-      s++;
-      if (mi_options_upper(*s) != 'B') return false; /* "4Gi" is not a unit */
-    }
-  }
-  if (mi_options_upper(*s) == 'B') s++;
-  if (*s != 0) return false;
-  if (kib_per_unit == 0) {
-    *result = v / 1024 + (v % 1024 != 0 ? 1 : 0);
-  } else {
-    if (v > LONG_MAX / kib_per_unit) return false;
-    *result = v * kib_per_unit;
-  }
-  return true;
-}
 
 /* MIMALLOC_<NAME> with the name uppercased; false if it does not fit (it always does). */
 static bool mi_options_var_name(const char* name, char* var, size_t var_size) {
@@ -327,8 +229,7 @@ static bool mi_options_var_name(const char* name, char* var, size_t var_size) {
   return true;
 }
 
-/* The value of `var`, trimmed; false when unset or empty (`MIMALLOC_X=` is how a shell unsets
- * a variable for one command). */
+/* The value of `var`, trimmed; false when unset or empty. */
 static bool mi_options_getenv(const char* var, char* value, size_t value_size) {
   if (!_mi_prim_getenv(var, value, value_size)) return false;
   size_t vlen = strlen(value);
@@ -338,21 +239,17 @@ static bool mi_options_getenv(const char* var, char* value, size_t value_size) {
     memcpy(value + value_size - 4, "...", 4);
     return true;
   }
-  while (vlen > 0 && mi_options_is_space(value[vlen - 1])) value[--vlen] = 0;
-  size_t start = 0;
-  while (mi_options_is_space(value[start])) start++;
-  if (start > 0) memmove(value, value + start, vlen - start + 1);
-  return value[0] != 0;
+  return mi_options_trim(value);
 }
 
 /* A size setting outside the option table (MIMALLOC_MEMORY_LIMIT): the same value syntax as a
  * size option, in bytes. An unparsable value is reported and ignored. */
 bool _mi_options_env_size(const char* var, size_t* bytes) {
-  char value[128];
+  char value[MI_OPTIONS_VALUE_SIZE];
   if (!mi_options_getenv(var, value, sizeof(value))) return false;
-  long kib;
+  long long kib;
   const unsigned long long max_kib = SIZE_MAX / 1024;
-  if (!mi_options_parse(value, true, &kib) || kib < 0 || (unsigned long long)kib > max_kib) {
+  if (!mi_options_parse(value, true, LONG_MAX, &kib) || kib < 0 || (unsigned long long)kib > max_kib) {
     _mi_warning_message("environment variable %s has an invalid value: %s\n", var, value);
     return false;
   }
@@ -370,21 +267,21 @@ static void mi_options_mark_read(mi_option_desc_t* desc) {
  * which may be this very option. */
 static mi_decl_noinline mi_decl_cold void mi_options_read_env(mi_option_desc_t* desc) {
   char var[2][64];
-  char value[128];
+  char value[MI_OPTIONS_VALUE_SIZE];
   const char* names[2] = {desc->name, desc->legacy};
   for (int i = 0; i < 2; i++) {
     if (names[i] == NULL || !mi_options_var_name(names[i], var[i], sizeof(var[i]))) continue;
     if (!mi_options_getenv(var[i], value, sizeof(value))) continue;
-    long parsed;
-    if (mi_options_parse(value, desc->in_kib, &parsed)) {
-      mi_atomic_store_relaxed(&desc->value, parsed);
+    long long parsed;
+    if (mi_options_parse(value, desc->in_kib, LONG_MAX, &parsed)) {
+      mi_atomic_store_relaxed(&desc->value, (long)parsed); /* within LONG_MAX by the parse */
       mi_atomic_store_release(&desc->source, (int)MI_OPTION_ENV);
       if (!desc->supported) {
         _mi_warning_message("option '%s' is not supported by this build: %s=%s is accepted and has no effect\n",
                             desc->name, var[i], value);
       }
       if (i == 1) {
-        _mi_warning_message("environment variable %s is deprecated; use %s (the value %ld is used)\n", var[1],
+        _mi_warning_message("environment variable %s is deprecated; use %s (the value %lld is used)\n", var[1],
                             var[0], parsed);
       }
     } else {

@@ -147,3 +147,47 @@ fn output_goes_to_the_registered_function() {
     let st = mimalloc::stats();
     assert_eq!(st.mmap_calls, 0, "reset restarts counters");
 }
+
+/// `mi_options_print` lines, kept in a fixed buffer: the output function runs inside the
+/// allocator, so it does not allocate.
+static LISTING: Mutex<([u8; 8192], usize)> = Mutex::new(([0; 8192], 0));
+
+fn keep_listing(msg: &str) {
+    let mut l = LISTING.lock().unwrap_or_else(|e| e.into_inner());
+    let (buf, len) = &mut *l;
+    let n = msg.len().min(buf.len() - *len);
+    buf[*len..*len + n].copy_from_slice(&msg.as_bytes()[..n]);
+    *len += n;
+}
+
+#[test]
+fn typed_options_name_the_c_table_entry_of_their_number() {
+    let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    mimalloc::set_output(Some(keep_listing));
+    // SAFETY: prints every option through the registered output, in mi_option_t order.
+    unsafe { mimalloc_sys::mi_options_print() };
+    mimalloc::set_output(None);
+    let l = LISTING.lock().unwrap_or_else(|e| e.into_inner());
+    let text = std::str::from_utf8(&l.0[..l.1]).expect("ASCII listing");
+    // "mimalloc: option 'purge_delay': 10 (default)": the C table's names, by number
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.split('\'').nth(1))
+        .collect();
+    assert_eq!(
+        names.len(),
+        mimalloc_sys::_mi_option_last as usize,
+        "one line per option: {text}"
+    );
+    let mut last = None;
+    for opt in MiOption::ALL {
+        let n = opt.raw() as usize;
+        assert_eq!(
+            opt.env_var(),
+            format!("MIMALLOC_{}", names[n].to_ascii_uppercase()),
+            "{opt:?} is option {n}"
+        );
+        assert!(last < Some(n), "MiOption::ALL is in numbering order");
+        last = Some(n);
+    }
+}

@@ -78,9 +78,12 @@ pub fn compile(program: &CProgram) {
     for (name, value) in program.defines {
         build.define(name, *value);
     }
-    for flag in ["-Wundef", "-Wstrict-prototypes", "-Wshadow"]
-        .iter()
-        .chain(program.flags)
+    let house = std::fs::read_to_string(src.join("warnings.txt")).expect("read c_src/warnings.txt");
+    for flag in house
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('-'))
+        .chain(program.flags.iter().copied())
     {
         build.flag_if_supported(flag);
     }
