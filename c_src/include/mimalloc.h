@@ -8,8 +8,8 @@
  * - Every allocation function returns NULL on failure and sets errno: ENOMEM when memory (or a
  *   memory limit) runs out, for a `count * size` that overflows, and for a request above
  *   PTRDIFF_MAX bytes; EINVAL for an alignment that is not a power of two. The registered
- *   error hook (mi_register_error) hears of the same failures, a too-large request as
- *   EOVERFLOW; an overflowing `count * size` is not reported to it.
+ *   error hook (mi_register_error) hears of the same failures, a too-large request and an
+ *   overflowing `count * size` as EOVERFLOW.
  * - Functions without `heap` use the calling thread's default heap. A heap belongs to the thread
  *   that created it: only that thread may allocate in it, collect, delete or destroy it. Any
  *   thread may free any block, whichever heap it came from.
@@ -65,7 +65,8 @@ extern "C" {
  * hook). Free the block with `mi_free`. */
 mi_decl_nodiscard mi_decl_export void* mi_malloc(size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1);
 /** Allocates `count * size` bytes, zeroed, in the calling thread's default heap.
- * Failure: NULL with errno ENOMEM, also when `count * size` overflows (see `mi_malloc`). */
+ * Failure: NULL with errno ENOMEM (see `mi_malloc`), also when `count * size` overflows
+ * (EOVERFLOW to the error hook). */
 mi_decl_nodiscard mi_decl_export void* mi_calloc(size_t count, size_t size) mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1, 2);
 /** Resizes block `p` to `newsize` bytes, keeping its contents up to the smaller of the old and
  * new sizes. The result is `p` itself while the block holds `newsize` bytes and at most half of
@@ -160,12 +161,12 @@ typedef void(mi_cdecl mi_output_fun)(const char* msg, void* arg);
 mi_decl_export void mi_register_output(mi_output_fun* out, void* arg) mi_attr_noexcept;
 
 /** An error hook: hears of every error, shown or not, on the thread where it happened. `err`
- * is an errno value: ENOMEM (out of memory), EOVERFLOW (a request too large), EINVAL (an
- * invalid argument or pointer, or a heap used from a thread that does not own it), EFAULT
- * (corrupted metadata, free list or padding), EAGAIN (a double free). While a hook is
- * registered the allocator does not abort on EFAULT or EAGAIN: the hook decides, by returning
- * (the operation is refused) or by ending the process. An error raised inside the hook on the
- * same thread is printed but not handed to it again. */
+ * is an errno value: ENOMEM (out of memory), EOVERFLOW (a request too large, or an overflowing
+ * `count * size`), EINVAL (an invalid argument or pointer, or a heap used from a thread that
+ * does not own it), EFAULT (corrupted metadata, free list or padding), EAGAIN (a double free).
+ * While a hook is registered the allocator does not abort on EFAULT or EAGAIN: the hook
+ * decides, by returning (the operation is refused) or by ending the process. An error raised
+ * inside the hook on the same thread is printed but not handed to it again. */
 typedef void(mi_cdecl mi_error_fun)(int err, void* arg);
 /** Registers the error hook for the process (NULL removes it); `arg` goes to each call.
  * Messages are printed as well when the `show_errors` or `verbose` option is on. */
@@ -180,9 +181,8 @@ mi_decl_export void mi_collect(bool force) mi_attr_noexcept;
 /** `MI_MALLOC_VERSION` of the library built in. */
 mi_decl_export int mi_version(void) mi_attr_noexcept;
 /** Restarts the process-wide statistics: totals and peaks restart at the current value, event
- * counters at 0, while current values (what is live) are kept. The
- * calling thread's numbers are merged first; other threads' unmerged numbers still come in when
- * they merge. */
+ * counters at 0, while current values (what is live) are kept. The calling thread's numbers
+ * are merged first; other threads' unmerged numbers still come in when they merge. */
 mi_decl_export void mi_stats_reset(void) mi_attr_noexcept;
 /** Adds the calling thread's statistics into the process-wide ones and zeroes the thread's own.
  * A thread merges on its own when it exits. */

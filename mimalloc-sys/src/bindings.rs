@@ -18,7 +18,8 @@ extern "C" {
 }
 extern "C" {
     /** Allocates `count * size` bytes, zeroed, in the calling thread's default heap.
- Failure: NULL with errno ENOMEM, also when `count * size` overflows (see `mi_malloc`).*/
+ Failure: NULL with errno ENOMEM (see `mi_malloc`), also when `count * size` overflows
+ (EOVERFLOW to the error hook).*/
     pub fn mi_calloc(count: usize, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
@@ -162,12 +163,12 @@ extern "C" {
     pub fn mi_register_output(out: mi_output_fun, arg: *mut ::core::ffi::c_void);
 }
 /** An error hook: hears of every error, shown or not, on the thread where it happened. `err`
- is an errno value: ENOMEM (out of memory), EOVERFLOW (a request too large), EINVAL (an
- invalid argument or pointer, or a heap used from a thread that does not own it), EFAULT
- (corrupted metadata, free list or padding), EAGAIN (a double free). While a hook is
- registered the allocator does not abort on EFAULT or EAGAIN: the hook decides, by returning
- (the operation is refused) or by ending the process. An error raised inside the hook on the
- same thread is printed but not handed to it again.*/
+ is an errno value: ENOMEM (out of memory), EOVERFLOW (a request too large, or an overflowing
+ `count * size`), EINVAL (an invalid argument or pointer, or a heap used from a thread that
+ does not own it), EFAULT (corrupted metadata, free list or padding), EAGAIN (a double free).
+ While a hook is registered the allocator does not abort on EFAULT or EAGAIN: the hook
+ decides, by returning (the operation is refused) or by ending the process. An error raised
+ inside the hook on the same thread is printed but not handed to it again.*/
 pub type mi_error_fun = ::core::option::Option<
     unsafe extern "C" fn(err: ::core::ffi::c_int, arg: *mut ::core::ffi::c_void),
 >;
@@ -190,9 +191,8 @@ extern "C" {
 }
 extern "C" {
     /** Restarts the process-wide statistics: totals and peaks restart at the current value, event
- counters at 0, while current values (what is live) are kept. The
- calling thread's numbers are merged first; other threads' unmerged numbers still come in when
- they merge.*/
+ counters at 0, while current values (what is live) are kept. The calling thread's numbers
+ are merged first; other threads' unmerged numbers still come in when they merge.*/
     pub fn mi_stats_reset();
 }
 extern "C" {
