@@ -14,13 +14,16 @@
 
 #include "mimalloc.h"
 
-/* The library's own copy (alloc-new-delete.cpp) exports them from a library built with hidden
- * visibility; a program needs nothing here. */
+/** Declaration specifiers of the replacement operators: empty for a program. The library's own
+ * copy (alloc-new-delete.cpp) defines it to export them from a library built with hidden
+ * visibility. */
 #ifndef MI_NEW_DELETE_DECL
 #define MI_NEW_DELETE_DECL
 #endif
 
-/* Allocation with the C++ out-of-memory rules; `alignment` 0 means the default. */
+/** Allocates `size` bytes (aligned to `alignment`, 0 meaning the default) with the C++
+ * out-of-memory rules: while allocation fails, call the new handler and retry; without a
+ * handler, throw `std::bad_alloc`. Never returns NULL. */
 static inline void* mi_cxx_new_loop(std::size_t size, std::size_t alignment) {
   for (;;) {
     void* p = (alignment == 0 ? mi_malloc(size) : mi_malloc_aligned(size, alignment));
@@ -31,6 +34,8 @@ static inline void* mi_cxx_new_loop(std::size_t size, std::size_t alignment) {
   }
 }
 
+/** `mi_cxx_new_loop` that returns NULL instead of throwing (also when the new handler
+ * throws). */
 static inline void* mi_cxx_new_loop_nothrow(std::size_t size, std::size_t alignment) noexcept {
   try {
     return mi_cxx_new_loop(size, alignment);
@@ -39,9 +44,9 @@ static inline void* mi_cxx_new_loop_nothrow(std::size_t size, std::size_t alignm
   }
 }
 
-/* The library's mi_new family finds these (weakly, or built in) to get the same behaviour: run
- * the new handler (true), or throw std::bad_alloc, or give up with false under `nothrow` (also
- * when the handler throws). */
+/** For the library's `mi_new` family, which finds it (weakly, or built in) to get the same
+ * behaviour: runs the new handler and returns true; without a handler, throws
+ * `std::bad_alloc`, or under `nothrow` returns false (also when the handler throws). */
 extern "C" bool _mi_cxx_new_handler(bool nothrow) {
   std::new_handler handler = std::get_new_handler();
   if (handler == NULL) {
@@ -59,13 +64,19 @@ extern "C" bool _mi_cxx_new_handler(bool nothrow) {
   }
   return true;
 }
+/** For the library's `mi_new` family: throws `std::bad_alloc` (a request that can never
+ * succeed, such as an overflowing count). */
 extern "C" void _mi_cxx_throw_bad_alloc(void) { throw std::bad_alloc(); }
 
+/** Plain and array `new`: `mi_malloc` with the C++ out-of-memory rules (new handler, then
+ * `std::bad_alloc`); the nothrow forms return NULL instead. */
 MI_NEW_DELETE_DECL void* operator new(std::size_t n) { return mi_cxx_new_loop(n, 0); }
 MI_NEW_DELETE_DECL void* operator new[](std::size_t n) { return mi_cxx_new_loop(n, 0); }
 MI_NEW_DELETE_DECL void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return mi_cxx_new_loop_nothrow(n, 0); }
 MI_NEW_DELETE_DECL void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return mi_cxx_new_loop_nothrow(n, 0); }
 
+/** Every `delete` form frees with `mi_free` (NULL is ignored); sizes and alignments passed to
+ * the sized and aligned forms are not checked. */
 MI_NEW_DELETE_DECL void operator delete(void* p) noexcept { mi_free(p); }
 MI_NEW_DELETE_DECL void operator delete[](void* p) noexcept { mi_free(p); }
 MI_NEW_DELETE_DECL void operator delete(void* p, const std::nothrow_t&) noexcept { mi_free(p); }
@@ -77,6 +88,7 @@ MI_NEW_DELETE_DECL void operator delete[](void* p, std::size_t n) noexcept { mi_
 #endif
 
 #if defined(__cpp_aligned_new)
+/** Aligned `new` (C++17): `mi_malloc_aligned` with the same out-of-memory rules. */
 MI_NEW_DELETE_DECL void* operator new(std::size_t n, std::align_val_t al) { return mi_cxx_new_loop(n, static_cast<std::size_t>(al)); }
 MI_NEW_DELETE_DECL void* operator new[](std::size_t n, std::align_val_t al) { return mi_cxx_new_loop(n, static_cast<std::size_t>(al)); }
 MI_NEW_DELETE_DECL void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {

@@ -8,7 +8,7 @@
 
 #include "mimalloc.h"
 
-/* C standard and POSIX */
+/** C standard and POSIX: the `mi_` function of the same name (see each for its failures). */
 #define malloc(n) mi_malloc(n)
 #define calloc(n, c) mi_calloc(n, c)
 #define realloc(p, n) mi_realloc(p, n)
@@ -19,7 +19,8 @@
 #define aligned_alloc(a, n) mi_aligned_alloc(a, n)
 #define posix_memalign(p, a, n) mi_posix_memalign(p, a, n)
 
-/* BSD, glibc and macOS extensions */
+/** BSD, glibc and macOS extensions; `malloc_size` and `malloc_usable_size` are
+ * `mi_usable_size`, `cfree` is `mi_free`. */
 #define reallocf(p, n) mi_reallocf(p, n)
 #define reallocarray(p, c, n) mi_reallocarray(p, c, n)
 #define reallocarr(p, c, n) mi_reallocarr(p, c, n)
@@ -32,7 +33,8 @@
 #define memalign(a, n) mi_memalign(a, n)
 #define _posix_memalign(p, a, n) mi_posix_memalign(p, a, n)
 
-/* Microsoft C runtime */
+/** Microsoft C runtime: `_msize` and `_aligned_msize` are `mi_usable_size`, `_aligned_free` is
+ * `mi_free`, and the `_aligned_offset_*` forms are the `mi_*_aligned_at` ones. */
 #define _expand(p, n) mi__expand(p, n)
 #define _msize(p) mi_usable_size(p)
 #define _recalloc(p, c, n) mi_recalloc(p, c, n)

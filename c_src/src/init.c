@@ -80,7 +80,7 @@ void mi_process_init(void) mi_attr_noexcept {
 
 #if defined(_WIN32)
 /* MinGW runs .ctors/.dtors only from a `main` that GCC compiled (its call to __main): a Rust
- * or MSVC-built main never makes it, and the exit statistics were silently lost. The C
+ * or MSVC-built main never makes it, and the exit statistics would be lost. The C
  * runtime's own initializer table (.CRT$XCU) runs before every program's main, and atexit
  * puts the exit report before the runtime tears itself down. */
 #define MI_PROCESS_LOAD_ATTR
@@ -134,8 +134,10 @@ MI_PROCESS_DONE_ATTR void mi_process_done(void) mi_attr_noexcept {
 #endif
 }
 
-/* No locks are held across a fork (there are none), so the child only needs the abandoned
- * stack's reader count cleared; other threads' heaps are simply gone with their threads. */
+/* The child only needs the abandoned stack's reader count cleared; other threads' heaps are
+ * simply gone with their threads. The one lock, arena.c's mi_arena_add_lock, is held only while
+ * a thread reserves a new arena and is not reset here: a fork in that window leaves it held in
+ * the child, whose next arena reservation then waits forever. */
 void _mi_process_fork_child(void) { _mi_segments_fork_child(); }
 
 /* ---- Threads ---------------------------------------------------------------------------------- */

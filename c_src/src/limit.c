@@ -7,18 +7,17 @@
  * from a segment (page.c) until the page is cleared back into its segment: by its heap
  * (page.c, heap.c) or, abandoned, by the thread that reclaims its segment (segment.c). A page
  * the limit refuses goes back uncounted, so the total never passes the limit, not even for a
- * moment. An
- * abandoned page still counts for the process (its blocks are live) but no longer for the
- * heap that left it; a reclaimed one counts for its new heap again. Segment headers, cached
- * empty segments and pages waiting to be purged are not counted: they are the allocator's
- * own slack, which it gives back on its own schedule.
+ * moment. An abandoned page still counts for the process (its blocks are live) but no longer
+ * for the heap that left it; a reclaimed one counts for its new heap again. Segment headers,
+ * cached empty segments and pages waiting to be purged are not counted: they are the
+ * allocator's own slack, which it gives back on its own schedule.
  *
  * Counting whole pages keeps the cost off the fast paths (one relaxed atomic add per page
  * taken or cleared, a few per megabyte allocated) and makes the limit exact: a page is taken
  * only if it fits under the limit, with a compare-and-swap, so racing threads never push the
  * total past it. Allocation refused by a limit returns NULL with ENOMEM, after the caller's
- * heap gave back its retired pages and retried (_mi_malloc_generic); nothing already handed
- * out is touched, and every page cleared brings its bytes back. */
+ * heap gave back what it could (a forced collect) and retried (_mi_malloc_generic); nothing
+ * already handed out is touched, and every page cleared brings its bytes back. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 

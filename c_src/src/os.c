@@ -5,8 +5,8 @@
  *
  * Reserved and committed bytes are counted in the process-wide statistics directly (atomics),
  * never in the calling thread's: with arenas one thread commits memory that another purges,
- * and counts split over threads that have not merged yet made mi_process_info's commit
- * figure drift below what was really committed. Calls here are system calls anyway. */
+ * and counts split over threads that have not merged yet would let mi_process_info's commit
+ * figure fall below what is really committed. Calls here are system calls anyway. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
@@ -36,8 +36,8 @@ size_t _mi_os_large_page_size(void) { return mi_os_config.large_page_size; }
 /* Guard pages between the pages of a segment the process may hold at once. Each one splits a
  * mapping, costing up to two of the mappings the kernel allows a process; at that limit every
  * mmap and mprotect in the process fails with ENOMEM. A 64th of the limit keeps them to about
- * 3 % of it (Linux's default 65,530 gives 1,023); where it is raised, as upstream's
- * documentation advises for secure builds, more pages are guarded. */
+ * 3 % of it (Linux's default 65,530 gives 1,023); where an administrator raises the limit, as
+ * secure builds want, more pages are guarded. */
 size_t _mi_os_guard_budget(void) {
   size_t max = (mi_os_config.max_map_count != 0 ? mi_os_config.max_map_count : 65530);
   return max / 64;

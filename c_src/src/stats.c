@@ -2,8 +2,9 @@
  * Statistics: counters each thread keeps in its own tld without atomics, merged into the
  * process-wide `_mi_stats_main` with relaxed atomics at thread exit and on demand; the text
  * report, the versioned struct copy, the JSON form, process information and the clock.
- * Updates come from slow paths only. Nothing here allocates, except mi_stats_get_json when
- * the caller's buffer is too small (documented in mimalloc.h). */
+ * Updates come from slow paths only, except that MI_STAT 2 (debug level 2 and up) counts
+ * every allocation. Nothing here allocates, except mi_stats_get_json when the caller's buffer
+ * is too small (documented in mimalloc.h). */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
@@ -396,15 +397,15 @@ static void mi_stats_json_bins(mi_stats_json_t* j, const char* name, const mi_st
 
 /* Upstream v2.4's document (stat_version 4): the same keys in the same order, nesting and units
  * (bytes, milliseconds, plain counts), so a consumer written for it reads ours. What this
- * allocator does not have or count reads as 0: `reset`, `commit_calls` and `reset_calls` (we
- * purge, never decommit or reset apart from that), the arena keys (no arenas),
- * `malloc_guarded_count`, `pages_extended`, `pages_retire`, `page_searches_count`,
- * `_segments_reserved`, the page reclaim and re-abandon counters (we adopt whole segments:
- * mi_stats_get's `reclaimed`) and `malloc_bins` (blocks per size class are not counted; the
- * entries still carry each class's sizes). `page_committed` and `malloc_normal` are both the
- * bytes of small, medium and large pages in use (counted per page). Bins are ours, one entry
- * per size class up to and including the huge bin: more entries than upstream's 74, as the size
- * classes are finer. */
+ * allocator does not count reads as 0: `reset`, `commit_calls` and `reset_calls` (purges and
+ * decommits are counted together, as `purged` and `purge_calls`), the arena keys
+ * (`arena_count`, `arena_rollback_count`, `arena_purges`), `malloc_guarded_count`,
+ * `pages_extended`, `pages_retire`, `page_searches_count`, `_segments_reserved`, the page
+ * reclaim and re-abandon counters (we adopt whole segments: mi_stats_get's `reclaimed`) and
+ * `malloc_bins` (blocks per size class are not counted; the entries still carry each class's
+ * sizes). `page_committed` and `malloc_normal` are both the bytes of small, medium and large
+ * pages in use (counted per page). Bins are ours, one entry per size class up to and including
+ * the huge bin: more entries than upstream's 74, as the size classes are finer. */
 static void mi_stats_json_render(mi_stats_json_t* j, const mi_stats_t* st, const mi_stats_process_t* p) {
   static const mi_stat_count_t none;
   mi_stats_json_printf(j, "{\n  \"stat_version\": 4,\n  \"mimalloc_version\": %d,\n", mi_version());

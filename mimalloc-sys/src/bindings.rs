@@ -8,57 +8,103 @@ pub const MI_SMALL_WSIZE_MAX: u32 = 128;
 pub const MI_STAT_VERSION: u32 = 1;
 pub const MI_STAT_BINS: u32 = 124;
 extern "C" {
+    /** Allocates `size` bytes (not initialised) in the calling thread's default heap. `size` 0
+ gives a minimum-size block of its own. A block is aligned to 16 bytes, or for a `size` below
+ 16 to the largest power of two not above `size`.
+ Failure: NULL with errno ENOMEM, out of memory (after one forced collection of the heap and a
+ retry), refused by a memory limit, or for a `size` above PTRDIFF_MAX (EOVERFLOW to the error
+ hook). Free the block with `mi_free`.*/
     pub fn mi_malloc(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Allocates `count * size` bytes, zeroed, in the calling thread's default heap.
+ Failure: NULL with errno ENOMEM (see `mi_malloc`), also when `count * size` overflows
+ (EOVERFLOW to the error hook).*/
     pub fn mi_calloc(count: usize, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Resizes block `p` to `newsize` bytes, keeping its contents up to the smaller of the old and
+ new sizes. The result is `p` itself while the block holds `newsize` bytes and at most half of
+ it would be unused; otherwise a new block of the calling thread's default heap, and `p` is
+ freed (whichever heap or thread it came from). A growing block may get more room than asked
+ for (see `mi_usable_size`). `p` NULL: as `mi_malloc(newsize)`. `newsize` 0: `p` is freed and
+ a minimum-size block is returned, not NULL.
+ Failure: NULL with errno ENOMEM (see `mi_malloc`); `p` is untouched: still valid, same
+ contents, still the caller's to free.*/
     pub fn mi_realloc(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Resizes in place only: returns `p` when its block already holds `newsize` bytes (its usable
+ size is at least `newsize`), NULL otherwise. Nothing is moved, changed or freed either way,
+ and errno is not set (`mi__expand` sets ENOMEM). NULL for a NULL `p`.*/
     pub fn mi_expand(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Frees block `p`; NULL is ignored. Any thread may free any block. `p` must be what an
+ allocation function of this library returned (an aligned one's interior pointer included) and
+ not freed since; anything else is undefined behaviour in a release build. Checked builds
+ refuse some of it and tell the error hook: with debug level 1 or more, or any secure level, a
+ pointer this allocator never handed out is ignored (EINVAL); with debug level 2 or more, or
+ secure level 4, a pointer inside a block is ignored (EINVAL) and a double free is refused
+ (EAGAIN); a block whose padding canary was overwritten (debug level 2 or more, secure canary)
+ is reported as EFAULT. Without a registered error hook a refused double free aborts the
+ process, and so does EFAULT in debug and secure builds.*/
     pub fn mi_free(p: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    /// Same as `mi_free` (kept for source compatibility).
     pub fn mi_free_small(p: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    /** A copy of the NUL-terminated string `s` in a new block. NULL when `s` is NULL (errno not
+ set) or when out of memory (errno ENOMEM).*/
     pub fn mi_strdup(s: *const ::core::ffi::c_char) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
+    /** A copy of at most the first `n` bytes of the string `s`, always NUL-terminated, in a new
+ block. NULL when `s` is NULL (errno not set) or when out of memory (errno ENOMEM).*/
     pub fn mi_strndup(
         s: *const ::core::ffi::c_char,
         n: usize,
     ) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
+    /** The canonical absolute path of `fname`, as POSIX `realpath`. With `resolved_name` not NULL
+ the path is written there (it must have room for PATH_MAX bytes) and `resolved_name` is
+ returned; with NULL it is returned in a new block of this allocator (free it with `mi_free`).
+ Failure: NULL with errno set by the OS lookup (ENOENT, EACCES, ENAMETOOLONG, ...) or ENOMEM.*/
     pub fn mi_realpath(
         fname: *const ::core::ffi::c_char,
         resolved_name: *mut ::core::ffi::c_char,
     ) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
+    /** Same as `mi_malloc`. Upstream requires `size` to be at most `MI_SMALL_SIZE_MAX`; this
+ library accepts any size, but portable code keeps to that bound.*/
     pub fn mi_malloc_small(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// Same as `mi_zalloc` (`size` at most `MI_SMALL_SIZE_MAX` in portable code).
     pub fn mi_zalloc_small(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_malloc` with the block zeroed. Failure: NULL with errno ENOMEM.
     pub fn mi_zalloc(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Allocates `count * size` bytes, not initialised. Failure: NULL with errno ENOMEM, also when
+ `count * size` overflows.*/
     pub fn mi_mallocn(count: usize, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_realloc(p, count * size)`. Failure: NULL with errno ENOMEM, also when `count * size`
+ overflows; `p` stays valid, unchanged and owned by the caller.*/
     pub fn mi_reallocn(
         p: *mut ::core::ffi::c_void,
         count: usize,
@@ -66,17 +112,29 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** As `mi_realloc`, but a failure also frees `p` (BSD's `reallocf`): after a NULL result the
+ caller owns nothing. errno is ENOMEM then.*/
     pub fn mi_reallocf(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** The bytes the program may use in block `p`: at least what was asked for; 0 for NULL. `p`
+ must be a live block of this allocator (or an aligned allocation's pointer). In builds with
+ padding (debug level 2 or more, secure canary, valgrind) it is exactly the size asked for.*/
     pub fn mi_usable_size(p: *const ::core::ffi::c_void) -> usize;
 }
 extern "C" {
+    /** The usable size a request of `size` bytes would get (its size class; above 2 MiB, whole OS
+ pages). Allocates nothing; a `size` above PTRDIFF_MAX comes back unchanged.*/
     pub fn mi_good_size(size: usize) -> usize;
 }
+/** A deferred-free hook: the allocator calls it now and then so that a program can free memory
+ it keeps for later, on the allocating thread, from the allocation slow path and from
+ collections. `force` is true in a forced collection (`mi_collect(true)`); `heartbeat` counts
+ the calls on this thread; `arg` is what was registered. Never re-entered on the same thread;
+ it may allocate and free.*/
 pub type mi_deferred_free_fun = ::core::option::Option<
     unsafe extern "C" fn(
         force: bool,
@@ -85,54 +143,102 @@ pub type mi_deferred_free_fun = ::core::option::Option<
     ),
 >;
 extern "C" {
+    /** Registers the deferred-free hook for every thread (NULL removes it); `arg` goes to each
+ call.*/
     pub fn mi_register_deferred_free(
         deferred_free: mi_deferred_free_fun,
         arg: *mut ::core::ffi::c_void,
     );
 }
+/** An output hook: receives the allocator's messages and reports, a NUL-terminated piece of
+ text at a time (normally a whole line), with the `arg` that was registered. It may run on any
+ thread, also in the middle of an allocation; output asked for on a thread while the hook runs
+ there is dropped, so the hook may allocate.*/
 pub type mi_output_fun = ::core::option::Option<
     unsafe extern "C" fn(msg: *const ::core::ffi::c_char, arg: *mut ::core::ffi::c_void),
 >;
 extern "C" {
+    /** Sends every message and report of the process to `out` with `arg`; NULL restores the
+ default, stderr.*/
     pub fn mi_register_output(out: mi_output_fun, arg: *mut ::core::ffi::c_void);
 }
+/** An error hook: hears of every error, shown or not, on the thread where it happened. `err`
+ is an errno value: ENOMEM (out of memory), EOVERFLOW (a request too large, or an overflowing
+ `count * size`), EINVAL (an invalid argument or pointer, or a heap used from a thread that
+ does not own it), EFAULT (corrupted metadata, free list or padding), EAGAIN (a double free).
+ While a hook is registered the allocator does not abort on EFAULT or EAGAIN: the hook
+ decides, by returning (the operation is refused) or by ending the process. An error raised
+ inside the hook on the same thread is printed but not handed to it again.*/
 pub type mi_error_fun = ::core::option::Option<
     unsafe extern "C" fn(err: ::core::ffi::c_int, arg: *mut ::core::ffi::c_void),
 >;
 extern "C" {
+    /** Registers the error hook for the process (NULL removes it); `arg` goes to each call.
+ Messages are printed as well when the `show_errors` or `verbose` option is on.*/
     pub fn mi_register_error(fun: mi_error_fun, arg: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    /** Gives memory the calling thread's default heap no longer needs back: empty pages go back to
+ their segments, and memory whose purge delay has passed goes back to the OS. `force` does it
+ all now, without waiting for the delays, and also adopts the segments that exited threads
+ left, to free what is empty in them (unless the default heap is one that never adopts, such
+ as `mi_heap_new`'s).*/
     pub fn mi_collect(force: bool);
 }
 extern "C" {
+    /// `MI_MALLOC_VERSION` of the library built in.
     pub fn mi_version() -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** Restarts the process-wide statistics: totals and peaks restart at the current value, event
+ counters at 0, while current values (what is live) are kept. The calling thread's numbers
+ are merged first; other threads' unmerged numbers still come in when they merge.*/
     pub fn mi_stats_reset();
 }
 extern "C" {
+    /** Adds the calling thread's statistics into the process-wide ones and zeroes the thread's own.
+ A thread merges on its own when it exits.*/
     pub fn mi_stats_merge();
 }
 extern "C" {
+    /** `mi_stats_print_out(out, NULL)`: `out` is an `mi_output_fun*`, or NULL for the registered
+ output. `stdout` or `stderr` (a `FILE*`, as older documentation has it) also mean the
+ registered output, never a call into the `FILE`.*/
     pub fn mi_stats_print(out: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    /** Prints the process-wide statistics as text, after merging the calling thread's, through
+ `out` with `arg` (NULL: the registered output, stderr by default).*/
     pub fn mi_stats_print_out(out: mi_output_fun, arg: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    /** Initialises the allocator for the process and the calling thread. It runs on its own (a
+ load-time constructor, or else the first allocation); calling it again does nothing.*/
     pub fn mi_process_init();
 }
 extern "C" {
+    /** Sets up the calling thread's allocator state now rather than at its first allocation; does
+ nothing when the thread has it already. When its thread data cannot be allocated the error
+ hook hears ENOMEM and the thread stays as it was (its next allocation tries again).*/
     pub fn mi_thread_init();
 }
 extern "C" {
+    /** Releases the calling thread's allocator state ahead of its exit, as thread exit does on its
+ own: heaps the thread did not delete are deleted (their live blocks go to its backing heap),
+ pages that still hold blocks are abandoned for other threads to adopt, and its statistics are
+ merged. Its blocks stay valid. An allocation on the thread afterwards starts a fresh state.*/
     pub fn mi_thread_done();
 }
 extern "C" {
+    /** Prints the calling thread's own statistics that are not merged yet (what it did since it
+ started or last merged) through `out` with `arg` (NULL: the registered output).*/
     pub fn mi_thread_stats_print_out(out: mi_output_fun, arg: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    /** Process figures, each written where its pointer is not NULL: milliseconds since start-up
+ (`elapsed_msecs`), of user and of system CPU time; bytes resident now and at the peak; bytes
+ committed by this allocator now and at the peak (the calling thread's unmerged share
+ included); page faults. What the OS does not tell reads 0.*/
     pub fn mi_process_info(
         elapsed_msecs: *mut usize,
         user_msecs: *mut usize,
@@ -145,9 +251,15 @@ extern "C" {
     );
 }
 extern "C" {
+    /** `size` bytes aligned to `alignment`, a power of two. Failure: NULL with errno EINVAL for an
+ alignment that is not a power of two (0 included); ENOMEM when out of memory or when
+ `size + alignment` passes PTRDIFF_MAX (EOVERFLOW to the error hook).*/
     pub fn mi_malloc_aligned(size: usize, alignment: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `size` bytes placed so that `p + offset` is aligned to `alignment` (a power of two). With a
+ non-zero `offset` the alignment may be at most 64 KiB: above, NULL with errno ENOMEM
+ (EOVERFLOW to the error hook). Other failures as `mi_malloc_aligned`.*/
     pub fn mi_malloc_aligned_at(
         size: usize,
         alignment: usize,
@@ -155,9 +267,11 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_malloc_aligned` with the block zeroed; failures the same.
     pub fn mi_zalloc_aligned(size: usize, alignment: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_malloc_aligned_at` with the block zeroed; failures the same.
     pub fn mi_zalloc_aligned_at(
         size: usize,
         alignment: usize,
@@ -165,6 +279,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `count * size` bytes, zeroed, aligned to `alignment`. Failure: NULL with errno ENOMEM (an
+ overflowing `count * size` included) or EINVAL (see `mi_malloc_aligned`).*/
     pub fn mi_calloc_aligned(
         count: usize,
         size: usize,
@@ -172,6 +288,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `count * size` bytes, zeroed, with `p + offset` aligned to `alignment`; failures as
+ `mi_calloc_aligned` and `mi_malloc_aligned_at`.*/
     pub fn mi_calloc_aligned_at(
         count: usize,
         size: usize,
@@ -180,6 +298,10 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** As `mi_realloc`, with the result aligned to `alignment` (a power of two): the block stays in
+ place only if it is aligned already. `p` NULL: as `mi_malloc_aligned`.
+ Failure: NULL with errno EINVAL (alignment not a power of two) or ENOMEM; `p` is untouched:
+ still valid, same contents, still the caller's to free.*/
     pub fn mi_realloc_aligned(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
@@ -187,6 +309,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** As `mi_realloc_aligned`, with `p + offset` aligned instead of the result itself; failures
+ the same (`p` untouched and still owned by the caller).*/
     pub fn mi_realloc_aligned_at(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
@@ -194,40 +318,70 @@ extern "C" {
         offset: usize,
     ) -> *mut ::core::ffi::c_void;
 }
+/// The heap structure; opaque to programs, which hold `mi_heap_t` pointers.
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct mi_heap_s {
     _unused: [u8; 0],
 }
+/** A heap (opaque). It belongs to the thread that created it: only that thread may allocate in
+ it, collect, delete or destroy it (the allocation functions do not check this; delete,
+ destroy and the setters refuse other threads). Any thread may free its blocks with `mi_free`.
+ Every thread has a backing heap, which lives as long as the thread, and a default heap (the
+ backing one unless `mi_heap_set_default` chose another) that the functions without a heap
+ argument use.*/
 pub type mi_heap_t = mi_heap_s;
 extern "C" {
+    /** A new heap owned by the calling thread; NULL when out of memory. It never adopts the
+ segments of exited threads, so `mi_heap_destroy` can free all of it at once. Release it with
+ `mi_heap_delete` or `mi_heap_destroy`; heaps a thread leaves are deleted when it exits.*/
     pub fn mi_heap_new() -> *mut mi_heap_t;
 }
 extern "C" {
+    /** Deletes `heap` without freeing its blocks: they move to the thread's backing heap and stay
+ valid (free them with `mi_free`). If `heap` was the default heap, the backing heap becomes the
+ default. The backing heap itself is only collected. Only the owner may delete a heap: from
+ another thread nothing happens and the error hook hears EINVAL. NULL is ignored.*/
     pub fn mi_heap_delete(heap: *mut mi_heap_t);
 }
 extern "C" {
+    /** Frees `heap` and every block in it at once: pointers into it dangle afterwards. A heap that
+ may hold pages adopted from exited threads (the backing heap, or one from `mi_heap_new_ex`
+ with `allow_destroy` false) is deleted instead, as by `mi_heap_delete`, because those pages
+ hold other code's blocks. Only the owner may destroy a heap: from another thread nothing
+ happens and the error hook hears EINVAL. NULL is ignored.*/
     pub fn mi_heap_destroy(heap: *mut mi_heap_t);
 }
 extern "C" {
+    /** Makes `heap`, which the calling thread owns, the thread's default heap (the one `mi_malloc`
+ and the other functions without a heap use) and returns the previous default. NULL, or a
+ heap of another thread, changes nothing (the current default is returned).*/
     pub fn mi_heap_set_default(heap: *mut mi_heap_t) -> *mut mi_heap_t;
 }
 extern "C" {
+    /// The calling thread's default heap (setting the thread up if it has no allocator state yet).
     pub fn mi_heap_get_default() -> *mut mi_heap_t;
 }
 extern "C" {
+    /** The calling thread's backing heap: the heap it started with, which lives as long as the
+ thread and takes over the blocks of deleted heaps.*/
     pub fn mi_heap_get_backing() -> *mut mi_heap_t;
 }
 extern "C" {
+    /** `mi_collect` for `heap`. Only the owner may call it (not checked: from another thread it
+ races with the owner). NULL is ignored.*/
     pub fn mi_heap_collect(heap: *mut mi_heap_t, force: bool);
 }
 extern "C" {
+    /// `mi_malloc` in `heap`. Only the thread that owns `heap` may allocate in it (not checked).
     pub fn mi_heap_malloc(heap: *mut mi_heap_t, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_zalloc` in `heap` (owner thread only).
     pub fn mi_heap_zalloc(heap: *mut mi_heap_t, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_calloc` in `heap` (owner thread only).
     pub fn mi_heap_calloc(
         heap: *mut mi_heap_t,
         count: usize,
@@ -235,6 +389,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_mallocn` in `heap` (owner thread only).
     pub fn mi_heap_mallocn(
         heap: *mut mi_heap_t,
         count: usize,
@@ -242,18 +397,23 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_malloc_small` in `heap` (owner thread only).
     pub fn mi_heap_malloc_small(
         heap: *mut mi_heap_t,
         size: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_zalloc_small` in `heap` (owner thread only).
     pub fn mi_heap_zalloc_small(
         heap: *mut mi_heap_t,
         size: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_realloc` whose new block, when the block moves, comes from `heap` (owner thread only);
+ `p` may belong to any heap. Failure: NULL with errno ENOMEM, and `p` stays valid, unchanged
+ and owned by the caller.*/
     pub fn mi_heap_realloc(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -261,6 +421,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_reallocn` with a moved block from `heap` (owner thread only); on failure `p` stays
+ valid and owned by the caller.*/
     pub fn mi_heap_reallocn(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -269,6 +431,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_reallocf` with a moved block from `heap` (owner thread only): a failure frees `p`.
     pub fn mi_heap_reallocf(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -276,12 +439,14 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_strdup` in `heap` (owner thread only).
     pub fn mi_heap_strdup(
         heap: *mut mi_heap_t,
         s: *const ::core::ffi::c_char,
     ) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
+    /// `mi_strndup` in `heap` (owner thread only).
     pub fn mi_heap_strndup(
         heap: *mut mi_heap_t,
         s: *const ::core::ffi::c_char,
@@ -289,6 +454,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
+    /** `mi_realpath` whose result, when `resolved_name` is NULL, is a block of `heap` (owner thread
+ only).*/
     pub fn mi_heap_realpath(
         heap: *mut mi_heap_t,
         fname: *const ::core::ffi::c_char,
@@ -296,6 +463,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_char;
 }
 extern "C" {
+    /// `mi_malloc_aligned` in `heap` (owner thread only).
     pub fn mi_heap_malloc_aligned(
         heap: *mut mi_heap_t,
         size: usize,
@@ -303,6 +471,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_malloc_aligned_at` in `heap` (owner thread only).
     pub fn mi_heap_malloc_aligned_at(
         heap: *mut mi_heap_t,
         size: usize,
@@ -311,6 +480,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_zalloc_aligned` in `heap` (owner thread only).
     pub fn mi_heap_zalloc_aligned(
         heap: *mut mi_heap_t,
         size: usize,
@@ -318,6 +488,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_zalloc_aligned_at` in `heap` (owner thread only).
     pub fn mi_heap_zalloc_aligned_at(
         heap: *mut mi_heap_t,
         size: usize,
@@ -326,6 +497,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_calloc_aligned` in `heap` (owner thread only).
     pub fn mi_heap_calloc_aligned(
         heap: *mut mi_heap_t,
         count: usize,
@@ -334,6 +506,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_calloc_aligned_at` in `heap` (owner thread only).
     pub fn mi_heap_calloc_aligned_at(
         heap: *mut mi_heap_t,
         count: usize,
@@ -343,6 +516,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_realloc_aligned` with a moved block from `heap` (owner thread only); on failure `p`
+ stays valid and owned by the caller.*/
     pub fn mi_heap_realloc_aligned(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -351,6 +526,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_realloc_aligned_at` with a moved block from `heap` (owner thread only); on failure `p`
+ stays valid and owned by the caller.*/
     pub fn mi_heap_realloc_aligned_at(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -360,12 +537,19 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** As `mi_realloc`, and every byte past the old block's usable size is zero in the result (a
+ shrink in place zeroes the bytes past `newsize`). `p` must come from a zeroing allocation
+ (`mi_zalloc`, `mi_calloc`, `mi_rezalloc`, ...): the old block's bytes past what was asked for
+ are kept, not zeroed. Failure: NULL with errno ENOMEM; `p` is untouched and still owned by the
+ caller.*/
     pub fn mi_rezalloc(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_rezalloc(p, newcount * size)`. Failure: NULL with errno ENOMEM, also when the product
+ overflows; `p` is untouched and still owned by the caller.*/
     pub fn mi_recalloc(
         p: *mut ::core::ffi::c_void,
         newcount: usize,
@@ -373,6 +557,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_rezalloc` with the result aligned to `alignment` (a power of two). Failure: NULL with
+ errno EINVAL or ENOMEM; `p` is untouched and still owned by the caller.*/
     pub fn mi_rezalloc_aligned(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
@@ -380,6 +566,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_rezalloc` with `p + offset` aligned to `alignment`; failures as
+ `mi_rezalloc_aligned`.*/
     pub fn mi_rezalloc_aligned_at(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
@@ -388,6 +576,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_recalloc` with the result aligned to `alignment`. Failure: NULL with errno EINVAL or
+ ENOMEM (an overflowing product included); `p` is untouched and still owned by the caller.*/
     pub fn mi_recalloc_aligned(
         p: *mut ::core::ffi::c_void,
         newcount: usize,
@@ -396,6 +586,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_recalloc` with `p + offset` aligned to `alignment`; failures as
+ `mi_recalloc_aligned`.*/
     pub fn mi_recalloc_aligned_at(
         p: *mut ::core::ffi::c_void,
         newcount: usize,
@@ -405,6 +597,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_rezalloc` with a moved block from `heap` (owner thread only).
     pub fn mi_heap_rezalloc(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -412,6 +605,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_recalloc` with a moved block from `heap` (owner thread only).
     pub fn mi_heap_recalloc(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -420,6 +614,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_rezalloc_aligned` with a moved block from `heap` (owner thread only).
     pub fn mi_heap_rezalloc_aligned(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -428,6 +623,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_rezalloc_aligned_at` with a moved block from `heap` (owner thread only).
     pub fn mi_heap_rezalloc_aligned_at(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -437,6 +633,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_recalloc_aligned` with a moved block from `heap` (owner thread only).
     pub fn mi_heap_recalloc_aligned(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -446,6 +643,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_recalloc_aligned_at` with a moved block from `heap` (owner thread only).
     pub fn mi_heap_recalloc_aligned_at(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -456,18 +654,37 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Sets the process-wide memory limit to `bytes` (0: no limit); any thread may. It counts the
+ pages handed to heaps (a 64 KiB small or 512 KiB medium page whole, a large or huge block's
+ whole segment), not segment headers or cached empty memory. An allocation that would pass it
+ fails with NULL and errno ENOMEM. Memory in use is never taken back: after lowering the
+ limit, usage may stay above it until blocks are freed. `MIMALLOC_MEMORY_LIMIT` (a size such
+ as `512MiB` or `2G`) sets it at start-up.*/
     pub fn mi_set_memory_limit(bytes: usize);
 }
 extern "C" {
+    /// The process-wide memory limit in bytes (0: none).
     pub fn mi_get_memory_limit() -> usize;
 }
 extern "C" {
+    /** Bytes counted against the process-wide limit now (pages of every heap, abandoned ones
+ included); counted whether or not a limit is set.*/
     pub fn mi_memory_in_use() -> usize;
 }
 extern "C" {
+    /** Sets `heap`'s own memory limit in bytes (0: none), checked on top of the process-wide one.
+ Only the heap's own thread may: false for another thread's heap (EINVAL to the error hook)
+ and for NULL. Pages the heap adopts (from an exited thread's segment, or from a deleted heap)
+ are counted without a check.*/
     pub fn mi_heap_set_memory_limit(heap: *mut mi_heap_t, bytes: usize) -> bool;
 }
 extern "C" {
+    /** Sampled guard pages for `heap`, which must be the calling thread's own: 1 in `sample_rate`
+ allocations in the size bound (see `mi_heap_guarded_set_size_bound`; 0: none) gets a segment
+ of its own and ends right before a no-access page, so an overflow faults at once. `seed`
+ picks the first sampled allocation (0: random). A heap starts with the values of the
+ `guarded_*` options. NULL, or another thread's heap, changes nothing (EINVAL to the error
+ hook for another thread's).*/
     pub fn mi_heap_guarded_set_sample_rate(
         heap: *mut mi_heap_t,
         sample_rate: usize,
@@ -475,38 +692,59 @@ extern "C" {
     );
 }
 extern "C" {
+    /** Only allocations of `min` to `max` bytes are sampled for guard pages (`max` 0: no upper
+ bound). Owner thread only, as `mi_heap_guarded_set_sample_rate`.*/
     pub fn mi_heap_guarded_set_size_bound(heap: *mut mi_heap_t, min: usize, max: usize);
 }
 extern "C" {
+    /** `heap`'s own memory limit in bytes (0: none, and for NULL). Read without synchronisation:
+ exact on the owner thread.*/
     pub fn mi_heap_get_memory_limit(heap: *const mi_heap_t) -> usize;
 }
 extern "C" {
+    /** Bytes of pages counted to `heap` now (0 for NULL). Read without synchronisation: exact on
+ the owner thread, a recent value elsewhere.*/
     pub fn mi_heap_memory_in_use(heap: *const mi_heap_t) -> usize;
 }
 extern "C" {
+    /** True when `p` points into the blocks of a page that belongs to `heap` (any address inside a
+ block, live or free). `p` may be any pointer, also one this allocator never handed out; false
+ for a NULL `heap`. Meant for the owner thread; elsewhere the answer may be out of date.*/
     pub fn mi_heap_contains_block(
         heap: *mut mi_heap_t,
         p: *const ::core::ffi::c_void,
     ) -> bool;
 }
 extern "C" {
+    /// `mi_heap_contains_block`, and false for a `p` that is not aligned to a pointer's size.
     pub fn mi_heap_check_owned(
         heap: *mut mi_heap_t,
         p: *const ::core::ffi::c_void,
     ) -> bool;
 }
 extern "C" {
+    /** True when `p`, aligned to a pointer's size, points into the blocks of an in-use page of any
+ heap of this allocator; safe for any pointer value, from any thread.*/
     pub fn mi_check_owned(p: *const ::core::ffi::c_void) -> bool;
 }
+/** A run of memory holding blocks of one size (one allocator page), as the block visitors
+ see it.*/
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct mi_heap_area_s {
+    /// Start of the blocks.
     pub blocks: *mut ::core::ffi::c_void,
+    /// Bytes of address space set aside for the blocks.
     pub reserved: usize,
+    /// Bytes of it that are committed.
     pub committed: usize,
+    /// Blocks in use (a count, not bytes).
     pub used: usize,
+    /// Usable bytes of each block.
     pub block_size: usize,
+    /// Bytes each block takes, padding included.
     pub full_block_size: usize,
+    /// Upstream's heap tag; always 0 here (heaps carry no tag).
     pub heap_tag: ::core::ffi::c_int,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -535,7 +773,12 @@ const _: () = {
         "Offset of field: mi_heap_area_s::heap_tag",
     ][::core::mem::offset_of!(mi_heap_area_s, heap_tag) - 48usize];
 };
+/** A run of memory holding blocks of one size (one allocator page), as the block visitors
+ see it.*/
 pub type mi_heap_area_t = mi_heap_area_s;
+/** A block visitor: called once per area with `block` NULL, then (when asked for) once per
+ live block of that area with its usable size in `block_size`. Returning false stops the walk.
+ `heap` is NULL for the areas of abandoned segments.*/
 pub type mi_block_visit_fun = ::core::option::Option<
     unsafe extern "C" fn(
         heap: *const mi_heap_t,
@@ -546,6 +789,11 @@ pub type mi_block_visit_fun = ::core::option::Option<
     ) -> bool,
 >;
 extern "C" {
+    /** Walks `heap`'s areas and, with `visit_all_blocks`, their live blocks, calling `visitor` with
+ `arg`. Returns false when the visitor stopped the walk, true otherwise (also for a NULL heap or
+ visitor). Call it on the heap's owner thread (elsewhere it races with the owner, and blocks
+ other threads freed into full pages may show as live); the visitor should not allocate in or
+ free into `heap`.*/
     pub fn mi_heap_visit_blocks(
         heap: *const mi_heap_t,
         visit_all_blocks: bool,
@@ -554,16 +802,24 @@ extern "C" {
     ) -> bool;
 }
 extern "C" {
+    /** True when `p` points into the blocks of an in-use page of this allocator (any heap, any
+ thread); safe for any pointer value.*/
     pub fn mi_is_in_heap_region(p: *const ::core::ffi::c_void) -> bool;
 }
 extern "C" {
+    /** True when the library was built to replace `malloc` and friends (the `override` feature,
+ `MI_MALLOC_OVERRIDE`); it does not tell whether the program's calls actually reach it.*/
     pub fn mi_is_redirected() -> bool;
 }
+/// A quantity that goes up and down: bytes or objects, as the field of `mi_stats_t` says.
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct mi_stat_count_s {
+    /// Everything ever added.
     pub total: i64,
+    /// The highest `current` seen.
     pub peak: i64,
+    /// What is live now.
     pub current: i64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -582,10 +838,13 @@ const _: () = {
         "Offset of field: mi_stat_count_s::current",
     ][::core::mem::offset_of!(mi_stat_count_s, current) - 16usize];
 };
+/// A quantity that goes up and down: bytes or objects, as the field of `mi_stats_t` says.
 pub type mi_stat_count_t = mi_stat_count_s;
+/// An event counter that only goes up.
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct mi_stat_counter_s {
+    /// Events so far.
     pub total: i64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -598,32 +857,61 @@ const _: () = {
         "Offset of field: mi_stat_counter_s::total",
     ][::core::mem::offset_of!(mi_stat_counter_s, total) - 0usize];
 };
+/// An event counter that only goes up.
 pub type mi_stat_counter_t = mi_stat_counter_s;
+/** The statistics, as `mi_stats_get` fills them. `size` and `version` come first so that a
+ caller built against an older header still gets a prefix it understands. Counts are
+ process-wide: every thread's numbers merged in (threads merge at exit and on
+ `mi_stats_merge`; `mi_stats_get` merges the calling thread's). Our own layout: it differs from
+ upstream's `mi_stats_t`.*/
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct mi_stats_s {
+    /// `sizeof(mi_stats_t)` as this library knows it.
     pub size: usize,
+    /// `MI_STAT_VERSION`.
     pub version: usize,
+    /// Bytes of address space reserved from the OS.
     pub reserved: mi_stat_count_t,
+    /// Bytes committed (or presumed so).
     pub committed: mi_stat_count_t,
+    /// Bytes given back to the OS by purges.
     pub purged: mi_stat_count_t,
+    /// Segments owned: in use, cached or abandoned.
     pub segments: mi_stat_count_t,
+    /// Segments whose thread exited and that no thread has adopted yet.
     pub segments_abandoned: mi_stat_count_t,
+    /// Empty segments kept for reuse.
     pub segments_cache: mi_stat_count_t,
+    /// Allocator pages in use.
     pub pages: mi_stat_count_t,
+    /// Pages in abandoned segments.
     pub pages_abandoned: mi_stat_count_t,
+    /// Threads with allocator state.
     pub threads: mi_stat_count_t,
+    /// Bytes in small, medium and large blocks, counted per page.
     pub normal: mi_stat_count_t,
+    /// Bytes in huge blocks.
     pub huge: mi_stat_count_t,
+    /// Bytes asked for (debug level 2 or more only; 0 otherwise).
     pub malloc_requested: mi_stat_count_t,
+    /// OS mappings made.
     pub mmap_calls: mi_stat_counter_t,
+    /// OS unmappings made.
     pub munmap_calls: mi_stat_counter_t,
+    /// Purge requests sent to the OS.
     pub purge_calls: mi_stat_counter_t,
+    /// Empty pages kept a while instead of being retired, to avoid thrashing.
     pub page_no_retire: mi_stat_counter_t,
+    /// Pages looked at in the allocation slow path.
     pub searches: mi_stat_counter_t,
+    /// Blocks handed out from pages (debug level 2 or more only; 0 otherwise).
     pub normal_count: mi_stat_counter_t,
+    /// Huge blocks handed out.
     pub huge_count: mi_stat_counter_t,
+    /// Abandoned segments adopted by another thread.
     pub reclaimed: mi_stat_counter_t,
+    /// Pages per size class, indexed by bin (see `mi_stats_bin_block_size`).
     pub normal_bins: [mi_stat_count_t; 124usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -700,85 +988,215 @@ const _: () = {
         "Offset of field: mi_stats_s::normal_bins",
     ][::core::mem::offset_of!(mi_stats_s, normal_bins) - 368usize];
 };
+/** The statistics, as `mi_stats_get` fills them. `size` and `version` come first so that a
+ caller built against an older header still gets a prefix it understands. Counts are
+ process-wide: every thread's numbers merged in (threads merge at exit and on
+ `mi_stats_merge`; `mi_stats_get` merges the calling thread's). Our own layout: it differs from
+ upstream's `mi_stats_t`.*/
 pub type mi_stats_t = mi_stats_s;
 extern "C" {
+    /** Copies the process-wide statistics into `stats`, after merging the calling thread's. At most
+ `stats_size` bytes are written (pass `sizeof(mi_stats_t)`); bytes past what this library
+ knows are zeroed. Nothing happens for a NULL `stats` or a `stats_size` of 0. Upstream v2.4's
+ `mi_stats_get` takes only the pointer and returns a bool: this one is ours.*/
     pub fn mi_stats_get(stats_size: usize, stats: *mut mi_stats_t);
 }
 extern "C" {
+    /** Block size in bytes of size class `bin` (an index of `mi_stats_t.normal_bins`); 0 for an
+ index that is not a size class.*/
     pub fn mi_stats_bin_block_size(bin: usize) -> usize;
 }
 extern "C" {
+    /** The statistics as a JSON object in upstream v2.4's schema (`stat_version` 4: the same keys,
+ order, nesting and units; what this allocator does not count reads 0). Written into `buf`
+ when it is not NULL and `buf_size` bytes hold the text and its NUL; otherwise returned in a
+ new block of `mi_malloc` (free it with `mi_free`). NULL only when the text does not fit and
+ no block could be allocated.*/
     pub fn mi_stats_get_json(
         buf_size: usize,
         buf: *mut ::core::ffi::c_char,
     ) -> *mut ::core::ffi::c_char;
 }
+/** Print error messages (through the registered output, stderr by default). On/off; default
+ 0, 1 in debug and secure builds. `MIMALLOC_SHOW_ERRORS`.*/
 pub const mi_option_show_errors: mi_option_e = 0;
+/// Print the statistics when the process exits. On/off; default 0. `MIMALLOC_SHOW_STATS`.
 pub const mi_option_show_stats: mi_option_e = 1;
+/** Print informational messages (and warnings, errors and the exit statistics too). On/off;
+ default 0. `MIMALLOC_VERBOSE`.*/
 pub const mi_option_verbose: mi_option_e = 2;
+/** 1: a segment is committed whole when it is taken; 0: page by page as its pages are used
+ (see also `mi_option_eager_commit_delay`). Default 1. `MIMALLOC_EAGER_COMMIT`.*/
 pub const mi_option_eager_commit: mi_option_e = 3;
+/** Commit a whole arena when it is reserved: 1 always, 2 only where the OS overcommits (it
+ costs nothing there), 0 never. Default 2. `MIMALLOC_ARENA_EAGER_COMMIT` (older name
+ `MIMALLOC_EAGER_REGION_COMMIT`).*/
 pub const mi_option_arena_eager_commit: mi_option_e = 4;
+/** How memory is purged: 1 decommits it (Linux `MADV_DONTNEED`, reads back zero; Windows
+ decommit), 0 only marks it reusable (`MADV_FREE`, Windows reset). Default 1.
+ `MIMALLOC_PURGE_DECOMMITS` (older name `MIMALLOC_RESET_DECOMMITS`).*/
 pub const mi_option_purge_decommits: mi_option_e = 5;
+/** Large OS pages (Linux transparent huge pages, Windows large pages): 0 none, 1 for every
+ segment, 2 for huge blocks only. Default 2 on Linux, 0 elsewhere. Supported on Linux and
+ Windows only. `MIMALLOC_ALLOW_LARGE_OS_PAGES` (older name `MIMALLOC_LARGE_OS_PAGES`).*/
 pub const mi_option_allow_large_os_pages: mi_option_e = 6;
+/** How many 1 GiB huge OS pages to reserve as an arena at start-up (spread over NUMA nodes).
+ Default 0. `MIMALLOC_RESERVE_HUGE_OS_PAGES`.*/
 pub const mi_option_reserve_huge_os_pages: mi_option_e = 7;
+/** Reserve the huge OS pages on this NUMA node instead of spreading them (-1, the default:
+ spread). `MIMALLOC_RESERVE_HUGE_OS_PAGES_AT`.*/
 pub const mi_option_reserve_huge_os_pages_at: mi_option_e = 8;
+/** Bytes to reserve as an arena at start-up; a size, kept in KiB. Default 0 (none).
+ `MIMALLOC_RESERVE_OS_MEMORY`.*/
 pub const mi_option_reserve_os_memory: mi_option_e = 9;
+/// Deprecated upstream too; not supported by this build (no effect). Default 0.
 pub const mi_option_deprecated_segment_cache: mi_option_e = 10;
+/// Deprecated upstream too; not supported by this build (no effect). Default 0.
 pub const mi_option_deprecated_page_reset: mi_option_e = 11;
+/** 1: the free pages of a segment whose thread exited are purged at once, not when the next
+ owner gets to them. On/off; default 0. `MIMALLOC_ABANDONED_PAGE_PURGE` (older name
+ `MIMALLOC_ABANDONED_PAGE_RESET`).*/
 pub const mi_option_abandoned_page_purge: mi_option_e = 12;
+/// Deprecated upstream too; not supported by this build (no effect). Default 0.
 pub const mi_option_deprecated_segment_reset: mi_option_e = 13;
+/** A thread's first N segments are committed page by page, not whole (with
+ `mi_option_eager_commit` on). Default 1. `MIMALLOC_EAGER_COMMIT_DELAY`.*/
 pub const mi_option_eager_commit_delay: mi_option_e = 14;
+/** Milliseconds before memory that is no longer used (an empty page, a free segment) is
+ purged; 0 at once, -1 never. Default 10. `MIMALLOC_PURGE_DELAY` (older name
+ `MIMALLOC_RESET_DELAY`).*/
 pub const mi_option_purge_delay: mi_option_e = 15;
+/** Not supported by this build (accepted, no effect). Default 0.
+ `MIMALLOC_USE_NUMA_NODES`.*/
 pub const mi_option_use_numa_nodes: mi_option_e = 16;
+/** 1: never map new memory from the OS; allocation fails instead once the arenas are full.
+ On/off; default 0. `MIMALLOC_DISALLOW_OS_ALLOC` (older name `MIMALLOC_LIMIT_OS_ALLOC`).*/
 pub const mi_option_disallow_os_alloc: mi_option_e = 17;
+/** macOS: the VM tag of the allocator's mappings (what `vmmap` shows). Default 100. Not
+ supported elsewhere. `MIMALLOC_OS_TAG`.*/
 pub const mi_option_os_tag: mi_option_e = 18;
+/** Print at most this many error messages (negative: no bound). Default 16.
+ `MIMALLOC_MAX_ERRORS`.*/
 pub const mi_option_max_errors: mi_option_e = 19;
+/** Print at most this many warnings (negative: no bound). Default 16.
+ `MIMALLOC_MAX_WARNINGS`.*/
 pub const mi_option_max_warnings: mi_option_e = 20;
+/** Look at most at this many abandoned segments per attempt to adopt one (clamped to 1 to
+ 1024). Default 10. `MIMALLOC_MAX_SEGMENT_RECLAIM`.*/
 pub const mi_option_max_segment_reclaim: mi_option_e = 21;
+/** Not supported by this build (accepted, no effect). Default 0.
+ `MIMALLOC_DESTROY_ON_EXIT`.*/
 pub const mi_option_destroy_on_exit: mi_option_e = 22;
+/** Size of the arena reserved when all arenas are full; a size, kept in KiB. Each new one
+ doubles it, up to 8 times the option. Default 1 GiB (128 MiB on 32-bit targets).
+ `MIMALLOC_ARENA_RESERVE`.*/
 pub const mi_option_arena_reserve: mi_option_e = 23;
+/** Free arena slots are purged after `purge_delay` times this; 0 or less also keeps empty
+ arenas reserved instead of giving them back. Default 1 (upstream's is 10).
+ `MIMALLOC_ARENA_PURGE_MULT`.*/
 pub const mi_option_arena_purge_mult: mi_option_e = 24;
+/** Not supported by this build (accepted, no effect). Default 1.
+ `MIMALLOC_PURGE_EXTEND_DELAY`.*/
 pub const mi_option_purge_extend_delay: mi_option_e = 25;
+/** Not supported by this build: abandoned segments are adopted when a thread needs one, not
+ on a free. Default 0. `MIMALLOC_ABANDONED_RECLAIM_ON_FREE`.*/
 pub const mi_option_abandoned_reclaim_on_free: mi_option_e = 26;
+/** 1: segments are mapped from the OS one by one; arenas serve only the heaps created in
+ them. On/off; default 0. `MIMALLOC_DISALLOW_ARENA_ALLOC`.*/
 pub const mi_option_disallow_arena_alloc: mi_option_e = 27;
+/** Not supported by this build (accepted, no effect). Default 400.
+ `MIMALLOC_RETRY_ON_OOM`.*/
 pub const mi_option_retry_on_oom: mi_option_e = 28;
+/** Not supported by this build (accepted, no effect; `mi_abandoned_visit_blocks` works
+ without it). Default 0. `MIMALLOC_VISIT_ABANDONED`.*/
 pub const mi_option_visit_abandoned: mi_option_e = 29;
+/** Sampled guard pages: only allocations of at least this many bytes. Default 0. Read when a
+ heap is created. `MIMALLOC_GUARDED_MIN`.*/
 pub const mi_option_guarded_min: mi_option_e = 30;
+/** Sampled guard pages: only allocations of at most this many bytes (0, the default: no
+ bound). Read when a heap is created. `MIMALLOC_GUARDED_MAX`.*/
 pub const mi_option_guarded_max: mi_option_e = 31;
+/** 1: a sampled block ends exactly at its guard page (then aligned only as its size is); 0:
+ its size is rounded up to 16 bytes. On/off; default 0. `MIMALLOC_GUARDED_PRECISE`.*/
 pub const mi_option_guarded_precise: mi_option_e = 32;
+/** 1 in N allocations between `guarded_min` and `guarded_max` bytes sits right before a
+ no-access guard page (0, the default: none). Read when a heap is created.
+ `MIMALLOC_GUARDED_SAMPLE_RATE`.*/
 pub const mi_option_guarded_sample_rate: mi_option_e = 33;
+/** Picks which of the first N allocations is sampled first (0, the default: random). Read
+ when a heap is created. `MIMALLOC_GUARDED_SAMPLE_SEED`.*/
 pub const mi_option_guarded_sample_seed: mi_option_e = 34;
+/** Not supported by this build (accepted, no effect). Default 0.
+ `MIMALLOC_TARGET_SEGMENTS_PER_THREAD`.*/
 pub const mi_option_target_segments_per_thread: mi_option_e = 35;
+/** Not supported by this build (accepted, no effect). Default 10000.
+ `MIMALLOC_GENERIC_COLLECT`.*/
 pub const mi_option_generic_collect: mi_option_e = 36;
+/** Linux: 0 marks memory mapped from then on as not for transparent huge pages. On/off;
+ default 1 (0 in the `no_thp` build; set it in the environment so that it covers the first
+ arena too). Not supported elsewhere. `MIMALLOC_ALLOW_THP`.*/
 pub const mi_option_allow_thp: mi_option_e = 37;
+/// The number of options; not an option.
 pub const _mi_option_last: mi_option_e = 38;
+/// Older name of `mi_option_allow_large_os_pages`.
 pub const mi_option_large_os_pages: mi_option_e = 6;
+/// Older name of `mi_option_arena_eager_commit`.
 pub const mi_option_eager_region_commit: mi_option_e = 4;
+/// Older name of `mi_option_purge_decommits`.
 pub const mi_option_reset_decommits: mi_option_e = 5;
+/// Older name of `mi_option_purge_delay`.
 pub const mi_option_reset_delay: mi_option_e = 15;
+/// Older name of `mi_option_abandoned_page_purge`.
 pub const mi_option_abandoned_page_reset: mi_option_e = 12;
+/// Older name of `mi_option_disallow_os_alloc`.
 pub const mi_option_limit_os_alloc: mi_option_e = 17;
+/** The options, numbered as in upstream's v2 line. Each is read once, lazily, from the
+ environment variable `MIMALLOC_<NAME>` (the member's name without `mi_option_`, in any case),
+ or set with `mi_option_set`. Values are integers, or for on/off options `1`/`0` (also
+ `true`/`false`, `yes`/`no`, `on`/`off`); size options are kept in KiB and accept a size with
+ a K, M, G or T suffix in the environment (a plain number there is in bytes). An option "not
+ supported by this build" is stored and returned but changes nothing; setting one from the
+ environment is warned about (shown with `MIMALLOC_VERBOSE=1` or `MIMALLOC_SHOW_ERRORS=1`).
+ Defaults may be replaced at build time.*/
 pub type mi_option_e = ::core::ffi::c_int;
+/** The options, numbered as in upstream's v2 line. Each is read once, lazily, from the
+ environment variable `MIMALLOC_<NAME>` (the member's name without `mi_option_`, in any case),
+ or set with `mi_option_set`. Values are integers, or for on/off options `1`/`0` (also
+ `true`/`false`, `yes`/`no`, `on`/`off`); size options are kept in KiB and accept a size with
+ a K, M, G or T suffix in the environment (a plain number there is in bytes). An option "not
+ supported by this build" is stored and returned but changes nothing; setting one from the
+ environment is warned about (shown with `MIMALLOC_VERBOSE=1` or `MIMALLOC_SHOW_ERRORS=1`).
+ Defaults may be replaced at build time.*/
 pub use self::mi_option_e as mi_option_t;
 extern "C" {
+    /// `mi_option_get(option) != 0`.
     pub fn mi_option_is_enabled(option: mi_option_t) -> bool;
 }
 extern "C" {
+    /// `mi_option_set(option, 1)`.
     pub fn mi_option_enable(option: mi_option_t);
 }
 extern "C" {
+    /// `mi_option_set(option, 0)`.
     pub fn mi_option_disable(option: mi_option_t);
 }
 extern "C" {
+    /// `mi_option_set(option, enable ? 1 : 0)`.
     pub fn mi_option_set_enabled(option: mi_option_t, enable: bool);
 }
 extern "C" {
+    /// `mi_option_set_default(option, enable ? 1 : 0)`.
     pub fn mi_option_set_enabled_default(option: mi_option_t, enable: bool);
 }
 extern "C" {
+    /** The option's value: what `mi_option_set` stored, else the environment variable's value,
+ else the default. The environment is read once (for every option at start-up); a value there
+ that does not parse is warned about and the default used. Size options are in KiB (see
+ `mi_option_get_size`). 0 for a value that is not an option. Any thread may call it.*/
     pub fn mi_option_get(option: mi_option_t) -> ::core::ffi::c_long;
 }
 extern "C" {
+    /// `mi_option_get(option)` clamped to `min ..= max`.
     pub fn mi_option_get_clamp(
         option: mi_option_t,
         min: ::core::ffi::c_long,
@@ -786,23 +1204,39 @@ extern "C" {
     ) -> ::core::ffi::c_long;
 }
 extern "C" {
+    /** A size option's value in bytes (the KiB value times 1024, saturating at SIZE_MAX); the plain
+ value for other options. 0 for a value of 0 or less, and for a value that is not an option.*/
     pub fn mi_option_get_size(option: mi_option_t) -> usize;
 }
 extern "C" {
+    /** Sets the option (in KiB for a size option), over the environment and the default; any
+ thread may. It counts from the allocator's next read of it: some are read only at start-up
+ (the `reserve_*` options), the `guarded_*` ones when a heap is created. A value that is not an
+ option is ignored; an unsupported option stores the value and changes nothing.*/
     pub fn mi_option_set(option: mi_option_t, value: ::core::ffi::c_long);
 }
 extern "C" {
+    /** Replaces the option's default: it applies unless the environment or `mi_option_set` chose
+ a value (an environment variable still wins when it is read later).*/
     pub fn mi_option_set_default(option: mi_option_t, value: ::core::ffi::c_long);
 }
+/// What this library was compiled with, so a test can prove a cargo feature reached C.
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct mi_build_config_s {
+    /// `MI_SECURE` level (0 to 4).
     pub secure: ::core::ffi::c_int,
+    /// `MI_DEBUG` level (0 to 3).
     pub debug: ::core::ffi::c_int,
+    /// Blocks carry a checked canary after the requested size.
     pub padding: bool,
+    /// Free-list links are encoded.
     pub encoded_freelist: bool,
+    /// The library exports `malloc`, `free` and the rest.
     pub override_: bool,
+    /// Built for loading with `dlopen` (local-dynamic thread-locals).
     pub local_dynamic_tls: bool,
+    /// Blocks are annotated for valgrind's memcheck (`MI_TRACK_VALGRIND`).
     pub valgrind: bool,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -833,12 +1267,21 @@ const _: () = {
         "Offset of field: mi_build_config_s::valgrind",
     ][::core::mem::offset_of!(mi_build_config_s, valgrind) - 12usize];
 };
+/// What this library was compiled with, so a test can prove a cargo feature reached C.
 pub type mi_build_config_t = mi_build_config_s;
 extern "C" {
+    /// Fills `config` with the build's configuration; nothing happens for NULL.
     pub fn mi_build_config(config: *mut mi_build_config_t);
 }
+/** An arena: a large region that segments (4 MiB each) are carved from. Ids are 1 and up; 0
+ means "none" or "any". An exclusive arena serves only the heaps created in it
+ (`mi_heap_new_in_arena`), and such a heap takes memory from nowhere else.*/
 pub type mi_arena_id_t = ::core::ffi::c_int;
 extern "C" {
+    /** Reserves `size` bytes of address space (rounded up to whole 4 MiB slots, one at least) from
+ the OS as an arena that every heap may use. `commit` commits it at once; `allow_large` lets it
+ use large OS pages where `mi_option_allow_large_os_pages` allows them. Returns 0, or ENOMEM
+ when the OS refuses or no more arenas can be added.*/
     pub fn mi_reserve_os_memory(
         size: usize,
         commit: bool,
@@ -846,6 +1289,8 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** `mi_reserve_os_memory`; `exclusive` makes the arena serve only heaps created in it, and its
+ id is stored in `*arena_id` when that is not NULL (0 on failure). Returns 0 or ENOMEM.*/
     pub fn mi_reserve_os_memory_ex(
         size: usize,
         commit: bool,
@@ -855,6 +1300,14 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** Gives memory the caller provides to the allocator as an arena every heap may use: the whole
+ 4 MiB slots, aligned to 4 MiB, inside `start` to `start + size` (the rest is not touched).
+ `start` must be aligned to an OS page. `is_committed`: the memory is committed (else the
+ allocator commits it slot by slot); `is_large`: it is on large OS pages (never decommitted);
+ `is_zero`: it reads zero; `numa_node` is recorded. The memory is the allocator's from then on
+ and is never given back. false when no memory or an unaligned start is given (EINVAL to the
+ error hook), when it holds no whole slot (ENOMEM to the error hook), or when no more arenas
+ can be added.*/
     pub fn mi_manage_os_memory(
         start: *mut ::core::ffi::c_void,
         size: usize,
@@ -865,6 +1318,9 @@ extern "C" {
     ) -> bool;
 }
 extern "C" {
+    /** `mi_manage_os_memory`; `exclusive` makes the arena serve only heaps created in it, and its
+ id is stored in `*arena_id` when that is not NULL (0 on failure). `start` is const only to
+ match crates.io libmimalloc-sys: the allocator writes the memory from then on.*/
     pub fn mi_manage_os_memory_ex(
         start: *const ::core::ffi::c_void,
         size: usize,
@@ -877,6 +1333,10 @@ extern "C" {
     ) -> bool;
 }
 extern "C" {
+    /** Reserves `pages` huge (1 GiB) OS pages, split evenly over `numa_nodes` NUMA nodes (0: one),
+ each part an arena of its own; `timeout_msecs` is not used (each part is one OS call).
+ Returns 0 (also for 0 pages), or the first part's error, ENOMEM; parts reserved before it
+ stay reserved.*/
     pub fn mi_reserve_huge_os_pages_interleave(
         pages: usize,
         numa_nodes: usize,
@@ -884,6 +1344,10 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** Reserves `pages` huge (1 GiB) OS pages as one arena, committed and never purged;
+ `numa_node` is recorded (the OS places the pages) and `timeout_msecs` is not used. Returns 0
+ (also for 0 pages) or ENOMEM, whatever the OS said (none set aside, or no huge OS pages in
+ this OS layer).*/
     pub fn mi_reserve_huge_os_pages_at(
         pages: usize,
         numa_node: ::core::ffi::c_int,
@@ -891,6 +1355,8 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** `mi_reserve_huge_os_pages_at`; `exclusive` makes the arena serve only heaps created in it,
+ and its id is stored in `*arena_id` when that is not NULL (0 on failure).*/
     pub fn mi_reserve_huge_os_pages_at_ex(
         pages: usize,
         numa_node: ::core::ffi::c_int,
@@ -900,6 +1366,9 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** Deprecated: use `mi_reserve_huge_os_pages_interleave`. Reserves `pages` huge OS pages
+ (`max_secs` is not used); `*pages_reserved`, when not NULL, is `pages` on success and 0 on
+ failure. Returns 0 or ENOMEM.*/
     pub fn mi_reserve_huge_os_pages(
         pages: usize,
         max_secs: f64,
@@ -907,41 +1376,67 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** The start of arena `arena_id`, with its size in bytes in `*size` when that is not NULL; NULL
+ (and size 0) for an unknown arena or one given back to the OS.*/
     pub fn mi_arena_area(
         arena_id: mi_arena_id_t,
         size: *mut usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Prints every arena (address, slots, slots in use) and its slot bitmaps through the
+ registered output.*/
     pub fn mi_debug_show_arenas();
 }
 extern "C" {
+    /// Same as `mi_debug_show_arenas`.
     pub fn mi_arenas_print();
 }
 extern "C" {
+    /** A new heap of the calling thread that allocates only from arena `arena_id` (exclusive or
+ not); NULL if there is no such arena, or when out of memory.*/
     pub fn mi_heap_new_in_arena(arena_id: mi_arena_id_t) -> *mut mi_heap_t;
 }
 extern "C" {
+    /** A new heap of the calling thread. `heap_tag` is not used (heaps carry no tag here).
+ `allow_destroy`: the heap never adopts the segments of exited threads, so `mi_heap_destroy`
+ frees only its own blocks (`mi_heap_new`'s heaps are made so); without it, `mi_heap_destroy`
+ deletes the heap instead. `arena_id`: allocate only from that arena (0: from any). NULL when
+ there is no such arena, or when out of memory.*/
     pub fn mi_heap_new_ex(
         heap_tag: ::core::ffi::c_int,
         allow_destroy: bool,
         arena_id: mi_arena_id_t,
     ) -> *mut mi_heap_t;
 }
+/** A sub-process: threads of different sub-processes never adopt each other's abandoned
+ segments. NULL is the main one.*/
 pub type mi_subproc_id_t = *mut ::core::ffi::c_void;
 extern "C" {
+    /// The main sub-process, every thread's until it joins another: NULL.
     pub fn mi_subproc_main() -> mi_subproc_id_t;
 }
 extern "C" {
+    /// A new, empty sub-process; NULL when out of memory.
     pub fn mi_subproc_new() -> mi_subproc_id_t;
 }
 extern "C" {
+    /** Deletes `subproc` once none of its segments waits to be adopted; one that still has some is
+ kept (a verbose message says so). The main sub-process (NULL) is never deleted.*/
     pub fn mi_subproc_delete(subproc: mi_subproc_id_t);
 }
 extern "C" {
+    /** Makes the calling thread a member of `subproc` (NULL: the main one). It must do so before it
+ owns any segment, that is before its first allocation; later, a warning is printed and the
+ thread stays where it is.*/
     pub fn mi_subproc_add_current_thread(subproc: mi_subproc_id_t);
 }
 extern "C" {
+    /** Visits the areas (and with `visit_blocks` the live blocks) of the segments the
+ sub-process's exited threads left behind; the visitor gets a NULL heap. `heap_tag` 0 or -1
+ visits them all (every block has tag 0 here), a positive tag none. The segments are taken off
+ the sub-process's stack for the walk, so no thread adopts one meanwhile; other threads may
+ still free blocks in them. false when the visitor stopped the walk. Any thread may call it.*/
     pub fn mi_abandoned_visit_blocks(
         subproc_id: mi_subproc_id_t,
         heap_tag: ::core::ffi::c_int,
@@ -951,18 +1446,26 @@ extern "C" {
     ) -> bool;
 }
 extern "C" {
+    /** Frees `p` only when it is a block of this allocator (see `mi_is_in_heap_region`); any other
+ pointer, NULL included, is ignored.*/
     pub fn mi_cfree(p: *mut ::core::ffi::c_void);
 }
 extern "C" {
+    /// Same as `mi_usable_size` (macOS's name).
     pub fn mi_malloc_size(p: *const ::core::ffi::c_void) -> usize;
 }
 extern "C" {
+    /// Same as `mi_good_size` (macOS's name).
     pub fn mi_malloc_good_size(size: usize) -> usize;
 }
 extern "C" {
+    /// Same as `mi_usable_size` (glibc's name).
     pub fn mi_malloc_usable_size(p: *const ::core::ffi::c_void) -> usize;
 }
 extern "C" {
+    /** POSIX `posix_memalign`: stores a block of `size` bytes aligned to `alignment` in `*p` and
+ returns 0. Returns EINVAL when `p` is NULL or `alignment` is not a power of two that is a
+ multiple of `sizeof(void*)`, ENOMEM when out of memory; `*p` is left alone on failure.*/
     pub fn mi_posix_memalign(
         p: *mut *mut ::core::ffi::c_void,
         alignment: usize,
@@ -970,18 +1473,26 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /// `mi_malloc_aligned(size, alignment)` (the old `memalign`).
     pub fn mi_memalign(alignment: usize, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `size` bytes aligned to the OS page size. Failures as `mi_malloc`.
     pub fn mi_valloc(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `size` rounded up to whole OS pages, aligned to the OS page size. Failure: NULL with errno
+ ENOMEM, also when the rounding overflows.*/
     pub fn mi_pvalloc(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** C11 `aligned_alloc`: `size` bytes aligned to `alignment`, which must be a power of two
+ (`size` need not be a multiple of it). Failure: NULL with errno EINVAL or ENOMEM.*/
     pub fn mi_aligned_alloc(alignment: usize, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** BSD `reallocarray`: `mi_realloc(p, count * size)`. Failure: NULL with errno ENOMEM (an
+ overflowing product included); `p` stays valid, unchanged and owned by the caller.*/
     pub fn mi_reallocarray(
         p: *mut ::core::ffi::c_void,
         count: usize,
@@ -989,6 +1500,10 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** NetBSD `reallocarr`: `p` is the address of the block pointer (a `void**` passed as
+ `void*`). Resizes `*p` to `count * size` bytes, updates `*p` and returns 0. Returns EINVAL
+ for a NULL `p`, ENOMEM when out of memory or when the product overflows; `*p` is then
+ unchanged, and its block still valid and owned by the caller.*/
     pub fn mi_reallocarr(
         p: *mut ::core::ffi::c_void,
         count: usize,
@@ -996,9 +1511,11 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /// `mi_free(p)`; `size` is not checked.
     pub fn mi_free_size(p: *mut ::core::ffi::c_void, size: usize);
 }
 extern "C" {
+    /// `mi_free(p)`; `size` and `alignment` are not checked.
     pub fn mi_free_size_aligned(
         p: *mut ::core::ffi::c_void,
         size: usize,
@@ -1006,12 +1523,16 @@ extern "C" {
     );
 }
 extern "C" {
+    /// `mi_free(p)`; `alignment` is not checked.
     pub fn mi_free_aligned(p: *mut ::core::ffi::c_void, alignment: usize);
 }
 extern "C" {
+    /** `mi_malloc`, and the block's usable size (what `mi_usable_size` returns) in `*block_size`
+ when that is not NULL; 0 there on failure (NULL, errno ENOMEM).*/
     pub fn mi_umalloc(size: usize, block_size: *mut usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_calloc` with the usable size in `*block_size` (0 on failure).
     pub fn mi_ucalloc(
         count: usize,
         size: usize,
@@ -1019,18 +1540,22 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_malloc_small` with the usable size in `*block_size` (0 on failure); `size` at most
+ `MI_SMALL_SIZE_MAX` in portable code.*/
     pub fn mi_umalloc_small(
         size: usize,
         block_size: *mut usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_zalloc_small` with the usable size in `*block_size` (0 on failure).
     pub fn mi_uzalloc_small(
         size: usize,
         block_size: *mut usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_malloc_aligned` with the usable size in `*block_size` (0 on failure).
     pub fn mi_umalloc_aligned(
         size: usize,
         alignment: usize,
@@ -1038,6 +1563,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_zalloc_aligned` with the usable size in `*block_size` (0 on failure).
     pub fn mi_uzalloc_aligned(
         size: usize,
         alignment: usize,
@@ -1045,6 +1571,9 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_realloc`, reporting the usable size of `p` before the call in `*block_size_pre` (0 for
+ NULL; set also on failure) and that of the result in `*block_size_post` (0 on failure). On
+ failure `p` stays valid, unchanged and owned by the caller. Either pointer may be NULL.*/
     pub fn mi_urealloc(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
@@ -1053,9 +1582,12 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Stores the usable size of `p` in `*block_size` (0 for NULL; the pointer may be NULL), then
+ frees `p` as `mi_free`.*/
     pub fn mi_ufree(p: *mut ::core::ffi::c_void, block_size: *mut usize);
 }
 extern "C" {
+    /// Our own: `mi_umalloc` in `heap` (owner thread only); the Rust crate's `Heap` uses it.
     pub fn mi_heap_umalloc(
         heap: *mut mi_heap_t,
         size: usize,
@@ -1063,6 +1595,8 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Our own: `mi_zalloc` in `heap` with the usable size in `*block_size` (0 on failure; owner
+ thread only).*/
     pub fn mi_heap_uzalloc(
         heap: *mut mi_heap_t,
         size: usize,
@@ -1070,18 +1604,29 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** Runs the process-exit work now (the statistics report, when `show_stats` or `verbose` asks
+ for it); it runs once, whichever of this call and the process exit comes first.*/
     pub fn mi_process_done();
 }
 extern "C" {
+    /** `mi_collect(true)` when the calling thread owns more than `target_thread_owned` segments
+ (its cached empty ones included), `mi_collect(false)` otherwise.*/
     pub fn mi_collect_reduce(target_thread_owned: usize);
 }
 extern "C" {
+    /// Marks the calling thread as a thread-pool worker (recorded; it changes no policy here).
     pub fn mi_thread_set_in_threadpool();
 }
 extern "C" {
+    /** Prints every option with its value and where that came from (default, environment or set),
+ through the registered output.*/
     pub fn mi_options_print();
 }
 extern "C" {
+    /** True when `p` lies in a page of `heap` that has fewer than `perc_threshold` percent of its
+ blocks in use. Only the thread that owns `heap` may call it; it takes no lock, and blocks other
+ threads freed but the owner has not collected yet count as in use. false when `p` is not in a
+ page of `heap`.*/
     pub fn mi_unsafe_heap_page_is_under_utilized(
         heap: *mut mi_heap_t,
         p: *mut ::core::ffi::c_void,
@@ -1089,12 +1634,19 @@ extern "C" {
     ) -> bool;
 }
 extern "C" {
+    /** A copy of the wide string `s` in a new block. NULL when `s` is NULL (errno not set) or when
+ out of memory (errno ENOMEM).*/
     pub fn mi_wcsdup(s: *const wchar_t) -> *mut wchar_t;
 }
 extern "C" {
+    /// A copy of the multibyte string `s` (as `mi_strdup`).
     pub fn mi_mbsdup(s: *const ::core::ffi::c_uchar) -> *mut ::core::ffi::c_uchar;
 }
 extern "C" {
+    /** As Windows' `_dupenv_s`: a copy of environment variable `name` in `*buf` (free it with
+ `mi_free`) and its size in bytes, terminator included, in `*size` (which may be NULL). A
+ variable that is not set gives `*buf` NULL, size 0 and result 0. Returns EINVAL for a NULL
+ `buf` or `name`, ENOMEM when the copy cannot be allocated (`*buf` NULL then).*/
     pub fn mi_dupenv_s(
         buf: *mut *mut ::core::ffi::c_char,
         size: *mut usize,
@@ -1102,6 +1654,9 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** `mi_dupenv_s` for wide strings; `*size` counts wide characters. Outside Windows the name and
+ value are converted with the C library's multibyte functions in the current locale (EILSEQ
+ when the value cannot be).*/
     pub fn mi_wdupenv_s(
         buf: *mut *mut wchar_t,
         size: *mut usize,
@@ -1109,6 +1664,8 @@ extern "C" {
     ) -> ::core::ffi::c_int;
 }
 extern "C" {
+    /** As Windows' `_aligned_recalloc`: `mi_recalloc_aligned` (same failures; `p` untouched and
+ still owned by the caller on failure).*/
     pub fn mi_aligned_recalloc(
         p: *mut ::core::ffi::c_void,
         newcount: usize,
@@ -1117,6 +1674,7 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// As Windows' `_aligned_offset_recalloc`: `mi_recalloc_aligned_at` (same failures).
     pub fn mi_aligned_offset_recalloc(
         p: *mut ::core::ffi::c_void,
         newcount: usize,
@@ -1126,36 +1684,54 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** As Windows' `_expand`: `p` when the block can hold `newsize` bytes in place, else NULL with
+ errno ENOMEM (the block is untouched and still owned by the caller).*/
     pub fn mi__expand(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** C++ `operator new`: `mi_malloc(size)`, and out of memory the new handler is called and the
+ allocation retried while there is one. Without a handler it throws `std::bad_alloc` where the
+ C++ hooks are present (the CMake library's C++ part, or a program that includes
+ `mimalloc-new-delete.h`, on ELF platforms); elsewhere it reports ENOMEM and aborts. Never
+ returns NULL.*/
     pub fn mi_new(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_new` with the block aligned to `alignment`; an alignment that is not a power of two is
+ reported (EINVAL) and fails as out of memory does, without calling the handler.*/
     pub fn mi_new_aligned(size: usize, alignment: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_new` that returns NULL where `mi_new` would throw or abort (with the C++ hooks present,
+ also when the new handler throws).*/
     pub fn mi_new_nothrow(size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_new_aligned` that returns NULL where it would throw or abort.
     pub fn mi_new_aligned_nothrow(
         size: usize,
         alignment: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_new(count * size)`; an overflowing product throws (or aborts) without calling the new
+ handler.*/
     pub fn mi_new_n(count: usize, size: usize) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_realloc` with `mi_new`'s out-of-memory rules: it calls the new handler and retries;
+ without a handler it throws or aborts, and `p` stays valid and owned by the caller.*/
     pub fn mi_new_realloc(
         p: *mut ::core::ffi::c_void,
         newsize: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /** `mi_new_realloc(p, newcount * size)`; an overflowing product throws (or aborts) without
+ calling the new handler, `p` staying valid and owned by the caller.*/
     pub fn mi_new_reallocn(
         p: *mut ::core::ffi::c_void,
         newcount: usize,
@@ -1163,12 +1739,14 @@ extern "C" {
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_new` in `heap` (owner thread only).
     pub fn mi_heap_alloc_new(
         heap: *mut mi_heap_t,
         size: usize,
     ) -> *mut ::core::ffi::c_void;
 }
 extern "C" {
+    /// `mi_new_n` in `heap` (owner thread only).
     pub fn mi_heap_alloc_new_n(
         heap: *mut mi_heap_t,
         count: usize,

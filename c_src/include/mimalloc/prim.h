@@ -32,9 +32,11 @@ int _mi_prim_mmap(void* hint, size_t size, bool allow_large, void** addr);
 int _mi_prim_mmap_aligned(size_t size, size_t alignment, bool allow_large, void** addr);
 /* Unmap: os.c unmaps part of a mapping only where `_mi_prim_mmap_aligned` said ENOTSUP. */
 int _mi_prim_munmap(void* addr, size_t size);
-/* Give memory back; with `zeroing` it reads as zero afterwards (DONTNEED), else lazily (FREE).
- * Either way the range stays mapped read-write: a caller may touch it again without asking
- * (Windows decommits and commits again, which frees the pages and reads as zero). */
+/* Give memory back; with `zeroing` it reads as zero afterwards (Linux MADV_DONTNEED, a fresh
+ * mapping over the range on other Unix systems, decommit and commit again on Windows), else
+ * the OS takes the pages when it needs them and the contents may linger (MADV_FREE, Windows'
+ * discard). Either way the range stays mapped read-write: a caller may touch it again without
+ * asking. */
 int _mi_prim_purge(void* addr, size_t size, bool zeroing);
 /* Arenas (arena.c) reserve big ranges and use them a segment at a time. Reserve `size` bytes
  * of address space aligned to `alignment`, to be released whole with `_mi_prim_munmap`, that
@@ -48,8 +50,9 @@ int _mi_prim_commit(void* addr, size_t size);
  * after the next `_mi_prim_commit` (which the caller must do before touching it again). */
 int _mi_prim_decommit(void* addr, size_t size);
 /* Map `size` bytes (a multiple of 1 GiB) of huge OS pages that the OS has set aside (Linux:
- * MAP_HUGETLB from vm.nr_hugepages), preferring NUMA node `numa_node` (-1: any). ENOMEM where
- * none are reserved, ENOTSUP where the OS layer has no such pages. Never touched by the OS
+ * MAP_HUGETLB from vm.nr_hugepages). `numa_node` (-1: any) is a preference an OS layer may
+ * ignore (the Unix one leaves placement to the kernel). ENOMEM where none are reserved, ENOTSUP
+ * where the OS layer has no such pages (all but Linux here). Never touched by the OS
  * layer; the memory is pinned and cannot be purged. */
 int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr);
 /* Make memory inaccessible (guard page) or accessible again. */
@@ -57,9 +60,10 @@ int _mi_prim_protect(void* addr, size_t size, bool protect);
 
 mi_msecs_t _mi_prim_clock_now(void);
 
+/* What the OS tells of the process; 0 for what it does not. */
 typedef struct mi_process_info_s {
-  mi_msecs_t elapsed, utime, stime;
-  size_t current_rss, peak_rss, page_faults;
+  mi_msecs_t elapsed, utime, stime;      /* ms; elapsed is left 0 (stats.c reads the clock) */
+  size_t current_rss, peak_rss, page_faults; /* resident bytes now and at the peak; faults */
 } mi_process_info_t;
 void _mi_prim_process_info(mi_process_info_t* pinfo);
 
@@ -76,6 +80,7 @@ bool _mi_prim_random_buf(void* buf, size_t buf_len);
 /* Arrange for `_mi_thread_done(heap)` to run when the calling thread exits: every thread, also
  * those the program did not start through Rust or pthreads (Windows: an FLS callback). */
 void _mi_prim_thread_init_auto_done(void);
+/* The heap the exit hook hands to `_mi_thread_done` for the calling thread (NULL: none). */
 void _mi_prim_thread_associate_default_heap(void* heap);
 
 #endif /* MI_PRIM_H */
