@@ -579,7 +579,7 @@ mi_decl_export char* mi_stats_get_json(size_t buf_size, char* buf) mi_attr_noexc
  * Each is read once, lazily, from MIMALLOC_<NAME> (case-insensitive). Options marked "not
  * supported by this build" are stored and returned but change nothing: verbose mode lists them
  * so, and one set from the environment is warned about (seen with MIMALLOC_VERBOSE=1 or
- * MIMALLOC_SHOW_ERRORS=1). The `supported` column of src/options.c's table decides which ones
+ * MIMALLOC_SHOW_ERRORS=1). The `supported` column of src/options.def decides which ones
  * they are, and the defaults are that file's too (a build may replace them:
  * MIMALLOC_DEFAULT_<NAME> for cargo, -DMI_DEFAULT_<NAME> for C); the notes below follow it. */
 

@@ -228,6 +228,12 @@ bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t*
   return false;
 }
 
+/* A fork while another thread held the lock leaves it held in the child, where that thread
+ * does not exist: the child's next reservation would wait forever. An arena that thread was
+ * adding is either published (mi_arena_add's CAS) or not; the child loses nothing but, at
+ * worst, the address space of one unpublished reservation. */
+void _mi_arenas_fork_child(void) { mi_atomic_store_release(&mi_arena_add_lock, false); }
+
 /* Slots come back in use-state "free, dirty, committed as they were"; their purge is due after
  * purge_delay * arena_purge_mult (at once with a zero delay, never with a negative one). */
 void _mi_arena_free(const mi_arena_mem_t* mem, mi_stats_t* stats) {

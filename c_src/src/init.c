@@ -134,11 +134,13 @@ MI_PROCESS_DONE_ATTR void mi_process_done(void) mi_attr_noexcept {
 #endif
 }
 
-/* The child only needs the abandoned stack's reader count cleared; other threads' heaps are
- * simply gone with their threads. The one lock, arena.c's mi_arena_add_lock, is held only while
- * a thread reserves a new arena and is not reset here: a fork in that window leaves it held in
- * the child, whose next arena reservation then waits forever. */
-void _mi_process_fork_child(void) { _mi_segments_fork_child(); }
+/* The child inherits the memory of threads it does not have: the abandoned stack's reader
+ * count and the arena-reservation lock may be held by one of them and are released; the other
+ * threads' heaps are simply gone with their threads. */
+void _mi_process_fork_child(void) {
+  _mi_segments_fork_child();
+  _mi_arenas_fork_child();
+}
 
 /* ---- Threads ---------------------------------------------------------------------------------- */
 

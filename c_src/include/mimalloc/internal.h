@@ -165,6 +165,7 @@ void _mi_arenas_init(void); /* reservations the options ask for at start-up */
 bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t* mem, mi_stats_t* stats);
 void _mi_arena_free(const mi_arena_mem_t* mem, mi_stats_t* stats);
 void _mi_arenas_collect(bool force, mi_stats_t* stats);
+void _mi_arenas_fork_child(void); /* releases the arena-reservation lock in a forked child */
 bool _mi_arena_memid_is_suitable(int arena, int req_arena_id); /* may a heap pinned to `req_arena_id` use this memory? */
 
 /* ---- segment.c ---------------------------------------------------------------------------- */
