@@ -356,6 +356,7 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
 
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
   if (mi_unlikely(mi_page_is_corrupt(page))) return; /* refused: the block leaks (page.c, dropping) */
+  _mi_assert(_mi_ptr_page(block) == page && page->segment_in_use);
   if (mi_likely(local)) {
     mi_block_set_next(page, block, page->local_free);
     page->local_free = block;
@@ -401,6 +402,7 @@ static mi_decl_noinline void mi_free_checked(mi_page_t* page, bool local, mi_blo
  * fast path could not clear. The full checks are a tail call away, so a free from another
  * thread whose block passes the quick test needs no stack frame here either. */
 static mi_decl_noinline void mi_free_generic(mi_page_t* page, bool local, void* p) {
+  _mi_assert(local == (mi_atomic_load_relaxed(&_mi_page_segment(page)->thread_id) == _mi_thread_id()));
   if (mi_free_is_interior(page, p)) {
     mi_free_report_interior(page, p);
     return;
@@ -415,6 +417,7 @@ static mi_decl_noinline void mi_free_generic(mi_page_t* page, bool local, void* 
 
 /* The owner's free once the page is known to be in use and the block inside it. */
 static inline void mi_free_local(mi_page_t* page, void* p) {
+  _mi_assert(_mi_ptr_page(p) == page && mi_atomic_load_relaxed(&_mi_page_segment(page)->thread_id) == _mi_thread_id());
   if (mi_likely(mi_page_flags(page) == 0 && mi_free_checks_pass_fast(page, (mi_block_t*)p))) {
     mi_block_t* const block = (mi_block_t*)p;
     mi_block_set_next(page, block, page->local_free);

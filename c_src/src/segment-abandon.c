@@ -36,6 +36,7 @@ mi_subproc_t* _mi_tld_subproc(const mi_tld_t* tld) { return (tld->subproc != NUL
 mi_subproc_t* _mi_subproc_main(void) { return &mi_subproc_default; }
 
 static void mi_abandoned_push(mi_segment_t* segment) {
+  _mi_assert(((uintptr_t)segment & MI_SEGMENT_MASK) == 0 && mi_atomic_load_relaxed(&segment->thread_id) == 0);
   mi_subproc_t* sp = segment->subproc;
   uintptr_t ts = mi_atomic_load_relaxed(&sp->abandoned);
   uintptr_t next;
@@ -85,6 +86,7 @@ void _mi_abandoned_await_readers(void) {
  * 28 k page faults against 16 k). A huge segment's written tail is purged now: no queue of
  * this thread will reach it. */
 void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
   size_t pending = 0;
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
@@ -116,6 +118,7 @@ void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
  * to the abandoned stack once every page in use is abandoned. */
 void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld) {
   mi_segment_t* segment = _mi_page_segment(page);
+  _mi_assert(page->segment_in_use && segment->abandoned < segment->used);
   segment->abandoned++;
   if (segment->abandoned == segment->used) _mi_segment_abandon(segment, tld);
 }
@@ -123,6 +126,8 @@ void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld) {
 /* Take over an abandoned segment: its live pages join `heap`, its empty pages are released. */
 /* Returns false when every page was empty and the segment was freed. */
 static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
+  _mi_assert(_mi_segment_is_valid(segment) && mi_atomic_load_relaxed(&segment->thread_id) == 0);
+  _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
   tld->segments.count++;
   _mi_stat_decrease(&tld->stats.segments_abandoned, 1);

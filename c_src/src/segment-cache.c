@@ -38,6 +38,7 @@ mi_segment_t* _mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int re
     break;
   }
   if (segment == NULL) return NULL;
+  _mi_assert(segment->used == 0 && !segment->in_free_queue && tld->segments.cache_count > 0);
   mi_segment_queue_remove(&tld->segments.cache, segment);
   tld->segments.cache_count--;
   _mi_stat_decrease(&tld->stats.segments_cache, 1);
@@ -45,6 +46,7 @@ mi_segment_t* _mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int re
 }
 
 bool _mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(_mi_segment_is_valid(segment) && segment->used == 0 && !segment->in_free_queue && segment->tail_expire == 0);
   int64_t delay = mi_segment_purge_delay();
   if (delay == 0 || tld->segments.cache_count >= MI_SEGMENT_CACHE_MAX) return false;
   if (segment->mem_base != (void*)segment) return false;
@@ -82,6 +84,7 @@ static void mi_segments_shared_note_expire(int64_t expire) {
 /* Once the CAS publishes the segment, another thread may pop it and clear its header at once:
  * everything needed afterwards is read before. */
 static bool mi_segments_shared_push(mi_segment_t* segment) {
+  _mi_assert(_mi_segment_is_valid(segment) && segment->used == 0 && segment->page_kind != MI_PAGE_HUGE);
   if (!_mi_arena_memid_is_suitable(segment->mem_arena, 0)) return false; /* an exclusive arena's: back to it */
   uintptr_t tagged = (uintptr_t)segment | (uintptr_t)segment->page_kind;
   int64_t expire = segment->cache_expire;

@@ -32,6 +32,7 @@ static size_t mi_segment_guard_stride(void) {
  * mprotect (2.4 us here), 63 of them a fresh small segment, and a short program touches only
  * some of its pages. */
 void _mi_segment_protect_guards(mi_segment_t* segment) {
+  _mi_assert(segment->capacity >= 1 && segment->capacity <= MI_SMALL_PAGES_PER_SEGMENT);
   size_t ps = _mi_os_page_size();
   segment->interior_guards = 0;
   segment->guards_pending = 0;
@@ -55,6 +56,7 @@ void _mi_segment_protect_guards(mi_segment_t* segment) {
 
 /* The guard at the end of `page`, if one was reserved and is not in place yet. */
 void _mi_segment_page_guard(mi_segment_t* segment, mi_page_t* page) {
+  _mi_assert(page->segment_idx < segment->capacity);
   uint64_t bit = (uint64_t)1 << page->segment_idx;
   if (mi_likely((segment->guards_pending & bit) == 0)) return;
   segment->guards_pending &= ~bit;

@@ -7,6 +7,7 @@
 #include "segment-internal.h"
 
 static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+  _mi_assert(!page->segment_in_use && page == &segment->pages[page->segment_idx]);
   page->purge_pending = 0;
   if (page->is_purged) return;
   size_t area;
@@ -16,6 +17,7 @@ static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld
 }
 
 void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
+  _mi_assert(!page->segment_in_use && segment->used > 0);
   int64_t delay = mi_segment_purge_delay();
   if (delay < 0 && !force) return;
   if (delay == 0 || force) {
@@ -33,6 +35,7 @@ void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool for
  * calls against upstream's 1,000). Guard pages sit between pages in secure builds, and a purge
  * must not cross one (Windows recommits what it purges), so there every page goes alone. */
 static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, mi_tld_t* tld) {
+  _mi_assert(first <= last && last < segment->capacity);
   size_t area;
   uint8_t* start = mi_segment_page_area(segment, &segment->pages[first], &area);
   uint8_t* end = mi_segment_page_area(segment, &segment->pages[last], &area) + area;
@@ -75,6 +78,7 @@ void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, i
 
 /* Gives back the pages an earlier, larger block wrote past this segment's block. */
 void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(segment->page_kind == MI_PAGE_HUGE);
   if (segment->tail_expire != 0) mi_segment_queue_remove(&tld->segments.huge_tails, segment);
   segment->tail_expire = 0;
   size_t end = _mi_align_up(segment->zero_from, _mi_os_page_size()); /* the rest of that page is unwritten */
@@ -87,6 +91,7 @@ void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld) {
 /* A reused huge segment keeps its written tail as long as a cached segment would linger: the
  * next block in it may need those pages, and faulting them back in is what reuse saves. */
 void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(segment->page_kind == MI_PAGE_HUGE && segment->tail_expire == 0);
   if (segment->zero_from <= segment->segment_size) return;
   int64_t delay = mi_segment_purge_delay();
   if (delay < 0) return; /* never purge */

@@ -61,6 +61,7 @@ static bool mi_segment_eager_commit(mi_page_kind_t kind, mi_tld_t* tld) {
 /* ---- Allocation and release of whole segments --------------------------------------------- */
 
 void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(_mi_segment_is_valid(segment) && segment->used == 0);
   _mi_free_forget_segment(segment);
   _mi_segment_guards_release(segment);
   mi_track_meta_unhide(segment, segment->segment_info_size);
@@ -243,10 +244,13 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
   tld->segments.count++;
   _mi_stat_increase(&tld->stats.segments, 1);
+  _mi_assert(((uintptr_t)segment & MI_SEGMENT_MASK) == 0 && _mi_segment_is_valid(segment));
+  _mi_assert(segment->used == 0 && segment->capacity == capacity && segment->page_kind == kind);
   return segment;
 }
 
 void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
+  _mi_assert(_mi_segment_is_valid(segment) && segment->used == 0);
   mi_segment_remove_from_free_queue(segment, tld);
   if (segment->tail_expire != 0) { /* the cache keeps the written tail: the next block may use it */
     mi_segment_queue_remove(&tld->segments.huge_tails, segment);
@@ -342,6 +346,8 @@ static inline void mi_segment_check(const mi_segment_t* segment) { (void)segment
 /* ---- Pages ---------------------------------------------------------------------------------- */
 
 static bool mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+  _mi_assert(page != NULL && page == &segment->pages[page->segment_idx] && page->segment_idx < segment->capacity);
+  _mi_assert(!page->segment_in_use && segment->used < segment->capacity);
   if (!mi_segment_page_commit(segment, page, tld)) return false;
   page->segment_in_use = 1;
   page->purge_pending = 0;
@@ -357,6 +363,7 @@ static bool mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld
 
 /* Reserved blocks of a page: computed here because only the segment knows the page's area. */
 static void mi_segment_page_setup(mi_segment_t* segment, mi_page_t* page, size_t block_size) {
+  _mi_assert(page->segment_in_use && block_size > 0);
   size_t area;
   (void)mi_segment_page_area(segment, page, &area);
   /* a huge page's single block gets the whole area: realloc can grow into it in place */
@@ -375,6 +382,8 @@ static mi_page_t* mi_segment_find_free_page(mi_segment_t* segment) {
 
 /* Releases a page to its segment without freeing the segment itself. */
 void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
+  _mi_assert(_mi_page_segment(page) == segment && page == &segment->pages[page->segment_idx]);
+  _mi_assert(page->segment_in_use && segment->used > 0 && segment->used <= segment->capacity);
   size_t bin = _mi_bin(page->block_size);
   _mi_stat_decrease(&tld->stats.pages, 1);
   _mi_stat_decrease(&tld->stats.normal_bins[bin < MI_STAT_BINS ? bin : 0], 1);
@@ -389,6 +398,7 @@ void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, 
 
 void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld) {
   mi_segment_t* segment = _mi_page_segment(page);
+  _mi_assert(_mi_segment_is_valid(segment) && mi_atomic_load_relaxed(&segment->thread_id) == _mi_thread_id());
   _mi_segment_page_clear(segment, page, force, tld);
   if (segment->used == 0) {
     _mi_segment_free(segment, force, tld);
@@ -423,6 +433,7 @@ static mi_page_t* mi_segment_queue_page_alloc(mi_heap_t* heap, mi_page_kind_t ki
     mi_segment_insert_in_free_queue(segment, tld);
   }
   mi_page_t* page = mi_segment_find_free_page(segment);
+  _mi_assert(page != NULL); /* a segment in a free queue has a free page */
   if (!mi_segment_page_claim(segment, page, tld)) return NULL;
   return page;
 }
@@ -464,6 +475,7 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
     _mi_stat_increase(&tld->stats.normal, (size_t)page->reserved * block_size);
   }
   mi_segment_check(segment);
+  _mi_assert(page->segment_in_use && page->reserved >= 1 && page->block_size >= block_size);
   return page;
 }
 
