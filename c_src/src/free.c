@@ -441,10 +441,9 @@ _Static_assert(MI_OWNED_SLOTS == 8, "the initialiser above has a value per slot"
  * page, block area) and the double-free test (decode the link word, one range compare); every
  * call out of the fast path is a tail call, so it saves no registers. A free into a segment
  * this thread freed into before as its owner (found in _mi_free_owned) skips the map bit and
- * the owner's thread id: three instructions and a compare instead of thirteen. One slot
- * instead of eight was two instructions shorter, but a program that frees into small and
- * medium segments in turn missed it unpredictably: callgrind's branch simulation counted 63 %
- * more mispredicted branches in alloc-test1 than the default build, against 7 % with eight. */
+ * the owner's thread id: three instructions and a compare instead of thirteen. Eight slots
+ * rather than one, so that a program freeing into small and medium segments in turn does not
+ * keep missing. */
 void mi_free(void* p) mi_attr_noexcept {
   if (MI_FREE_TESTS_NULL && mi_unlikely(p == NULL)) return;
   mi_track_free(p); /* first: memcheck itself names a double, foreign or interior-pointer free */

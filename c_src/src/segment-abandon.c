@@ -82,9 +82,8 @@ void _mi_abandoned_await_readers(void) {
 
 /* An abandoned segment keeps its empty pages' pending purges, within a process-wide budget
  * (and unless abandoned_page_purge is set): its next owner runs them, or reuses the pages
- * before they are due, where purging now would make it fault them in again (thread churn:
- * 28 k page faults against 16 k). A huge segment's written tail is purged now: no queue of
- * this thread will reach it. */
+ * before they are due, where purging now would make it fault them in again. A huge segment's
+ * written tail is purged now: no queue of this thread will reach it. */
 void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
   size_t pending = 0;
@@ -204,7 +203,7 @@ void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld
     bool alive = mi_segment_reclaim(segment, heap, tld);
     /* a segment all of whose blocks were freed meanwhile went back to the cache or its arena:
      * that is cleanup, not adoption, so keep going (an exited thread's segments otherwise wait
-     * deep in the stack, resident, while newer ones are adopted: thread churn, 2.6 GiB) */
+     * deep in the stack, resident, while newer ones are adopted) */
     if (!alive) continue;
     if (kind == MI_PAGE_SMALL && tld->segments.small_free.first != NULL) break;
     if (kind == MI_PAGE_MEDIUM && tld->segments.medium_free.first != NULL) break;

@@ -29,7 +29,7 @@ static size_t mi_segment_guard_stride(void) {
  * new segments guard fewer boundaries, at an offset that differs per segment; a boundary left
  * unguarded keeps its guard page unused (and never touched), so the layout is the same.
  * Interior guards are reserved here and placed when their page is first used: a guard costs an
- * mprotect (2.4 us here), 63 of them a fresh small segment, and a short program touches only
+ * mprotect, 63 of them a fresh small segment, and a short program touches only
  * some of its pages. */
 void _mi_segment_protect_guards(mi_segment_t* segment) {
   _mi_assert(segment->capacity >= 1 && segment->capacity <= MI_SMALL_PAGES_PER_SEGMENT);

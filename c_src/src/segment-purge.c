@@ -31,8 +31,7 @@ void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool for
 }
 
 /* Purges pages first..last (adjacent, all due) with one OS call: a thread that exits with
- * its pages empty would otherwise make one call per 64 KiB page (thread churn: 18,000 madvise
- * calls against upstream's 1,000). Guard pages sit between pages in secure builds, and a purge
+ * its pages empty would otherwise make one call per 64 KiB page. Guard pages sit between pages in secure builds, and a purge
  * must not cross one (Windows recommits what it purges), so there every page goes alone. */
 static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, mi_tld_t* tld) {
   _mi_assert(first <= last && last < segment->capacity);
