@@ -84,7 +84,7 @@ void _mi_abandoned_await_readers(void) {
  * (and unless abandoned_page_purge is set): its next owner runs them, or reuses the pages
  * before they are due, where purging now would make it fault them in again. A huge segment's
  * written tail is purged now: no queue of this thread will reach it. */
-void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
   size_t pending = 0;
   for (size_t i = 0; i < segment->capacity; i++) {
@@ -184,7 +184,7 @@ void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
 
 /* Before mapping fresh memory, adopt a few abandoned segments: their free pages are as good as
  * new ones, and their live blocks get an owner that collects frees into them. */
-void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld) {
   if (heap->no_reclaim) return;
   /* max_segment_reclaim tries, or a tenth of what waits if that is more: under thread churn
    * hundreds wait, and a fixed handful never reaches the old ones, freed meanwhile */

@@ -21,7 +21,7 @@ static bool mi_segment_huge_better(const mi_segment_t* a, const mi_segment_t* b,
 }
 
 /* A cached segment for `kind`; a huge one must map at least `map_size` bytes. */
-mi_segment_t* _mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int req_arena_id, mi_tld_t* tld) {
+mi_decl_segment mi_segment_t* _mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int req_arena_id, mi_tld_t* tld) {
   mi_segment_t* segment = NULL;
   for (mi_segment_t* s = tld->segments.cache.first; s != NULL; s = s->next) {
     if (!_mi_arena_memid_is_suitable(s->mem_arena, req_arena_id)) continue;
@@ -45,7 +45,7 @@ mi_segment_t* _mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int re
   return segment;
 }
 
-bool _mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld) {
+mi_decl_segment bool _mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_assert(_mi_segment_is_valid(segment) && segment->used == 0 && !segment->in_free_queue && segment->tail_expire == 0);
   int64_t delay = mi_segment_purge_delay();
   if (delay == 0 || tld->segments.cache_count >= MI_SEGMENT_CACHE_MAX) return false;
@@ -100,7 +100,7 @@ static bool mi_segments_shared_push(mi_segment_t* segment) {
   return false;
 }
 
-mi_segment_t* _mi_segments_shared_pop(mi_page_kind_t kind, int req_arena_id) {
+mi_decl_segment mi_segment_t* _mi_segments_shared_pop(mi_page_kind_t kind, int req_arena_id) {
   /* only memory of shared arenas and the OS is left here (see mi_segments_shared_push) */
   if (req_arena_id != 0) return NULL;
   for (size_t i = 0; i < MI_SEGMENTS_SHARED_MAX; i++) {

@@ -31,7 +31,7 @@ static size_t mi_segment_guard_stride(void) {
  * Interior guards are reserved here and placed when their page is first used: a guard costs an
  * mprotect, 63 of them a fresh small segment, and a short program touches only
  * some of its pages. */
-void _mi_segment_protect_guards(mi_segment_t* segment) {
+mi_decl_segment void _mi_segment_protect_guards(mi_segment_t* segment) {
   _mi_assert(segment->capacity >= 1 && segment->capacity <= MI_SMALL_PAGES_PER_SEGMENT);
   size_t ps = _mi_os_page_size();
   segment->interior_guards = 0;
@@ -55,7 +55,7 @@ void _mi_segment_protect_guards(mi_segment_t* segment) {
 }
 
 /* The guard at the end of `page`, if one was reserved and is not in place yet. */
-void _mi_segment_page_guard(mi_segment_t* segment, mi_page_t* page) {
+mi_decl_segment void _mi_segment_page_guard(mi_segment_t* segment, mi_page_t* page) {
   _mi_assert(page->segment_idx < segment->capacity);
   uint64_t bit = (uint64_t)1 << page->segment_idx;
   if (mi_likely((segment->guards_pending & bit) == 0)) return;
@@ -69,14 +69,14 @@ void _mi_segment_page_guard(mi_segment_t* segment, mi_page_t* page) {
 }
 
 /* A segment given back takes its interior guards out of the process-wide count. */
-void _mi_segment_guards_release(mi_segment_t* segment) { mi_atomic_sub_relaxed(&mi_guards_interior, segment->interior_guards); }
+mi_decl_segment void _mi_segment_guards_release(mi_segment_t* segment) { mi_atomic_sub_relaxed(&mi_guards_interior, segment->interior_guards); }
 
 /* Where a huge block starts: so that it ends on a huge OS page boundary, with padding (address
  * space only, never touched) between the metadata's guard and the block. The end guard then
  * opens a huge page the block does not use. An mprotect inside a transparent huge page splits
  * it into 4 KiB pages, and each reuse of a cached segment by a block of another size moves the
  * end guard: placed right after the block, it split one of the block's huge pages each time. */
-size_t _mi_segment_huge_block_offset(size_t info_size, size_t huge_size) {
+mi_decl_segment size_t _mi_segment_huge_block_offset(size_t info_size, size_t huge_size) {
   size_t lps = _mi_os_large_page_size();
   if (lps == 0 || lps >= MI_SEGMENT_SIZE) return info_size; /* the block must start in the first MI_SEGMENT_SIZE */
   size_t block = _mi_align_up(huge_size, _mi_os_page_size());
@@ -86,12 +86,12 @@ size_t _mi_segment_huge_block_offset(size_t info_size, size_t huge_size) {
 /* A cached huge segment has its guard after its metadata (which stays) and one at its old end.
  * Where the new block's end moves that one, the old guard page turns read-write first; false
  * when the OS refuses, and the segment is not reused. */
-bool _mi_segment_huge_unguard(mi_segment_t* segment, size_t segment_size) {
+mi_decl_segment bool _mi_segment_huge_unguard(mi_segment_t* segment, size_t segment_size) {
   size_t ps = _mi_os_page_size();
   return segment->segment_size == segment_size || _mi_os_unprotect((uint8_t*)segment + segment->segment_size - ps, ps);
 }
 
-void _mi_segment_huge_reguard(mi_segment_t* segment, size_t old_segment_size) {
+mi_decl_segment void _mi_segment_huge_reguard(mi_segment_t* segment, size_t old_segment_size) {
   size_t ps = _mi_os_page_size();
   if (segment->segment_size != old_segment_size) (void)_mi_os_protect((uint8_t*)segment + segment->segment_size - ps, ps);
 }

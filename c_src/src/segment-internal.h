@@ -8,6 +8,16 @@
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
+/* The functions below cross between the segment files. In the unity build (static.c) they are
+ * static, as they were while the files were one: the compiler may then inline a function into
+ * its only caller and drop it, which it does not do for one with external linkage. Compiled
+ * alone, a file gets external declarations. */
+#if defined(MI_IN_STATIC_C)
+#define mi_decl_segment static
+#else
+#define mi_decl_segment
+#endif
+
 /* A huge segment is cached only up to this mapping size; below it, fresh huge segments reserve
  * address space up to a power of two, so that a freed one can take a later, larger block. */
 #define MI_HUGE_CACHE_MAX (32 * MI_MiB)
@@ -85,33 +95,33 @@ static inline void mi_segments_due_by(mi_tld_t* tld, int64_t expire) {
 }
 
 /* ---- segment.c ------------------------------------------------------------------------------ */
-void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld);            /* unmaps, or back to its arena */
-void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld);  /* to the cache, unless forced */
-void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld);            /* unmaps, or back to its arena */
+mi_decl_segment void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld);  /* to the cache, unless forced */
+mi_decl_segment void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);
 
 /* ---- segment-cache.c ------------------------------------------------------------------------ */
-mi_segment_t* _mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int req_arena_id, mi_tld_t* tld);
-bool _mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld);
-mi_segment_t* _mi_segments_shared_pop(mi_page_kind_t kind, int req_arena_id);
+mi_decl_segment mi_segment_t* _mi_segment_cache_pop(mi_page_kind_t kind, size_t map_size, int req_arena_id, mi_tld_t* tld);
+mi_decl_segment bool _mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld);
+mi_decl_segment mi_segment_t* _mi_segments_shared_pop(mi_page_kind_t kind, int req_arena_id);
 
 /* ---- segment-purge.c ------------------------------------------------------------------------ */
-void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);
-void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld);
-void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld);
-void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld);
 
 /* ---- segment-abandon.c ---------------------------------------------------------------------- */
-void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld);
-void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld);
 
 /* ---- segment-guard.c (MI_GUARD_PAGES) ------------------------------------------------------- */
 #if MI_GUARD_PAGES
-void _mi_segment_protect_guards(mi_segment_t* segment);
-void _mi_segment_page_guard(mi_segment_t* segment, mi_page_t* page);
-void _mi_segment_guards_release(mi_segment_t* segment);
-size_t _mi_segment_huge_block_offset(size_t info_size, size_t huge_size);
-bool _mi_segment_huge_unguard(mi_segment_t* segment, size_t segment_size);
-void _mi_segment_huge_reguard(mi_segment_t* segment, size_t old_segment_size);
+mi_decl_segment void _mi_segment_protect_guards(mi_segment_t* segment);
+mi_decl_segment void _mi_segment_page_guard(mi_segment_t* segment, mi_page_t* page);
+mi_decl_segment void _mi_segment_guards_release(mi_segment_t* segment);
+mi_decl_segment size_t _mi_segment_huge_block_offset(size_t info_size, size_t huge_size);
+mi_decl_segment bool _mi_segment_huge_unguard(mi_segment_t* segment, size_t segment_size);
+mi_decl_segment void _mi_segment_huge_reguard(mi_segment_t* segment, size_t old_segment_size);
 #else
 /* Without guard pages a segment has none to place, count or move. */
 static inline void _mi_segment_protect_guards(mi_segment_t* segment) { (void)segment; }

@@ -16,7 +16,7 @@ static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld
   page->is_purged = 1;
 }
 
-void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
   _mi_assert(!page->segment_in_use && segment->used > 0);
   int64_t delay = mi_segment_purge_delay();
   if (delay < 0 && !force) return;
@@ -51,7 +51,7 @@ static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t las
 /* Runs of due pages are purged together, and a run also spans free pages in between that are
  * not due (purged already, or never used): purging those again costs the OS nothing, and an
  * exited thread's segment is mostly such a mix (one call per segment instead of one per page). */
-void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld) {
   size_t first = SIZE_MAX, last = 0; /* the run of due pages being gathered */
   bool can_span = !MI_GUARD_PAGES && segment->mem_is_committed;
   for (size_t i = 0; i < segment->capacity; i++) {
@@ -76,7 +76,7 @@ void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, i
 }
 
 /* Gives back the pages an earlier, larger block wrote past this segment's block. */
-void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_assert(segment->page_kind == MI_PAGE_HUGE);
   if (segment->tail_expire != 0) mi_segment_queue_remove(&tld->segments.huge_tails, segment);
   segment->tail_expire = 0;
@@ -89,7 +89,7 @@ void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld) {
 
 /* A reused huge segment keeps its written tail as long as a cached segment would linger: the
  * next block in it may need those pages, and faulting them back in is what reuse saves. */
-void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_assert(segment->page_kind == MI_PAGE_HUGE && segment->tail_expire == 0);
   if (segment->zero_from <= segment->segment_size) return;
   int64_t delay = mi_segment_purge_delay();

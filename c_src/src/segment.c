@@ -60,7 +60,7 @@ static bool mi_segment_eager_commit(mi_page_kind_t kind, mi_tld_t* tld) {
 
 /* ---- Allocation and release of whole segments --------------------------------------------- */
 
-void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
   _mi_assert(_mi_segment_is_valid(segment) && segment->used == 0);
   _mi_free_forget_segment(segment);
   _mi_segment_guards_release(segment);
@@ -249,7 +249,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   return segment;
 }
 
-void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld) {
   _mi_assert(_mi_segment_is_valid(segment) && segment->used == 0);
   mi_segment_remove_from_free_queue(segment, tld);
   if (segment->tail_expire != 0) { /* the cache keeps the written tail: the next block may use it */
@@ -381,7 +381,7 @@ static mi_page_t* mi_segment_find_free_page(mi_segment_t* segment) {
 }
 
 /* Releases a page to its segment without freeing the segment itself. */
-void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
+mi_decl_segment void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
   _mi_assert(_mi_page_segment(page) == segment && page == &segment->pages[page->segment_idx]);
   _mi_assert(page->segment_in_use && segment->used > 0 && segment->used <= segment->capacity);
   size_t bin = _mi_bin(page->block_size);
