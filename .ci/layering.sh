@@ -48,7 +48,7 @@ strip_c() {
 step "no system call or OS header outside the OS layer"
 bad=0
 checked=0
-for f in "$SRC"/*.c "$SRC"/*.cpp c_src/include/mimalloc/*.h; do
+for f in "$SRC"/*.c "$SRC"/*.cpp "$SRC"/*.h c_src/include/mimalloc/*.h; do
   [ -e "$f" ] || continue
   case " ${OS_LAYER[*]} " in *" $f "*) continue ;; esac
   checked=$((checked + 1))
@@ -80,7 +80,7 @@ echo "ok: $checked files use the OS only through prim.h"
 step "every prim.h entry is called above the OS layer and defined in every OS layer file"
 entries=$(strip_c "$PRIM_H" | perl -ne 'print "$1\n" while /\b(_mi_prim_\w+)\s*\(/g' | sort -u)
 [ -n "$entries" ] || { echo "no entries found in $PRIM_H" >&2; exit 1; }
-callers_text=$(for f in "$SRC"/*.c "$SRC"/*.cpp c_src/include/mimalloc/*.h; do
+callers_text=$(for f in "$SRC"/*.c "$SRC"/*.cpp "$SRC"/*.h c_src/include/mimalloc/*.h; do
   [ -e "$f" ] || continue
   case " ${OS_LAYER[*]} $PRIM_H " in *" $f "*) continue ;; esac
   strip_c "$f"

@@ -35,6 +35,31 @@ static mi_decl_noinline mi_decl_cold void mi_free_report_not_owned(const void* p
  * and bit test, then two loads and one compare on the line of the descriptor that every free
  * reads anyway. */
 static inline bool mi_free_is_owned(const mi_page_t* page, const void* p) { return mi_page_contains_addr(page, p); }
+
+/* Does the segment map know `p`'s segment? NULL too (64-bit): its p-1 lies above the map. */
+static inline bool mi_free_segment_known(const void* p) { return _mi_segment_map_contains(p); }
+
+/* Is `segment` one this thread freed into before as its owner (so mapped, ours and its)? */
+static inline bool mi_free_owned_hit(const mi_segment_t* segment) { return segment == _mi_free_owned[_mi_free_owned_slot(segment)]; }
+
+static inline void mi_free_owned_remember(const mi_segment_t* segment) { _mi_free_owned[_mi_free_owned_slot(segment)] = segment; }
+#else
+/* Unchecked builds trust every pointer they are given. */
+static inline void mi_free_report_not_owned(const void* p) { (void)p; }
+static inline bool mi_free_is_owned(const mi_page_t* page, const void* p) {
+  (void)page;
+  (void)p;
+  return true;
+}
+static inline bool mi_free_segment_known(const void* p) {
+  (void)p;
+  return true;
+}
+static inline bool mi_free_owned_hit(const mi_segment_t* segment) {
+  (void)segment;
+  return false;
+}
+static inline void mi_free_owned_remember(const mi_segment_t* segment) { (void)segment; }
 #endif
 
 #if MI_CHECK_DOUBLE_FREE
@@ -71,6 +96,12 @@ static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block
   if (mi_likely(!mi_check_is_double_free_suspect(page, block))) return false;
   return mi_check_is_double_free_slow(page, block);
 }
+#else
+static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
+  (void)page;
+  (void)block;
+  return false;
+}
 #endif
 
 #if MI_CHECK_INTERIOR
@@ -90,6 +121,29 @@ static mi_decl_noinline mi_decl_cold void mi_free_report_interior(const mi_page_
   _mi_error_message(EINVAL, "mi_free: %p points inside a block (block size %zu), not at its start; "
                             "the call is ignored and the block stays allocated",
                     p, page->block_size);
+}
+
+/* Is `p` a pointer inside a block the program may not free by? A page that handed out aligned
+ * blocks takes any pointer into a block as that block. */
+static inline bool mi_free_is_interior(const mi_page_t* page, const void* p) {
+  return mi_unlikely(!mi_page_has_aligned(page) && !mi_page_is_block_start(page, p));
+}
+#else
+/* Without the test any pointer into a block frees that block's start, and there is nothing to
+ * report. */
+static inline bool mi_page_is_block_start(const mi_page_t* page, const void* p) {
+  (void)page;
+  (void)p;
+  return true;
+}
+static inline bool mi_free_is_interior(const mi_page_t* page, const void* p) {
+  (void)page;
+  (void)p;
+  return false;
+}
+static inline void mi_free_report_interior(const mi_page_t* page, const void* p) {
+  (void)page;
+  (void)p;
 }
 #endif
 
@@ -131,7 +185,76 @@ static bool mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
   }
   return ok;
 }
+#else
+static inline bool mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
+  (void)page;
+  (void)block;
+  return true;
+}
 #endif
+
+/* The bytes of the block the program may use from `offset` on: what it asked for, so that
+ * writing all of it never trips the canary. */
+static inline size_t mi_block_usable_from(const mi_page_t* page, const mi_block_t* block, size_t offset) {
+  bool ok;
+  size_t size = mi_padding_requested(page, block, &ok);
+  return (size > offset ? size - offset : 0);
+}
+#else
+static inline size_t mi_block_usable_from(const mi_page_t* page, const mi_block_t* block, size_t offset) {
+  (void)block;
+  return page->block_size - offset;
+}
+static inline bool mi_check_padding(const mi_page_t* page, const mi_block_t* block) {
+  (void)page;
+  (void)block;
+  return true;
+}
+#endif
+
+/* The fast path's test of the canary (the quick test needs the 8-byte fill of release builds;
+ * debug builds take the checked path for every free). */
+#if MI_CHECK_PADDING && MI_PADDING_FILL == 8
+static inline bool mi_free_padding_quick_ok(const mi_page_t* page, const mi_block_t* block) { return mi_padding_quick_ok(page, block); }
+#elif !MI_CHECK_PADDING
+static inline bool mi_free_padding_quick_ok(const mi_page_t* page, const mi_block_t* block) {
+  (void)page;
+  (void)block;
+  return true;
+}
+#endif
+
+#if MI_PADDING && MI_STAT > 1
+/* Exact statistics: the padding knows the request, so the freeing thread can subtract it. */
+static void mi_free_stat_requested(const mi_page_t* page, const mi_block_t* block) {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (mi_heap_is_initialized(heap)) {
+    bool ok;
+    _mi_stat_decrease(&heap->tld->stats.malloc_requested, mi_padding_requested(page, block, &ok));
+  }
+}
+#else
+static inline void mi_free_stat_requested(const mi_page_t* page, const mi_block_t* block) {
+  (void)page;
+  (void)block;
+}
+#endif
+
+#if MI_FILL
+/* Everything but the link word and the padding; a block of a zero-size request is all padding
+ * (and so `fill` must not be computed by a subtraction that can wrap). */
+static void mi_free_fill(const mi_page_t* page, mi_block_t* block) {
+  size_t used_part = sizeof(mi_block_t) + MI_PADDING_SIZE;
+  if (page->block_size > used_part) {
+    size_t fill = page->block_size - used_part;
+    memset((uint8_t*)block + sizeof(mi_block_t), MI_DEBUG_FREED, fill < 64 * MI_KiB ? fill : 64 * MI_KiB);
+  }
+}
+#else
+static inline void mi_free_fill(const mi_page_t* page, mi_block_t* block) {
+  (void)page;
+  (void)block;
+}
 #endif
 
 #if MI_TRACK_VALGRIND
@@ -167,41 +290,26 @@ void _mi_track_destroy_block(const mi_page_t* page, const mi_block_t* block) {
 /* Checks run before a block is freed; false refuses the free. Memcheck already considers the
  * block free: the checks open it for themselves and close it again. */
 static inline bool mi_free_checks(mi_page_t* page, mi_block_t* block) {
-#if MI_CHECK_DOUBLE_FREE
   if (mi_check_is_double_free(page, block)) return false; /* reads only the link, opened by itself */
-#endif
   mi_track_mem_defined(block, page->block_size);
-#if MI_CHECK_PADDING
   if (!mi_check_padding(page, block)) {
     /* a handler went on: the block leaks rather than going back on a list next to damage */
     mi_track_mem_noaccess(block, page->block_size);
     return false;
   }
-#endif
-#if MI_PADDING && MI_STAT > 1
-  /* exact statistics: the padding knows the request, so the freeing thread can subtract it */
-  mi_heap_t* heap = mi_prim_get_default_heap();
-  if (mi_heap_is_initialized(heap)) {
-    bool ok;
-    _mi_stat_decrease(&heap->tld->stats.malloc_requested, mi_padding_requested(page, block, &ok));
-  }
-#endif
-#if MI_FILL
-  /* everything but the link word and the padding; a block of a zero-size request is all padding
-   * (and so `fill` must not be computed by a subtraction that can wrap) */
-  size_t used_part = sizeof(mi_block_t) + MI_PADDING_SIZE;
-  if (page->block_size > used_part) {
-    size_t fill = page->block_size - used_part;
-    memset((uint8_t*)block + sizeof(mi_block_t), MI_DEBUG_FREED, fill < 64 * MI_KiB ? fill : 64 * MI_KiB);
-  }
-#endif
+  mi_free_stat_requested(page, block);
+  mi_free_fill(page, block);
   mi_track_mem_noaccess(block, page->block_size);
-  (void)page;
-  (void)block;
   return true;
 }
 
 #define MI_FREE_CHECKS (MI_CHECK_DOUBLE_FREE || MI_CHECK_PADDING || MI_FILL) /* MI_STAT > 1 implies padding checks */
+
+/* Does mi_free test for NULL itself? Not when the segment map refuses it (checked builds, 64-bit),
+ * but always under valgrind, and with 32-bit pointers: there the map covers the whole address
+ * space, and the top slot, where NULL's p-1 falls, may hold one of our segments (qemu-user maps
+ * there). */
+#define MI_FREE_TESTS_NULL (!MI_CHECK_OWNED || MI_TRACK_VALGRIND || MI_INTPTR_SIZE < 8)
 
 mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p) {
   size_t diff = (size_t)((const uint8_t*)p - page->page_start);
@@ -248,6 +356,7 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
 
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
   if (mi_unlikely(mi_page_is_corrupt(page))) return; /* refused: the block leaks (page.c, dropping) */
+  _mi_assert(_mi_ptr_page(block) == page && page->segment_in_use);
   if (mi_likely(local)) {
     mi_block_set_next(page, block, page->local_free);
     page->local_free = block;
@@ -272,12 +381,8 @@ void _mi_free_delayed_block(mi_block_t* block) {
  * (padding, fill, exact statistics) always take the checked path. */
 static inline bool mi_free_checks_pass_fast(const mi_page_t* page, const mi_block_t* block) {
 #if MI_CHECK_DOUBLE_FREE && !MI_FILL && !(MI_PADDING && MI_STAT > 1)
-#if MI_CHECK_INTERIOR
   if (!mi_page_is_block_start(page, block)) return false; /* mi_free_generic reports it */
-#endif
-#if MI_CHECK_PADDING
-  if (!mi_padding_quick_ok(page, block)) return false; /* mi_free_checked reports it */
-#endif
+  if (!mi_free_padding_quick_ok(page, block)) return false; /* mi_free_checked reports it */
   return !mi_check_is_double_free_suspect(page, block);
 #else
   (void)page;
@@ -286,37 +391,33 @@ static inline bool mi_free_checks_pass_fast(const mi_page_t* page, const mi_bloc
 #endif
 }
 
-#if MI_FREE_CHECKS
-/* A free whose block the quick test could not clear, or (debug) any free. */
+/* A free whose block the quick test could not clear, or (debug) any free. Unchecked builds
+ * never call it: their quick test always passes. */
 static mi_decl_noinline void mi_free_checked(mi_page_t* page, bool local, mi_block_t* block) {
   if (mi_free_checks(page, block)) _mi_free_block(page, local, block);
 }
-#endif
 
 /* Everything but the owner's free of an ordinary block: interior (aligned) pointers, pages in
  * the full queue, frees from other threads, and in checked builds every free whose block the
  * fast path could not clear. The full checks are a tail call away, so a free from another
  * thread whose block passes the quick test needs no stack frame here either. */
 static mi_decl_noinline void mi_free_generic(mi_page_t* page, bool local, void* p) {
-#if MI_CHECK_INTERIOR
-  /* a page that handed out aligned blocks takes any pointer into a block as that block */
-  if (mi_unlikely(!mi_page_has_aligned(page) && !mi_page_is_block_start(page, p))) {
+  _mi_assert(local == (mi_atomic_load_relaxed(&_mi_page_segment(page)->thread_id) == _mi_thread_id()));
+  if (mi_free_is_interior(page, p)) {
     mi_free_report_interior(page, p);
     return;
   }
-#endif
   mi_block_t* block = (mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (mi_block_t*)p);
-#if MI_FREE_CHECKS
   if (mi_unlikely(!mi_free_checks_pass_fast(page, block))) {
     mi_free_checked(page, local, block);
     return;
   }
-#endif
   _mi_free_block(page, local, block);
 }
 
 /* The owner's free once the page is known to be in use and the block inside it. */
 static inline void mi_free_local(mi_page_t* page, void* p) {
+  _mi_assert(_mi_ptr_page(p) == page && mi_atomic_load_relaxed(&_mi_page_segment(page)->thread_id) == _mi_thread_id());
   if (mi_likely(mi_page_flags(page) == 0 && mi_free_checks_pass_fast(page, (mi_block_t*)p))) {
     mi_block_t* const block = (mi_block_t*)p;
     mi_block_set_next(page, block, page->local_free);
@@ -340,21 +441,14 @@ _Static_assert(MI_OWNED_SLOTS == 8, "the initialiser above has a value per slot"
  * page, block area) and the double-free test (decode the link word, one range compare); every
  * call out of the fast path is a tail call, so it saves no registers. A free into a segment
  * this thread freed into before as its owner (found in _mi_free_owned) skips the map bit and
- * the owner's thread id: three instructions and a compare instead of thirteen. One slot
- * instead of eight was two instructions shorter, but a program that frees into small and
- * medium segments in turn missed it unpredictably: callgrind's branch simulation counted 63 %
- * more mispredicted branches in alloc-test1 than the default build, against 7 % with eight. */
+ * the owner's thread id: three instructions and a compare instead of thirteen. Eight slots
+ * rather than one, so that a program freeing into small and medium segments in turn does not
+ * keep missing. */
 void mi_free(void* p) mi_attr_noexcept {
-  /* The checked builds let the segment map refuse NULL (its p-1 lies above the map), except
-   * with 32-bit pointers: there the map covers the whole address space, and the top slot, where
-   * NULL's p-1 falls, may hold one of our segments (qemu-user maps there). */
-#if !MI_CHECK_OWNED || MI_TRACK_VALGRIND || MI_INTPTR_SIZE < 8
-  if (mi_unlikely(p == NULL)) return;
-#endif
+  if (MI_FREE_TESTS_NULL && mi_unlikely(p == NULL)) return;
   mi_track_free(p); /* first: memcheck itself names a double, foreign or interior-pointer free */
   mi_segment_t* const segment = _mi_ptr_segment(p);
-#if MI_CHECK_OWNED
-  if (mi_likely(segment == _mi_free_owned[_mi_free_owned_slot(segment)])) {
+  if (mi_likely(mi_free_owned_hit(segment))) {
     mi_page_t* const page = _mi_segment_page_of(segment, p);
     if (mi_unlikely(!mi_free_is_owned(page, p))) {
       mi_free_report_not_owned(p);
@@ -363,22 +457,17 @@ void mi_free(void* p) mi_attr_noexcept {
     mi_free_local(page, p);
     return;
   }
-  if (mi_unlikely(!_mi_segment_map_contains(p))) { /* NULL too (64-bit): its p-1 lies above the map */
+  if (mi_unlikely(!mi_free_segment_known(p))) {
     mi_free_report_not_owned(p);
     return;
   }
-#endif
   mi_page_t* const page = _mi_segment_page_of(segment, p);
-#if MI_CHECK_OWNED
   if (mi_unlikely(!mi_free_is_owned(page, p))) {
     mi_free_report_not_owned(p);
     return;
   }
-#endif
   if (mi_likely(mi_atomic_load_relaxed(&segment->thread_id) == _mi_thread_id())) {
-#if MI_CHECK_OWNED
-    _mi_free_owned[_mi_free_owned_slot(segment)] = segment;
-#endif
+    mi_free_owned_remember(segment);
     mi_free_local(page, p);
   } else {
     mi_free_generic(page, false, p);
@@ -394,14 +483,7 @@ size_t _mi_usable_size(const void* p, const char* msg) {
   const mi_page_t* page = _mi_segment_page_of(segment, p);
   const mi_block_t* block = (mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (const mi_block_t*)p);
   size_t offset = (size_t)((const uint8_t*)p - (const uint8_t*)block);
-#if MI_PADDING
-  /* the usable size is exactly what was asked for: writing all of it never trips the canary */
-  bool ok;
-  size_t size = mi_padding_requested(page, block, &ok);
-  return (size > offset ? size - offset : 0);
-#else
-  return page->block_size - offset;
-#endif
+  return mi_block_usable_from(page, block, offset);
 }
 
 size_t mi_usable_size(const void* p) mi_attr_noexcept { return _mi_usable_size(p, "mi_usable_size"); }

@@ -168,11 +168,10 @@ void _mi_arenas_collect(bool force, mi_stats_t* stats);
 void _mi_arenas_fork_child(void); /* releases the arena-reservation lock in a forked child */
 bool _mi_arena_memid_is_suitable(int arena, int req_arena_id); /* may a heap pinned to `req_arena_id` use this memory? */
 
-/* ---- segment.c ---------------------------------------------------------------------------- */
+/* ---- segment.c, segment-cache.c, segment-abandon.c --------------------------------------------- */
 void _mi_heap_guarded_init(mi_heap_t* heap); /* sampling as the guarded_* options say */
 mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, bool guarded, mi_tld_t* tld);
 void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld);
-void _mi_segment_abandon_thread(mi_tld_t* tld);
 void _mi_segments_collect(mi_tld_t* tld, bool force);
 void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld);
 void _mi_segments_thread_done(mi_tld_t* tld);
@@ -181,6 +180,8 @@ void _mi_segments_fork_child(void);
 void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld);
 #if MI_INVARIANTS
 void _mi_segments_check(const mi_tld_t* tld); /* reports a broken segment invariant as EFAULT */
+#else
+static inline void _mi_segments_check(const mi_tld_t* tld) { (void)tld; }
 #endif
 bool _mi_segment_is_valid(const mi_segment_t* segment);
 mi_subproc_t* _mi_tld_subproc(const mi_tld_t* tld);

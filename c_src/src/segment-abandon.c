@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT
+ * Segments whose thread exited with live blocks in them: the sub-process's lock-free abandoned
+ * stack (ABA-tagged, with a reader count that keeps a popped segment mapped while a pop may
+ * still read its link), abandoning a thread's segments, and reclaiming them into another
+ * thread's heap; also the sub-process API and the walk of abandoned blocks. Calls segment.c
+ * (clearing and freeing pages and segments), segment-purge.c, and up a layer page.c and
+ * heap.c, whose pages a reclaim hands over (c_src/README.md, "Layers"). */
+#include "segment-internal.h"
+
+/* ---- Abandoned segments ------------------------------------------------------------------ */
+/* Segments are MI_SEGMENT_SIZE aligned, so the low bits of the stack top hold a tag that
+ * changes on every push: a pop that raced with pop+push of the same segment fails its CAS. */
+
+static mi_subproc_t mi_subproc_default = {0, 0, true};
+/* Threads that may be reading a segment's `abandoned_next` inside a pop: a segment is never
+ * unmapped, nor its header cleared for reuse, while this is non-zero, so that read can neither
+ * fault nor race with the clearing. A pop that loses its CAS may have read the link of a
+ * segment another thread popped meanwhile: the link is atomic (the value read is discarded
+ * then), and the count orders the read before any reuse of the memory. */
+static _Atomic(size_t) mi_abandoned_readers;
+/* Bytes of empty pages that abandoned segments keep unpurged for their next owner. The budget
+ * for them is half the memory in use (mi_memory_in_use), and at least MI_ABANDONED_UNPURGED_MIN;
+ * past it, a segment's pages are purged as it is abandoned. A program whose exited threads'
+ * segments are never adopted keeps at most that much; one whose threads come and go while much
+ * memory is live (thread-churn) has its next threads reuse those pages resident, instead of
+ * faulting them in again after a purge. */
+static _Atomic(size_t) mi_abandoned_unpurged;
+#define MI_ABANDONED_UNPURGED_MIN (64 * MI_MiB)
+
+static mi_segment_t* mi_tagged_segment_ptr(uintptr_t ts) { return (mi_segment_t*)(ts & ~MI_SEGMENT_MASK); }
+
+static uintptr_t mi_tagged_segment(mi_segment_t* segment, uintptr_t prev) {
+  uintptr_t tag = ((prev & MI_SEGMENT_MASK) + 1) & MI_SEGMENT_MASK;
+  return (uintptr_t)segment | tag;
+}
+
+mi_subproc_t* _mi_tld_subproc(const mi_tld_t* tld) { return (tld->subproc != NULL ? tld->subproc : &mi_subproc_default); }
+
+mi_subproc_t* _mi_subproc_main(void) { return &mi_subproc_default; }
+
+static void mi_abandoned_push(mi_segment_t* segment) {
+  _mi_assert(((uintptr_t)segment & MI_SEGMENT_MASK) == 0 && mi_atomic_load_relaxed(&segment->thread_id) == 0);
+  mi_subproc_t* sp = segment->subproc;
+  uintptr_t ts = mi_atomic_load_relaxed(&sp->abandoned);
+  uintptr_t next;
+  do {
+    mi_atomic_store_relaxed(&segment->abandoned_next, mi_tagged_segment_ptr(ts)); /* published by the CAS */
+    next = mi_tagged_segment(segment, ts);
+  } while (!mi_atomic_cas_weak_release(&sp->abandoned, &ts, next));
+  mi_atomic_add_relaxed(&sp->abandoned_count, 1);
+}
+
+/* The reader count goes up before the top is loaded, all seq_cst (the CAS too): a thread about
+ * to unmap or clear a popped segment either sees this reader counted and waits, or this reader
+ * loads a top from after the pop, which no longer leads to that segment. Loaded before being
+ * counted, the top could name a segment that is popped, freed and unmapped before the read of
+ * its link. */
+static mi_segment_t* mi_abandoned_pop(mi_subproc_t* sp) {
+  if (mi_tagged_segment_ptr(mi_atomic_load_relaxed(&sp->abandoned)) == NULL) return NULL; /* common case: nothing to reclaim */
+  mi_atomic_add_seq_cst(&mi_abandoned_readers, 1);
+  uintptr_t ts = mi_atomic_load_seq_cst(&sp->abandoned);
+  mi_segment_t* segment;
+  uintptr_t next = 0;
+  do {
+    segment = mi_tagged_segment_ptr(ts);
+    if (segment != NULL) next = mi_tagged_segment(mi_atomic_load_relaxed(&segment->abandoned_next), ts);
+  } while (segment != NULL && !mi_atomic_cas_weak_seq_cst(&sp->abandoned, &ts, next));
+  mi_atomic_sub_seq_cst(&mi_abandoned_readers, 1);
+  if (segment != NULL) {
+    mi_atomic_sub_relaxed(&sp->abandoned_count, 1);
+    mi_atomic_store_relaxed(&segment->abandoned_next, NULL);
+  }
+  return segment;
+}
+
+/* In a child after fork only the forking thread exists: a reader the fork caught inside a pop
+ * will never leave, and must not keep the child from ever unmapping a segment. */
+void _mi_segments_fork_child(void) { mi_atomic_store_release(&mi_abandoned_readers, 0); }
+
+void _mi_abandoned_await_readers(void) {
+  while (mi_atomic_load_seq_cst(&mi_abandoned_readers) != 0) mi_atomic_yield();
+}
+
+/* ---- Abandonment ------------------------------------------------------------------------ */
+
+/* An abandoned segment keeps its empty pages' pending purges, within a process-wide budget
+ * (and unless abandoned_page_purge is set): its next owner runs them, or reuses the pages
+ * before they are due, where purging now would make it fault them in again. A huge segment's
+ * written tail is purged now: no queue of this thread will reach it. */
+mi_decl_segment void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
+  size_t pending = 0;
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    size_t area;
+    if (!page->segment_in_use && page->purge_pending) {
+      (void)mi_segment_page_area(segment, page, &area);
+      pending += area;
+    }
+  }
+  size_t budget = mi_memory_in_use() / 2;
+  if (budget < MI_ABANDONED_UNPURGED_MIN) budget = MI_ABANDONED_UNPURGED_MIN;
+  if (pending > 0 && (mi_option_is_enabled(mi_option_abandoned_page_purge) ||
+                      mi_atomic_add_relaxed(&mi_abandoned_unpurged, pending) + pending > budget)) {
+    if (!mi_option_is_enabled(mi_option_abandoned_page_purge)) mi_atomic_sub_relaxed(&mi_abandoned_unpurged, pending);
+    int64_t next = 0;
+    _mi_segment_purge_pending(segment, true, 0, &next, tld);
+    pending = 0;
+  }
+  segment->abandoned_unpurged = pending;
+  if (segment->tail_expire != 0) _mi_segment_huge_tail_purge(segment, tld);
+  mi_segment_remove_from_free_queue(segment, tld);
+  tld->segments.count--;
+  _mi_stat_increase(&tld->stats.segments_abandoned, 1);
+  _mi_stat_increase(&tld->stats.pages_abandoned, segment->abandoned);
+  _mi_free_forget_segment(segment);
+  mi_atomic_store_release(&segment->thread_id, 0);
+  mi_abandoned_push(segment);
+}
+
+/* Called by page.c for each page with live blocks when its heap is abandoned: the segment goes
+ * to the abandoned stack once every page in use is abandoned. */
+void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld) {
+  mi_segment_t* segment = _mi_page_segment(page);
+  _mi_assert(page->segment_in_use && segment->abandoned < segment->used);
+  segment->abandoned++;
+  if (segment->abandoned == segment->used) _mi_segment_abandon(segment, tld);
+}
+
+/* Take over an abandoned segment: its live pages join `heap`, its empty pages are released. */
+/* Returns false when every page was empty and the segment was freed. */
+static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
+  _mi_assert(_mi_segment_is_valid(segment) && mi_atomic_load_relaxed(&segment->thread_id) == 0);
+  _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
+  mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
+  tld->segments.count++;
+  _mi_stat_decrease(&tld->stats.segments_abandoned, 1);
+  _mi_stat_decrease(&tld->stats.pages_abandoned, segment->abandoned);
+  _mi_stat_counter_increase(&tld->stats.reclaimed, 1);
+  segment->abandoned = 0;
+  mi_atomic_sub_relaxed(&mi_abandoned_unpurged, segment->abandoned_unpurged);
+  segment->abandoned_unpurged = 0;
+  /* the adopter gets a whole purge delay to reuse the empty pages before it purges them */
+  int64_t reuse_by = _mi_clock_now() + mi_segment_purge_delay();
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    if (!page->segment_in_use) {
+      if (page->purge_pending) {
+        if (page->purge_expire < reuse_by) page->purge_expire = reuse_by;
+        mi_segments_due_by(tld, page->purge_expire);
+      }
+      continue;
+    }
+    _mi_page_free_collect(page, false);
+    if (mi_page_all_free(page)) {
+      _mi_limit_page_cleared(_mi_page_footprint(page)); /* its heap was left at abandonment */
+      _mi_segment_page_clear(segment, page, false, tld);
+    } else {
+      _mi_page_reclaim(heap, page);
+    }
+  }
+  if (segment->used == 0) {
+    _mi_segment_free(segment, false, tld);
+    return false;
+  }
+  if (segment->used < segment->capacity) mi_segment_insert_in_free_queue(segment, tld);
+  return true;
+}
+
+/* May `heap` adopt `segment`? Not when the memory is an exclusive arena's the heap is not
+ * pinned to: its pages would then serve allocations of heaps outside the arena. */
+static bool mi_segment_reclaim_suitable(const mi_segment_t* segment, const mi_heap_t* heap) {
+  return _mi_arena_memid_is_suitable(segment->mem_arena, heap->arena_id);
+}
+
+void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
+  mi_segment_t* segment;
+  mi_segment_t* skipped = NULL; /* pushed back at the end, so the loop ends */
+  while ((segment = mi_abandoned_pop(_mi_tld_subproc(tld))) != NULL) {
+    if (mi_segment_reclaim_suitable(segment, heap)) {
+      mi_segment_reclaim(segment, heap, tld);
+    } else {
+      segment->next = skipped;
+      skipped = segment;
+    }
+  }
+  while (skipped != NULL) {
+    segment = skipped;
+    skipped = segment->next;
+    segment->next = NULL;
+    mi_abandoned_push(segment);
+  }
+}
+
+/* Before mapping fresh memory, adopt a few abandoned segments: their free pages are as good as
+ * new ones, and their live blocks get an owner that collects frees into them. */
+mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld) {
+  if (heap->no_reclaim) return;
+  /* max_segment_reclaim tries, or a tenth of what waits if that is more: under thread churn
+   * hundreds wait, and a fixed handful never reaches the old ones, freed meanwhile */
+  long max_tries = mi_option_get_clamp(mi_option_max_segment_reclaim, 1, 1024);
+  size_t waiting = mi_atomic_load_relaxed(&_mi_tld_subproc(tld)->abandoned_count) / 10;
+  if (waiting > (size_t)max_tries) max_tries = (long)(waiting > 1024 ? 1024 : waiting);
+  mi_segment_t* skipped = NULL; /* an exclusive arena's: back on the stack afterwards */
+  for (long i = 0; i < max_tries; i++) {
+    mi_segment_t* segment = mi_abandoned_pop(_mi_tld_subproc(tld));
+    if (segment == NULL) break;
+    if (!mi_segment_reclaim_suitable(segment, heap)) {
+      segment->next = skipped;
+      skipped = segment;
+      continue;
+    }
+    bool alive = mi_segment_reclaim(segment, heap, tld);
+    /* a segment all of whose blocks were freed meanwhile went back to the cache or its arena:
+     * that is cleanup, not adoption, so keep going (an exited thread's segments otherwise wait
+     * deep in the stack, resident, while newer ones are adopted) */
+    if (!alive) continue;
+    if (kind == MI_PAGE_SMALL && tld->segments.small_free.first != NULL) break;
+    if (kind == MI_PAGE_MEDIUM && tld->segments.medium_free.first != NULL) break;
+    if (kind >= MI_PAGE_LARGE) break;
+  }
+  while (skipped != NULL) {
+    mi_segment_t* segment = skipped;
+    skipped = segment->next;
+    segment->next = NULL;
+    mi_abandoned_push(segment);
+  }
+}
+
+/* ---- Sub-processes ---------------------------------------------------------------------------- */
+/* A thread joins a sub-process before it owns any segment; from then on the segments it
+ * abandons go on that sub-process's stack and it adopts only from there. Arenas and the empty
+ * segment caches stay process-wide: they hold no blocks. */
+
+mi_subproc_id_t mi_subproc_main(void) mi_attr_noexcept { return NULL; }
+
+mi_subproc_id_t mi_subproc_new(void) mi_attr_noexcept {
+  mi_subproc_t* sp = (mi_subproc_t*)_mi_os_alloc_meta(sizeof(mi_subproc_t), &_mi_stats_main);
+  return sp; /* zeroed: an empty stack */
+}
+
+/* Freed only once no segment waits in it: an abandoned segment points at its sub-process. A
+ * sub-process still holding some is kept (and reported with verbose). */
+void mi_subproc_delete(mi_subproc_id_t subproc) mi_attr_noexcept {
+  mi_subproc_t* sp = (mi_subproc_t*)subproc;
+  if (sp == NULL || sp == &mi_subproc_default || sp->is_main) return;
+  if (mi_atomic_load_acquire(&sp->abandoned_count) != 0) {
+    _mi_verbose_message("sub-process %p still has %zu abandoned segments; it is not deleted\n", subproc,
+                        mi_atomic_load_relaxed(&sp->abandoned_count));
+    return;
+  }
+  _mi_os_free_meta(sp, sizeof(mi_subproc_t), &_mi_stats_main);
+}
+
+void mi_subproc_add_current_thread(mi_subproc_id_t subproc) mi_attr_noexcept {
+  mi_heap_t* heap = mi_heap_get_backing();
+  if (heap == NULL || heap->tld == NULL) return;
+  mi_tld_t* tld = heap->tld;
+  mi_subproc_t* sp = (subproc == NULL ? NULL : (mi_subproc_t*)subproc);
+  if (sp == tld->subproc) return;
+  if (tld->segments.count != 0) {
+    _mi_warning_message("mi_subproc_add_current_thread: the thread already owns %zu segments of another sub-process; it stays there\n",
+                        tld->segments.count);
+    return;
+  }
+  tld->subproc = sp;
+}
+
+/* The blocks in the abandoned segments of a sub-process. The segments are taken off its stack
+ * for the walk, so no thread adopts one meanwhile (a thread that wants one maps or reuses
+ * another), and go back after it. Blocks may be freed by other threads during the walk, as
+ * with any walk of live memory; the visitor sees a NULL heap. Our heaps carry no tags: every
+ * block has tag 0 (heap_tag -1 means any). */
+bool mi_abandoned_visit_blocks(mi_subproc_id_t subproc_id, int heap_tag, bool visit_blocks, mi_block_visit_fun* visitor, void* arg) {
+  if (visitor == NULL || heap_tag > 0) return true;
+  mi_subproc_t* sp = (subproc_id == NULL ? &mi_subproc_default : (mi_subproc_t*)subproc_id);
+  mi_segment_t* taken = NULL;
+  mi_segment_t* segment;
+  while ((segment = mi_abandoned_pop(sp)) != NULL) {
+    segment->next = taken;
+    taken = segment;
+  }
+  bool ok = true;
+  for (segment = taken; segment != NULL && ok; segment = segment->next) {
+    for (size_t i = 0; i < segment->capacity && ok; i++) {
+      mi_page_t* page = &segment->pages[i];
+      if (!page->segment_in_use) continue;
+      _mi_page_free_collect(page, true);
+      if (page->used == 0) continue;
+      mi_heap_area_t area;
+      _mi_page_area(page, &area);
+      ok = visitor(NULL, &area, NULL, area.block_size, arg);
+      if (ok && visit_blocks) ok = _mi_heap_area_visit_blocks(NULL, &area, page, visitor, arg);
+    }
+  }
+  while (taken != NULL) { /* back in the order they were, oldest first */
+    segment = taken;
+    taken = segment->next;
+    segment->next = NULL;
+    mi_abandoned_push(segment);
+  }
+  return ok;
+}

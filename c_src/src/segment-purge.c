@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT
+ * Purge timing: an empty page of a segment in use, and the part a huge segment's earlier block
+ * wrote past its current one, go back to the OS after purge_delay (runs of adjacent due pages
+ * in one call), not at once, so that memory reused soon costs no faults. Owns the pages'
+ * purge_pending/purge_expire and the huge segments' tail_expire; the thread's collection
+ * (segment-cache.c) and abandonment run what is due. Calls only os.c and the clock. */
+#include "segment-internal.h"
+
+static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+  _mi_assert(!page->segment_in_use && page == &segment->pages[page->segment_idx]);
+  page->purge_pending = 0;
+  if (page->is_purged) return;
+  size_t area;
+  uint8_t* start = mi_segment_page_area(segment, page, &area);
+  page->is_zero_init = _mi_os_purge(start, area, &tld->stats);
+  page->is_purged = 1;
+}
+
+mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
+  _mi_assert(!page->segment_in_use && segment->used > 0);
+  int64_t delay = mi_segment_purge_delay();
+  if (delay < 0 && !force) return;
+  if (delay == 0 || force) {
+    mi_segment_page_purge(segment, page, tld);
+    return;
+  }
+  int64_t expire = _mi_clock_now() + delay;
+  page->purge_pending = 1;
+  page->purge_expire = expire;
+  mi_segments_due_by(tld, expire);
+}
+
+/* Purges pages first..last (adjacent, all due) with one OS call: a thread that exits with
+ * its pages empty would otherwise make one call per 64 KiB page. Guard pages sit between pages in secure builds, and a purge
+ * must not cross one (Windows recommits what it purges), so there every page goes alone. */
+static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, mi_tld_t* tld) {
+  _mi_assert(first <= last && last < segment->capacity);
+  size_t area;
+  uint8_t* start = mi_segment_page_area(segment, &segment->pages[first], &area);
+  uint8_t* end = mi_segment_page_area(segment, &segment->pages[last], &area) + area;
+  bool zero = _mi_os_purge(start, (size_t)(end - start), &tld->stats);
+  for (size_t i = first; i <= last; i++) {
+    mi_page_t* page = &segment->pages[i];
+    if (!page->purge_pending) continue; /* a free page the run spans: its state stays */
+    page->purge_pending = 0;
+    page->is_zero_init = zero;
+    page->is_purged = 1;
+  }
+}
+
+/* Runs of due pages are purged together, and a run also spans free pages in between that are
+ * not due (purged already, or never used): purging those again costs the OS nothing, and an
+ * exited thread's segment is mostly such a mix (one call per segment instead of one per page). */
+mi_decl_segment void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld) {
+  size_t first = SIZE_MAX, last = 0; /* the run of due pages being gathered */
+  bool can_span = !MI_GUARD_PAGES && segment->mem_is_committed;
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    bool due = false;
+    if (!page->segment_in_use && page->purge_pending) {
+      if (page->is_purged) page->purge_pending = 0;
+      else if (force || page->purge_expire <= now) due = true;
+      else if (*next == 0 || page->purge_expire < *next) *next = page->purge_expire;
+    }
+    if (due && can_span) {
+      if (first == SIZE_MAX) first = i;
+      last = i;
+    } else if (due) {
+      mi_segment_page_purge(segment, page, tld);
+    } else if (first != SIZE_MAX && (page->segment_in_use || page->purge_pending)) {
+      mi_segment_purge_run(segment, first, last, tld); /* in use, or pending and not due: the run ends */
+      first = SIZE_MAX;
+    }
+  }
+  if (first != SIZE_MAX) mi_segment_purge_run(segment, first, last, tld);
+}
+
+/* Gives back the pages an earlier, larger block wrote past this segment's block. */
+mi_decl_segment void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(segment->page_kind == MI_PAGE_HUGE);
+  if (segment->tail_expire != 0) mi_segment_queue_remove(&tld->segments.huge_tails, segment);
+  segment->tail_expire = 0;
+  size_t end = _mi_align_up(segment->zero_from, _mi_os_page_size()); /* the rest of that page is unwritten */
+  if (end <= segment->segment_size) return;
+  if (_mi_os_purge((uint8_t*)segment + segment->segment_size, end - segment->segment_size, &tld->stats)) {
+    segment->zero_from = segment->segment_size;
+  }
+}
+
+/* A reused huge segment keeps its written tail as long as a cached segment would linger: the
+ * next block in it may need those pages, and faulting them back in is what reuse saves. */
+mi_decl_segment void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld) {
+  _mi_assert(segment->page_kind == MI_PAGE_HUGE && segment->tail_expire == 0);
+  if (segment->zero_from <= segment->segment_size) return;
+  int64_t delay = mi_segment_purge_delay();
+  if (delay < 0) return; /* never purge */
+  if (delay == 0) {
+    _mi_segment_huge_tail_purge(segment, tld);
+    return;
+  }
+  segment->tail_expire = _mi_clock_now() + MI_SEGMENT_LINGER * delay;
+  mi_segment_queue_push(&tld->segments.huge_tails, segment);
+  mi_segments_due_by(tld, segment->tail_expire);
+}
