@@ -149,9 +149,7 @@ static void mi_page_extend_free(mi_page_t* page) {
     /* Fisher-Yates "inside out": one pass both fills and shuffles, writing block offsets, so
      * linking needs no multiply. Each 64-bit random number serves two steps, 32 bits each,
      * scaled to 0..i by a multiply and shift instead of a division (bias below i / 2^32,
-     * i < 512). Per block in the json workload: 39 instructions with a splitmix number and a
-     * division per step (7 in the default build), 29 with a splitmix number per two steps and
-     * indices in `order`, 24 now (offsets, and _mi_random_bulk). */
+     * i < 512): this loop runs for every fresh block of the secure build. */
     mi_heap_t* heap = mi_page_heap(page);
     uint64_t state = heap->keys[1]; /* a local: the stores to `order` leave it in a register */
     uint32_t off = (uint32_t)(start - page->page_start);
@@ -311,8 +309,8 @@ void _mi_page_retire(mi_page_t* page) {
   if (bin < MI_BIN_HUGE && pq->first == page && pq->last == page) {
     _mi_stat_counter_increase(&heap->tld->stats.page_no_retire, 1);
     /* as long for medium and large pages as for small ones: a large page is its segment, and
-     * freeing it after 4 fresh-page requests sent segments around the cache and back to the
-     * OS, every new mapping faulting in again (calloc workload: 40k faults, 5k with 16) */
+     * freeing it sooner sends segments around the cache and back to the OS, every new mapping
+     * faulting in again */
     page->retire_expire = 16;
     heap->page_retired[bin / 64] |= (uint64_t)1 << (bin % 64);
     _mi_assert(mi_page_counts_ok(page));
@@ -323,9 +321,10 @@ void _mi_page_retire(mi_page_t* page) {
 
 _Static_assert(MI_BIN_HUGE <= 128, "retired bins fit the heap's two-word bitmap");
 
-/* Visits only the bins whose bit is set: the walk over every bin between the lowest and the
- * highest retired one cost 9 % of all instructions in realloc growth, where retired pages of
- * small and large classes coexist. A bit is cleared once its bin holds no retired page. */
+/* Visits only the bins whose bit is set, so the cost follows the retired pages, not the
+ * distance between the smallest and largest retired class (a program that grows blocks by
+ * realloc has retired pages of small and large classes at once). A bit is cleared once its
+ * bin holds no retired page. */
 void _mi_heap_collect_retired(mi_heap_t* heap, bool force) {
   _mi_assert(mi_heap_is_owned(heap));
   for (size_t w = 0; w < 2; w++) {
@@ -592,8 +591,9 @@ static mi_page_t* mi_heap_guarded_page_alloc(mi_heap_t* heap, size_t size) {
 
 /* The page a sampling heap serves `size` from without the rest of the slow path: a guarded one
  * for a sampled allocation, else the size class's first page while it has a free block (what
- * the fast path would have taken: the whole slow path on every small allocation more than
- * doubled cfrac's time at rate 1000). NULL: the usual slow path. */
+ * the fast path would have taken; the direct entries stay on the empty page while a heap
+ * samples, so every small allocation comes here and must stay cheap). NULL: the usual slow
+ * path. */
 static mi_decl_noinline mi_page_t* mi_heap_guarded_page(mi_heap_t* heap, size_t size) {
   _mi_assert(mi_heap_is_owned(heap));
   if (mi_heap_guarded_sample(heap, size)) return mi_heap_guarded_page_alloc(heap, size);
@@ -623,8 +623,9 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
   _mi_deferred_free(heap, false);
   _mi_heap_delayed_free_partial(heap);
   /* Retired pages are counted down when a fresh page is wanted (mi_page_queue_find_free) and
-   * here only every 16th slow call: the walk spans every bin between the lowest and highest
-   * retired one, and doing it on each slow call was 7 % of all instructions in realloc growth. */
+   * here on every 16th slow call, with the segments' pending purges and cache expiries: both
+   * are housekeeping by heartbeat and time, which a program that reallocates in a loop would
+   * otherwise pay on each of its many slow calls. */
   if ((heap->tld->heartbeat & 15) == 0) {
     _mi_heap_collect_retired(heap, false);
     _mi_segments_collect(heap->tld, false);
