@@ -211,6 +211,7 @@ char* mi_heap_strdup(mi_heap_t* heap, const char* s) mi_attr_noexcept {
   if (s == NULL) return NULL;
   size_t n = strlen(s);
   char* t = (char*)mi_heap_malloc(heap, n + 1);
+  _mi_assert(t == NULL || mi_usable_size(t) > n);
   if (t != NULL) memcpy(t, s, n + 1);
   return t;
 }
@@ -369,6 +370,7 @@ static mi_decl_noinline mi_decl_cold void* mi_heap_try_new(mi_heap_t* heap, size
   for (;;) {
     if (!mi_new_handler_retry(nothrow)) return NULL;
     void* p = (alignment == 0 ? mi_heap_malloc(heap, size) : mi_heap_malloc_aligned(heap, size, alignment));
+    _mi_assert(p == NULL || alignment == 0 || ((uintptr_t)p & (alignment - 1)) == 0);
     if (p != NULL) return p;
   }
 }
@@ -404,6 +406,7 @@ static void* mi_new_aligned_ex(size_t size, size_t alignment, bool nothrow) {
   }
   void* p = mi_malloc_aligned(size, alignment);
   if (mi_unlikely(p == NULL)) return mi_heap_try_new(mi_prim_get_default_heap(), size, alignment, nothrow);
+  _mi_assert(((uintptr_t)p & (alignment - 1)) == 0);
   return p;
 }
 
