@@ -7,24 +7,30 @@
 #include "mimalloc/internal.h"
 
 static mi_decl_noinline void* mi_heap_malloc_zero_aligned_at_generic(mi_heap_t* heap, size_t size, size_t alignment, size_t offset, bool zero) {
+  _mi_assert(alignment > 0 && _mi_is_power_of_two(alignment) && size <= MI_MAX_ALLOC_SIZE && alignment <= MI_MAX_ALLOC_SIZE - size);
   if (alignment > MI_ALIGN_OVERALLOC_MAX) {
     if (offset != 0) {
       _mi_error_message(EOVERFLOW, "aligned allocation with an offset is limited to alignments of %zu bytes (asked for %zu)", (size_t)MI_ALIGN_OVERALLOC_MAX, alignment);
       errno = ENOMEM;
       return NULL;
     }
-    return _mi_malloc_generic(heap, (size == 0 ? 1 : size), zero, alignment);
+    void* block = _mi_malloc_generic(heap, (size == 0 ? 1 : size), zero, alignment);
+    _mi_assert(block == NULL || ((uintptr_t)block & (alignment - 1)) == 0);
+    return block;
   }
   size_t oversize = size + alignment - 1; /* cannot overflow: both are checked by the caller */
   void* p = _mi_heap_malloc_zero(heap, oversize, zero);
   if (p == NULL) return NULL;
   uintptr_t poffset = ((uintptr_t)p + offset) & (alignment - 1);
   uintptr_t adjust = (poffset == 0 ? 0 : alignment - poffset);
+  _mi_assert(adjust < alignment && mi_usable_size(p) >= oversize);
 #if MI_TRACK_VALGRIND
   _mi_track_align(p, oversize, adjust, size, zero);
 #endif
   if (adjust == 0) return p;
   mi_page_set_has_aligned(_mi_ptr_page(p), true);
+  /* the interior pointer stays inside its block, with `size` bytes after it */
+  _mi_assert(((uintptr_t)p + adjust + offset) % alignment == 0 && mi_usable_size((uint8_t*)p + adjust) >= size);
   return (uint8_t*)p + adjust;
 }
 
@@ -46,11 +52,14 @@ static void* mi_heap_malloc_zero_aligned_at(mi_heap_t* heap, size_t size, size_t
 #endif
   if (offset == 0 && alignment <= MI_MAX_ALIGN_SIZE) {
     /* mi_malloc(n) is aligned to min(16, largest power of two <= n) */
-    return _mi_heap_malloc_zero(heap, (size < alignment ? alignment : size), zero);
+    void* p = _mi_heap_malloc_zero(heap, (size < alignment ? alignment : size), zero);
+    _mi_assert(p == NULL || ((uintptr_t)p & (alignment - 1)) == 0);
+    return p;
   }
   if (size <= MI_SMALL_SIZE_MAX - MI_PADDING_SIZE && alignment <= MI_ALIGN_OVERALLOC_MAX) {
     mi_page_t* page = _mi_heap_get_free_small_page(heap, size + MI_PADDING_SIZE);
     if (page->free != NULL && (((uintptr_t)page->free + offset) & (alignment - 1)) == 0) {
+      _mi_assert(page->block_size >= size + MI_PADDING_SIZE);
       return _mi_page_malloc(heap, page, size, zero);
     }
   }
@@ -103,6 +112,7 @@ void* mi_calloc_aligned(size_t count, size_t size, size_t alignment) mi_attr_noe
 /* ---- Aligned reallocation ------------------------------------------------------------------ */
 
 static void* mi_heap_realloc_zero_aligned_at(mi_heap_t* heap, void* p, size_t newsize, size_t alignment, size_t offset, bool zero) {
+  _mi_assert(heap != NULL);
   if (alignment == 0 || !_mi_is_power_of_two(alignment)) {
     _mi_error_message(EINVAL, "aligned reallocation requires a power-of-two alignment (asked for %zu)", alignment);
     errno = EINVAL;
@@ -124,6 +134,7 @@ static void* mi_heap_realloc_zero_aligned_at(mi_heap_t* heap, void* p, size_t ne
   }
   void* newp = mi_heap_malloc_zero_aligned_at(heap, newsize, alignment, offset, false);
   if (newp == NULL) return NULL;
+  _mi_assert((((uintptr_t)newp + offset) & (alignment - 1)) == 0 && mi_usable_size(newp) >= newsize);
   size_t copied = (newsize > size ? size : newsize);
   memcpy(newp, p, copied);
   if (zero) memset((uint8_t*)newp + copied, 0, mi_usable_size(newp) - copied);

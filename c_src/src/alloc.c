@@ -19,6 +19,7 @@
 #endif
 static mi_decl_noinline mi_decl_cold MI_ATTR_NOIPA void* mi_page_malloc_corrupted(mi_heap_t* heap, mi_page_t* page, const mi_block_t* block,
                                                                                  size_t size, bool zero) {
+  _mi_assert(page->free == block && mi_page_heap(page) == heap);
   _mi_error_freelist_corrupted(page, block);
   /* a handler went on: the page is dropped, another one serves (or NULL) */
   return _mi_malloc_generic(heap, size, zero, 0);
@@ -30,6 +31,8 @@ static mi_decl_noinline mi_decl_cold MI_ATTR_NOIPA void* mi_page_malloc_corrupte
 void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) {
   mi_block_t* const block = page->free;
   if (mi_unlikely(block == NULL)) return _mi_malloc_generic(heap, size, zero, 0);
+  /* a page with a free block is a real one, of this heap, and the block lies in its area */
+  _mi_assert(mi_page_heap(page) == heap && mi_page_contains_addr(page, block) && size + MI_PADDING_SIZE <= page->block_size);
 #if MI_ENCODE_FREELIST
   /* what mi_block_next checks, laid out for this path: a list's end is the rare case here */
   uintptr_t const offset = mi_link_offset(page, mi_block_link_read(block));
@@ -40,6 +43,7 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
   page->free = mi_block_next(page, block);
 #endif
   page->used++;
+  _mi_assert(page->used <= page->capacity);
   mi_track_mem_undefined(block, page->block_size); /* ours to write until handed out */
   if (mi_unlikely(zero)) {
     if (page->free_is_zero) block->next = 0; /* only the link word was ever written */
@@ -76,6 +80,7 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
 
 /* `size` is what the caller asked for; the block must also hold the debug padding. */
 static inline void* mi_heap_malloc_small_zero(mi_heap_t* heap, size_t size, bool zero) {
+  _mi_assert(size + MI_PADDING_SIZE <= MI_SMALL_SIZE_MAX);
   mi_page_t* page = _mi_heap_get_free_small_page(heap, size + MI_PADDING_SIZE);
   return _mi_page_malloc(heap, page, size, zero);
 }
@@ -139,6 +144,7 @@ void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero)
   size_t size = _mi_usable_size(p, "mi_realloc");
   /* stay in place while the block is big enough and at most half of it would be wasted */
   if (mi_unlikely(newsize <= size && newsize >= size / 2 && newsize > 0)) {
+    _mi_assert(p != NULL); /* the usable size of NULL is 0 */
     /* rezalloc keeps every byte past the request zero up to the usable size, because the next
      * rezalloc that grows the block treats them as its zeroed growth (a shrink in place would
      * otherwise leave old data there: test-bad-input.c, test_rezalloc_tail_is_zero) */
@@ -155,6 +161,7 @@ void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero)
   }
   void* newp = mi_heap_malloc(heap, alloc);
   if (mi_likely(newp != NULL)) {
+    _mi_assert(alloc >= newsize && mi_usable_size(newp) >= newsize && newp != p);
     size_t copied = (newsize > size ? size : newsize);
     if (p != NULL) memcpy(newp, p, copied);
     /* zero to the new block's usable size, not just to the request: see above */
@@ -204,6 +211,7 @@ char* mi_heap_strdup(mi_heap_t* heap, const char* s) mi_attr_noexcept {
   if (s == NULL) return NULL;
   size_t n = strlen(s);
   char* t = (char*)mi_heap_malloc(heap, n + 1);
+  _mi_assert(t == NULL || mi_usable_size(t) > n);
   if (t != NULL) memcpy(t, s, n + 1);
   return t;
 }
@@ -249,6 +257,7 @@ static inline void* mi_heap_umalloc_zero(mi_heap_t* heap, size_t size, bool zero
   if (mi_likely(size <= MI_SMALL_SIZE_MAX)) {
     mi_page_t* page = _mi_heap_get_free_small_page(heap, size);
     if (mi_likely(page->free != NULL)) {
+      _mi_assert(page->block_size >= size && page->block_size == _mi_bin_size(_mi_bin(size)));
       if (block_size != NULL) *block_size = page->block_size;
       return _mi_page_malloc(heap, page, size, zero);
     }
@@ -361,6 +370,7 @@ static mi_decl_noinline mi_decl_cold void* mi_heap_try_new(mi_heap_t* heap, size
   for (;;) {
     if (!mi_new_handler_retry(nothrow)) return NULL;
     void* p = (alignment == 0 ? mi_heap_malloc(heap, size) : mi_heap_malloc_aligned(heap, size, alignment));
+    _mi_assert(p == NULL || alignment == 0 || ((uintptr_t)p & (alignment - 1)) == 0);
     if (p != NULL) return p;
   }
 }
@@ -396,6 +406,7 @@ static void* mi_new_aligned_ex(size_t size, size_t alignment, bool nothrow) {
   }
   void* p = mi_malloc_aligned(size, alignment);
   if (mi_unlikely(p == NULL)) return mi_heap_try_new(mi_prim_get_default_heap(), size, alignment, nothrow);
+  _mi_assert(((uintptr_t)p & (alignment - 1)) == 0);
   return p;
 }
 

@@ -24,6 +24,8 @@ static bool mi_heap_visit_pages(mi_heap_t* heap, mi_heap_page_visitor_fun* fn, v
 }
 
 void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim) {
+  _mi_assert(heap != NULL && heap != &_mi_heap_empty && tld != NULL);
+  _mi_assert(tld->heap_backing == NULL || tld->heap_backing->thread_id == _mi_thread_id()); /* a thread makes its own heaps */
   memcpy(heap, &_mi_heap_empty, sizeof(mi_heap_t));
   for (size_t bin = 0; bin < MI_BIN_COUNT; bin++) heap->pages[bin].block_size = _mi_bin_size(bin);
   heap->tld = tld;
@@ -43,6 +45,8 @@ void _mi_heap_init(mi_heap_t* heap, mi_tld_t* tld, bool no_reclaim) {
   _mi_heap_guarded_init(heap);
   heap->next = tld->heaps;
   tld->heaps = heap;
+  _mi_assert(heap->page_count == 0 && (heap->cookie & 1) != 0 && heap->pages[MI_BIN_HUGE].first == NULL);
+  _mi_assert(heap->pages[1].block_size == MI_MIN_BLOCK_SIZE && heap->pages[MI_BIN_FULL].block_size > MI_LARGE_OBJ_SIZE_MAX);
 }
 
 static void mi_heap_reset_pages(mi_heap_t* heap) {
@@ -53,6 +57,7 @@ static void mi_heap_reset_pages(mi_heap_t* heap) {
   }
   heap->page_count = 0;
   heap->page_retired[0] = heap->page_retired[1] = 0;
+  _mi_assert(heap->pages[MI_BIN_FULL].first == NULL && heap->pages_free_direct[MI_PAGES_DIRECT - 1] == &_mi_page_empty);
 }
 
 /* ---- Collection ---------------------------------------------------------------------------- */
@@ -67,6 +72,7 @@ static bool mi_heap_page_never_delayed(mi_heap_t* heap, mi_page_queue_t* pq, mi_
 
 static bool mi_heap_page_collect(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* arg) {
   (void)heap;
+  _mi_assert(mi_page_heap(page) == heap && pq == _mi_page_queue_of(heap, page));
   mi_collect_t collect = *(mi_collect_t*)arg;
   _mi_page_free_collect(page, collect >= MI_FORCE);
   /* at thread exit empty pages take the normal road (delayed purge, segment cache): the
@@ -79,9 +85,8 @@ static bool mi_heap_page_collect(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
 static void mi_heap_collect_ex(mi_heap_t* heap, mi_collect_t collect) {
   if (heap == NULL || !mi_heap_is_initialized(heap)) return;
   mi_tld_t* tld = heap->tld;
-#if MI_INVARIANTS
-  _mi_heap_check(heap);
-#endif
+  _mi_assert(heap->thread_id == _mi_thread_id() && tld != NULL); /* a heap is collected by its own thread */
+  _mi_assert_internal(_mi_heap_check(heap));
   _mi_deferred_free(heap, collect >= MI_FORCE);
   /* a forced collect also adopts the segments of exited threads, so their empty pages return */
   if (collect == MI_FORCE && !heap->no_reclaim) _mi_abandoned_reclaim_all(heap, tld);
@@ -94,9 +99,9 @@ static void mi_heap_collect_ex(mi_heap_t* heap, mi_collect_t collect) {
   _mi_heap_collect_retired(heap, collect == MI_FORCE); /* abandoning: the visit frees the rest */
   mi_heap_visit_pages(heap, &mi_heap_page_collect, &collect);
   if (collect != MI_ABANDON) _mi_segments_collect(tld, collect == MI_FORCE); /* else _mi_segments_thread_done */
-#if MI_INVARIANTS
-  _mi_heap_check(heap);
-#endif
+  _mi_assert(collect != MI_ABANDON || heap->page_count == 0); /* every page freed or abandoned */
+  _mi_assert(collect != MI_FORCE || (heap->page_retired[0] == 0 && heap->page_retired[1] == 0));
+  _mi_assert_internal(_mi_heap_check(heap));
 }
 
 void _mi_heap_collect_abandon(mi_heap_t* heap) { mi_heap_collect_ex(heap, MI_ABANDON); }
@@ -123,16 +128,20 @@ mi_heap_t* mi_heap_get_default(void) {
     mi_thread_init();
     heap = mi_prim_get_default_heap();
   }
+  /* the empty heap when thread data could not be had */
+  _mi_assert(heap != NULL && (!mi_heap_is_initialized(heap) || heap->thread_id == _mi_thread_id()));
   return heap;
 }
 
 mi_heap_t* mi_heap_get_backing(void) {
   mi_heap_t* heap = mi_heap_get_default();
   if (!mi_heap_is_initialized(heap)) return heap;
+  _mi_assert(heap->tld->heap_backing != NULL && mi_heap_is_backing(heap->tld->heap_backing));
   return heap->tld->heap_backing;
 }
 
 void _mi_heap_set_default_direct(mi_heap_t* heap) {
+  _mi_assert(heap != NULL && (!mi_heap_is_initialized(heap) || heap->thread_id == _mi_thread_id()));
   mi_prim_set_default_heap(heap);
 }
 
@@ -151,6 +160,7 @@ mi_heap_t* mi_heap_new(void) {
   /* a first-class heap never adopts abandoned segments: destroying it must not free blocks
    * that other code still holds */
   _mi_heap_init(heap, bheap->tld, true);
+  _mi_assert(heap->no_reclaim && !mi_heap_is_backing(heap) && heap->tld->heaps == heap);
   return heap;
 }
 
@@ -163,6 +173,7 @@ mi_heap_t* mi_heap_new_ex(int heap_tag, bool allow_destroy, mi_arena_id_t arena_
   if (heap == NULL) return NULL;
   _mi_heap_init(heap, bheap->tld, allow_destroy);
   heap->arena_id = arena_id;
+  _mi_assert(!mi_heap_is_backing(heap) && heap->tld->heaps == heap);
   return heap;
 }
 
@@ -171,11 +182,14 @@ mi_heap_t* mi_heap_new_in_arena(mi_arena_id_t arena_id) { return mi_heap_new_ex(
 /* Release the heap structure itself (not its pages). */
 static void mi_heap_free(mi_heap_t* heap) {
   if (mi_heap_is_backing(heap)) return;
+  /* its pages went to the backing heap or were destroyed */
+  _mi_assert(heap->thread_id == _mi_thread_id() && heap->page_count == 0 && heap->mem_used == 0);
   mi_tld_t* tld = heap->tld;
   if (mi_prim_get_default_heap() == heap) _mi_heap_set_default_direct(tld->heap_backing);
   mi_heap_t** link = &tld->heaps;
   while (*link != NULL && *link != heap) link = &(*link)->next;
   if (*link == heap) *link = heap->next;
+  _mi_assert(*link != heap && mi_prim_get_default_heap() != heap); /* found and unlinked */
   mi_free(heap);
 }
 
@@ -183,6 +197,7 @@ static void mi_heap_free(mi_heap_t* heap) {
 
 /* Move every page of `from` into `heap`, blocks and all. */
 static void mi_heap_absorb(mi_heap_t* heap, mi_heap_t* from) {
+  _mi_assert(heap != from && mi_heap_is_backing(heap) && heap->tld == from->tld && heap->thread_id == _mi_thread_id());
   if (from->page_count == 0) return;
   _mi_heap_delayed_free_partial(from);
   for (size_t bin = 0; bin < MI_BIN_COUNT; bin++) {
@@ -193,6 +208,7 @@ static void mi_heap_absorb(mi_heap_t* heap, mi_heap_t* from) {
   _mi_limit_heap_adopt(heap, from->mem_used);
   from->mem_used = 0;
   mi_heap_reset_pages(from);
+  _mi_assert(from->page_count == 0 && mi_atomic_load_relaxed(&from->thread_delayed_free) == NULL);
 }
 
 void mi_heap_delete(mi_heap_t* heap) {
@@ -219,6 +235,7 @@ static bool mi_heap_track_destroyed_block(const mi_heap_t* heap, const mi_heap_a
 
 static bool mi_heap_page_destroy(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t* page, void* arg) {
   (void)arg; (void)pq;
+  _mi_assert(mi_page_heap(page) == heap && page->segment_in_use && heap->no_reclaim);
   _mi_page_use_delayed_free(page, MI_NEVER_DELAYED_FREE, false);
 #if MI_TRACK_VALGRIND
   /* memcheck must learn that every block still live here is gone, or it reports them leaked */
@@ -234,6 +251,7 @@ static bool mi_heap_page_destroy(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
 }
 
 void _mi_heap_destroy_pages(mi_heap_t* heap) {
+  _mi_assert(heap->thread_id == _mi_thread_id());
 #if MI_TRACK_VALGRIND
   /* blocks other threads freed wait on the delayed list, still counted live in their pages */
   _mi_heap_delayed_free_all(heap);
@@ -241,6 +259,7 @@ void _mi_heap_destroy_pages(mi_heap_t* heap) {
   mi_heap_visit_pages(heap, &mi_heap_page_destroy, NULL);
   mi_atomic_store_release(&heap->thread_delayed_free, NULL);
   mi_heap_reset_pages(heap);
+  _mi_assert(heap->page_count == 0);
 }
 
 void mi_heap_destroy(mi_heap_t* heap) {
@@ -269,6 +288,7 @@ static mi_page_t* mi_page_containing(const void* p) {
   if ((uintptr_t)p - (uintptr_t)segment >= segment->segment_size) return NULL; /* an offset: no end address to wrap */
   mi_page_t* page = _mi_segment_page_of(segment, p);
   if (!page->segment_in_use || !mi_page_contains_addr(page, p)) return NULL;
+  _mi_assert(page->segment_idx < segment->capacity && page->capacity <= page->reserved);
   return page;
 }
 
@@ -304,8 +324,10 @@ bool mi_unsafe_heap_page_is_under_utilized(mi_heap_t* heap, void* p, size_t perc
 #define MI_VISIT_BITS (MI_SMALL_PAGE_SIZE / MI_MIN_BLOCK_SIZE) /* most blocks a page can have */
 
 bool _mi_heap_area_visit_blocks(const mi_heap_t* heap, const mi_heap_area_t* area, mi_page_t* page, mi_block_visit_fun* visitor, void* arg) {
+  _mi_assert(visitor != NULL && page->segment_in_use && (heap == NULL || mi_page_heap(page) == heap));
   _mi_page_free_collect(page, true);
   if (page->used == 0) return true;
+  _mi_assert(page->used <= page->capacity && page->local_free == NULL); /* all free blocks are on `free` now */
   size_t bsize = page->block_size;
   size_t usable = bsize - MI_PADDING_SIZE; /* what the program may use of each block */
   if (page->capacity == 1) return visitor(heap, area, page->page_start, usable, arg);
@@ -335,6 +357,7 @@ typedef struct mi_visit_blocks_args_s {
 
 /* The area a visitor is shown for `page` (of a heap, or of an abandoned segment). */
 void _mi_page_area(const mi_page_t* page, mi_heap_area_t* area) {
+  _mi_assert(page->segment_in_use && page->block_size > MI_PADDING_SIZE && page->capacity <= page->reserved);
   size_t bsize = page->block_size;
   area->blocks = page->page_start;
   area->reserved = (size_t)page->reserved * bsize;

@@ -7,9 +7,24 @@
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 
+/* ---- Assertion helpers ----------------------------------------------------------------------- */
+
+/* A page's counters agree with each other and with its area: a block is handed out (`used`),
+ * on one of the lists, or never linked (beyond `capacity`). */
+static inline bool mi_page_counts_ok(const mi_page_t* page) {
+  return page->segment_in_use && page->reserved > 0 && page->used <= page->capacity && page->capacity <= page->reserved &&
+         page->block_area == (size_t)page->reserved * page->block_size;
+}
+
+/* `heap` is in use by the calling thread (the only one that may touch its queues). */
+static inline bool mi_heap_is_owned(const mi_heap_t* heap) {
+  return mi_heap_is_initialized(heap) && heap->thread_id == _mi_thread_id();
+}
+
 /* ---- Delayed-free state ---------------------------------------------------------------------- */
 
 void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool override_never) {
+  _mi_assert(delay != MI_DELAYED_FREEING && page->segment_in_use); /* FREEING is set by remote frees only */
   mi_thread_free_t tfree = mi_atomic_load_acquire(&page->xthread_free);
   for (;;) {
     mi_delayed_t old = mi_tf_delayed(tfree);
@@ -54,6 +69,9 @@ static void mi_page_thread_free_collect(mi_page_t* page) {
   page->used -= count;
 }
 
+/* The page's lists agree with its counters. Not an assertion: the lists live in freed blocks,
+ * which a program's use-after-free can overwrite, so a broken count is reported (EFAULT) like
+ * any corrupted free list, and a handler may go on. */
 #if MI_INVARIANTS
 static size_t mi_page_list_count(const mi_page_t* page, const mi_block_t* b) {
   size_t n = 0;
@@ -71,12 +89,15 @@ static void mi_page_check(const mi_page_t* page) {
                       page->block_size, page->used, nfree, nlocal, page->capacity, page->reserved);
   }
 }
+#else
+static inline void mi_page_check(const mi_page_t* page) { (void)page; }
 #endif
 
+/* May run on a thread that does not own the page: mi_abandoned_visit_blocks collects the pages
+ * of the abandoned segments it holds. */
 void _mi_page_free_collect(mi_page_t* page, bool force) {
-#if MI_INVARIANTS
+  _mi_assert(mi_page_counts_ok(page));
   if (force || MI_INVARIANTS_EXPENSIVE) mi_page_check(page);
-#endif
   if (mi_unlikely(mi_page_is_corrupt(page))) return;
   if (force || mi_page_thread_free(page) != NULL) mi_page_thread_free_collect(page);
   if (page->local_free == NULL) return;
@@ -94,6 +115,7 @@ void _mi_page_free_collect(mi_page_t* page, bool force) {
     page->local_free = NULL;
     page->free_is_zero = false;
   }
+  _mi_assert(mi_page_counts_ok(page) && (!force || page->local_free == NULL));
 }
 
 /* ---- Fresh pages ------------------------------------------------------------------------------- */
@@ -101,6 +123,7 @@ void _mi_page_free_collect(mi_page_t* page, bool force) {
 /* Link the next few never-used blocks into `free`: at most MI_MAX_EXTEND_SIZE bytes worth, so a
  * fresh page costs a bounded amount of work (and touches little memory) per step. */
 static void mi_page_extend_free(mi_page_t* page) {
+  _mi_assert(mi_page_counts_ok(page) && !mi_page_is_corrupt(page));
   if (page->free != NULL || page->capacity >= page->reserved) return;
   size_t bsize = page->block_size;
   size_t extend = page->reserved - page->capacity;
@@ -111,6 +134,7 @@ static void mi_page_extend_free(mi_page_t* page) {
   if (!MI_RANDOM_FREELIST && bsize > MI_SMALL_OBJ_SIZE_MAX) max_extend = 1;
   if (extend > max_extend) extend = max_extend;
   uint8_t* start = page->page_start + (size_t)page->capacity * bsize;
+  _mi_assert(extend >= 1 && (size_t)page->capacity + extend <= page->reserved); /* the new blocks lie in the area */
   /* blocks above everything ever written in the segment are zero, even in a reused segment */
   mi_segment_t* segment = _mi_page_segment(page);
   size_t offset = (size_t)(start - (uint8_t*)segment);
@@ -125,9 +149,7 @@ static void mi_page_extend_free(mi_page_t* page) {
     /* Fisher-Yates "inside out": one pass both fills and shuffles, writing block offsets, so
      * linking needs no multiply. Each 64-bit random number serves two steps, 32 bits each,
      * scaled to 0..i by a multiply and shift instead of a division (bias below i / 2^32,
-     * i < 512). Per block in the json workload: 39 instructions with a splitmix number and a
-     * division per step (7 in the default build), 29 with a splitmix number per two steps and
-     * indices in `order`, 24 now (offsets, and _mi_random_bulk). */
+     * i < 512): this loop runs for every fresh block of the secure build. */
     mi_heap_t* heap = mi_page_heap(page);
     uint64_t state = heap->keys[1]; /* a local: the stores to `order` leave it in a register */
     uint32_t off = (uint32_t)(start - page->page_start);
@@ -156,6 +178,7 @@ static void mi_page_extend_free(mi_page_t* page) {
     page->free = (mi_block_t*)(base + order[0]);
     page->free_is_zero = zero;
     page->capacity += (uint32_t)n;
+    _mi_assert(mi_page_counts_ok(page) && page->free != NULL);
     return;
   }
 #endif
@@ -169,9 +192,13 @@ static void mi_page_extend_free(mi_page_t* page) {
   page->free = (mi_block_t*)start;
   page->free_is_zero = zero;
   page->capacity += (uint32_t)extend;
+  _mi_assert(mi_page_counts_ok(page) && page->free != NULL);
 }
 
 static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
+  _mi_assert(mi_heap_is_owned(heap) && page->segment_in_use && page->reserved > 0 && page->page_start != NULL);
+  _mi_assert(page->block_size >= sizeof(mi_block_t) && page->block_area == (size_t)page->reserved * page->block_size);
+  _mi_assert(page->next == NULL && page->prev == NULL && mi_page_heap(page) == NULL); /* in no queue, of no heap */
   mi_page_set_heap(page, heap);
   page->free = NULL;
   page->local_free = NULL;
@@ -208,9 +235,13 @@ static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
   bool huge = (_mi_page_segment(page)->page_kind == MI_PAGE_HUGE);
   mi_atomic_store_release(&page->xthread_free, mi_tf_make(NULL, huge ? MI_USE_DELAYED_FREE : MI_NO_DELAYED_FREE));
   mi_page_extend_free(page);
+  _mi_assert(page->used == 0 && page->capacity > 0 && page->free != NULL && mi_page_counts_ok(page));
 }
 
 static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size_t block_size, size_t page_alignment, bool guarded) {
+  _mi_assert(mi_heap_is_owned(heap) && pq >= heap->pages && pq < &heap->pages[MI_BIN_FULL]);
+  _mi_assert(pq == &heap->pages[MI_BIN_HUGE] ? page_alignment == 0 || page_alignment > MI_ALIGN_OVERALLOC_MAX
+                                             : block_size == pq->block_size && page_alignment == 0 && !guarded);
   mi_page_t* page = _mi_segment_page_alloc(heap, block_size, page_alignment, guarded, heap->tld);
   if (page == NULL) return NULL;
   size_t footprint = _mi_page_footprint(page);
@@ -220,6 +251,8 @@ static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size
   }
   mi_page_init(heap, page);
   _mi_page_queue_push(heap, pq, page);
+  _mi_assert(page->block_size >= block_size && pq->first == page);
+  _mi_assert(page_alignment == 0 || ((uintptr_t)page->page_start & (page_alignment - 1)) == 0);
   return page;
 }
 
@@ -227,28 +260,35 @@ static mi_page_t* mi_page_fresh_alloc(mi_heap_t* heap, mi_page_queue_t* pq, size
 
 static void mi_page_to_full(mi_page_t* page, mi_page_queue_t* pq) {
   mi_heap_t* heap = mi_page_heap(page);
+  _mi_assert(mi_heap_is_owned(heap) && pq == _mi_page_queue_of(heap, page) && !mi_page_is_in_full(page));
+  _mi_assert(page->free == NULL && page->capacity == page->reserved); /* nothing left to hand out */
   /* from now on the first free by another thread tells us through the delayed list */
   _mi_page_use_delayed_free(page, MI_USE_DELAYED_FREE, false);
   if (mi_page_is_in_full(page)) return;
   _mi_page_queue_enqueue_from(heap, &heap->pages[MI_BIN_FULL], pq, page);
   _mi_page_free_collect(page, false); /* a free may have landed before the flag was set */
+  _mi_assert(mi_page_is_in_full(page) && heap->pages[MI_BIN_FULL].last == page);
 }
 
 void _mi_page_unfull(mi_page_t* page) {
   if (!mi_page_is_in_full(page)) return;
   mi_heap_t* heap = mi_page_heap(page);
+  _mi_assert(mi_heap_is_owned(heap) && page->segment_in_use);
   mi_page_queue_t* pqfull = &heap->pages[MI_BIN_FULL];
   mi_page_set_in_full(page, false);
   mi_page_queue_t* pq = _mi_page_queue_of(heap, page);
   mi_page_set_in_full(page, true);
   _mi_page_queue_enqueue_from(heap, pq, pqfull, page);
   _mi_page_use_delayed_free(page, MI_NO_DELAYED_FREE, false);
+  _mi_assert(!mi_page_is_in_full(page) && pq->last == page && pq != pqfull);
 }
 
 /* ---- Retiring and freeing -------------------------------------------------------------------- */
 
 void _mi_page_free(mi_page_t* page, mi_page_queue_t* pq, bool force) {
   mi_heap_t* heap = mi_page_heap(page);
+  _mi_assert(mi_heap_is_owned(heap) && pq == _mi_page_queue_of(heap, page));
+  _mi_assert(mi_page_all_free(page) && mi_page_counts_ok(page));
   mi_page_set_has_aligned(page, false);
   _mi_page_queue_remove(heap, pq, page);
   mi_page_set_heap(page, NULL);
@@ -262,16 +302,18 @@ void _mi_page_free(mi_page_t* page, mi_page_queue_t* pq, bool force) {
  * away would otherwise free and re-initialise the page every time. */
 void _mi_page_retire(mi_page_t* page) {
   mi_heap_t* heap = mi_page_heap(page);
+  _mi_assert(mi_heap_is_owned(heap) && mi_page_all_free(page) && !mi_page_is_in_full(page));
   mi_page_set_has_aligned(page, false);
   mi_page_queue_t* pq = _mi_page_queue_of(heap, page);
   size_t bin = (size_t)(pq - heap->pages);
   if (bin < MI_BIN_HUGE && pq->first == page && pq->last == page) {
     _mi_stat_counter_increase(&heap->tld->stats.page_no_retire, 1);
     /* as long for medium and large pages as for small ones: a large page is its segment, and
-     * freeing it after 4 fresh-page requests sent segments around the cache and back to the
-     * OS, every new mapping faulting in again (calloc workload: 40k faults, 5k with 16) */
+     * freeing it sooner sends segments around the cache and back to the OS, every new mapping
+     * faulting in again */
     page->retire_expire = 16;
     heap->page_retired[bin / 64] |= (uint64_t)1 << (bin % 64);
+    _mi_assert(mi_page_counts_ok(page));
     return;
   }
   _mi_page_free(page, pq, false);
@@ -279,15 +321,18 @@ void _mi_page_retire(mi_page_t* page) {
 
 _Static_assert(MI_BIN_HUGE <= 128, "retired bins fit the heap's two-word bitmap");
 
-/* Visits only the bins whose bit is set: the walk over every bin between the lowest and the
- * highest retired one cost 9 % of all instructions in realloc growth, where retired pages of
- * small and large classes coexist. A bit is cleared once its bin holds no retired page. */
+/* Visits only the bins whose bit is set, so the cost follows the retired pages, not the
+ * distance between the smallest and largest retired class (a program that grows blocks by
+ * realloc has retired pages of small and large classes at once). A bit is cleared once its
+ * bin holds no retired page. */
 void _mi_heap_collect_retired(mi_heap_t* heap, bool force) {
+  _mi_assert(mi_heap_is_owned(heap));
   for (size_t w = 0; w < 2; w++) {
     uint64_t bits = heap->page_retired[w];
     while (bits != 0) {
       size_t bin = w * 64 + (size_t)__builtin_ctzll(bits);
       bits &= bits - 1;
+      _mi_assert(bin > 0 && bin < MI_BIN_HUGE); /* _mi_page_retire sets bits of size classes only */
       mi_page_queue_t* pq = &heap->pages[bin];
       mi_page_t* page = pq->first;
       bool still_retired = false;
@@ -303,12 +348,15 @@ void _mi_heap_collect_retired(mi_heap_t* heap, bool force) {
       if (!still_retired) heap->page_retired[w] &= ~((uint64_t)1 << (bin % 64));
     }
   }
+  _mi_assert(!force || (heap->page_retired[0] == 0 && heap->page_retired[1] == 0));
 }
 
 /* ---- Abandon and reclaim ------------------------------------------------------------------------ */
 
 void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq) {
   mi_heap_t* heap = mi_page_heap(page);
+  _mi_assert(mi_heap_is_owned(heap) && pq == _mi_page_queue_of(heap, page));
+  _mi_assert(!mi_page_all_free(page) && mi_page_counts_ok(page)); /* empty pages are freed, not abandoned */
   mi_tld_t* tld = heap->tld;
   _mi_page_use_delayed_free(page, MI_NEVER_DELAYED_FREE, false);
   _mi_page_queue_remove(heap, pq, page);
@@ -318,12 +366,15 @@ void _mi_page_abandon(mi_page_t* page, mi_page_queue_t* pq) {
 }
 
 void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page) {
+  _mi_assert(mi_heap_is_owned(heap) && mi_page_heap(page) == NULL && page->next == NULL && page->prev == NULL);
+  _mi_assert(!mi_page_all_free(page) && mi_page_counts_ok(page)); /* the reclaimer frees empty pages itself */
   mi_page_set_heap(page, heap);
   _mi_limit_heap_adopt(heap, _mi_page_footprint(page));
   bool huge = (_mi_page_segment(page)->page_kind == MI_PAGE_HUGE);
   _mi_page_use_delayed_free(page, huge ? MI_USE_DELAYED_FREE : MI_NO_DELAYED_FREE, true);
   mi_page_set_in_full(page, false);
   _mi_page_queue_push(heap, _mi_page_queue_of(heap, page), page);
+  _mi_assert(mi_page_heap(page) == heap && _mi_page_queue_of(heap, page)->first == page);
 }
 
 /* ---- Dropping a corrupted page -------------------------------------------------------------- */
@@ -334,10 +385,12 @@ void _mi_page_reclaim(mi_heap_t* heap, mi_page_t* page) {
  * are refused (_mi_free_block): its blocks leak instead of corrupting anything else. The next
  * search moves it to the full queue, from which nothing brings it back. Owner only. */
 void _mi_page_drop_lists(mi_page_t* page) {
+  _mi_assert(page->segment_in_use && page->capacity <= page->reserved);
   page->free = NULL;
   page->local_free = NULL;
   page->capacity = page->reserved;
   mi_page_flag_set(page, MI_PAGE_CORRUPT, true);
+  _mi_assert(!MI_ENCODE_FREELIST || mi_page_is_corrupt(page));
 }
 
 /* ---- Delayed frees -------------------------------------------------------------------------- */
@@ -361,11 +414,13 @@ static bool mi_delayed_block_is_valid(const mi_heap_t* heap, const mi_block_t* b
 #endif
 
 bool _mi_heap_delayed_free_all(mi_heap_t* heap) {
+  _mi_assert(mi_heap_is_owned(heap)); /* only the owner frees into its pages */
   while (mi_atomic_load_relaxed(&heap->thread_delayed_free) != NULL) _mi_heap_delayed_free_partial(heap);
   return true;
 }
 
 void _mi_heap_delayed_free_partial(mi_heap_t* heap) {
+  _mi_assert(mi_heap_is_owned(heap));
   mi_block_t* block = mi_atomic_load_relaxed(&heap->thread_delayed_free);
   if (mi_likely(block == NULL)) return;
   block = mi_atomic_exchange_acq_rel(&heap->thread_delayed_free, NULL);
@@ -396,6 +451,7 @@ void mi_register_deferred_free(mi_deferred_free_fun* fn, void* arg) mi_attr_noex
 }
 
 void _mi_deferred_free(mi_heap_t* heap, bool force) {
+  _mi_assert(mi_heap_is_owned(heap) && heap->tld != NULL);
   mi_tld_t* tld = heap->tld;
   tld->heartbeat++;
   mi_deferred_free_fun* fn = mi_atomic_load_acquire(&mi_deferred_free_hook);
@@ -409,6 +465,7 @@ void _mi_deferred_free(mi_heap_t* heap, bool force) {
 /* ---- Finding a page --------------------------------------------------------------------------- */
 
 static mi_page_t* mi_page_queue_find_free(mi_heap_t* heap, mi_page_queue_t* pq) {
+  _mi_assert(pq > heap->pages && pq < &heap->pages[MI_BIN_HUGE]); /* a size class */
   size_t searched = 0;
   mi_page_t* page = pq->first;
   while (page != NULL) {
@@ -430,10 +487,12 @@ static mi_page_t* mi_page_queue_find_free(mi_heap_t* heap, mi_page_queue_t* pq) 
   } else {
     page->retire_expire = 0;
   }
+  _mi_assert(page == NULL || (page->free != NULL && page->block_size == pq->block_size && pq->first != NULL));
   return page;
 }
 
 static mi_page_t* mi_find_page(mi_heap_t* heap, size_t req_size, size_t huge_alignment) {
+  _mi_assert(mi_heap_is_owned(heap));
   if (mi_unlikely(req_size > MI_MAX_ALLOC_SIZE)) {
     _mi_error_message(EOVERFLOW, "allocation request is too large (%zu bytes)", req_size);
     return NULL;
@@ -447,6 +506,7 @@ static mi_page_t* mi_find_page(mi_heap_t* heap, size_t req_size, size_t huge_ali
     return mi_page_fresh_alloc(heap, &heap->pages[MI_BIN_HUGE], size, huge_alignment, false);
   }
   mi_page_queue_t* pq = mi_page_queue(heap, size);
+  _mi_assert(pq->block_size >= size && _mi_bin(size) < MI_BIN_HUGE);
   mi_page_t* page = pq->first;
   if (page != NULL) {
     _mi_page_free_collect(page, false);
@@ -476,6 +536,7 @@ static void mi_heap_guarded_arm(mi_heap_t* heap, size_t rate, size_t seed) {
   heap->guarded_sample_rate = rate;
   if (seed == 0) seed = (size_t)_mi_random_next(&heap->keys[1]);
   heap->guarded_sample_count = (rate == 0 ? 0 : 1 + seed % rate);
+  _mi_assert(rate == 0 || (heap->guarded_sample_count >= 1 && heap->guarded_sample_count <= rate));
 }
 
 void _mi_heap_guarded_init(mi_heap_t* heap) {
@@ -510,6 +571,7 @@ void mi_heap_guarded_set_size_bound(mi_heap_t* heap, size_t min, size_t max) mi_
 }
 
 static bool mi_heap_guarded_sample(mi_heap_t* heap, size_t size) {
+  _mi_assert(heap->guarded_sample_rate != 0 && heap->guarded_sample_count != 0);
   if (size < heap->guarded_size_min || size > heap->guarded_size_max) return false;
   if (--heap->guarded_sample_count != 0) return false;
   heap->guarded_sample_count = heap->guarded_sample_rate;
@@ -529,9 +591,11 @@ static mi_page_t* mi_heap_guarded_page_alloc(mi_heap_t* heap, size_t size) {
 
 /* The page a sampling heap serves `size` from without the rest of the slow path: a guarded one
  * for a sampled allocation, else the size class's first page while it has a free block (what
- * the fast path would have taken: the whole slow path on every small allocation more than
- * doubled cfrac's time at rate 1000). NULL: the usual slow path. */
+ * the fast path would have taken; the direct entries stay on the empty page while a heap
+ * samples, so every small allocation comes here and must stay cheap). NULL: the usual slow
+ * path. */
 static mi_decl_noinline mi_page_t* mi_heap_guarded_page(mi_heap_t* heap, size_t size) {
+  _mi_assert(mi_heap_is_owned(heap));
   if (mi_heap_guarded_sample(heap, size)) return mi_heap_guarded_page_alloc(heap, size);
   if (size > MI_SMALL_SIZE_MAX - MI_PADDING_SIZE) return NULL;
   mi_page_t* first = mi_page_queue(heap, size + MI_PADDING_SIZE)->first;
@@ -541,6 +605,8 @@ static mi_decl_noinline mi_page_t* mi_heap_guarded_page(mi_heap_t* heap, size_t 
 /* The allocation slow path: reached when the first page of the size class has no free block,
  * for sizes above MI_SMALL_SIZE_MAX, and on a thread's very first allocation. */
 void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_alignment) {
+  _mi_assert(heap != NULL);
+  _mi_assert(huge_alignment == 0 || (_mi_is_power_of_two(huge_alignment) && huge_alignment > MI_ALIGN_OVERALLOC_MAX));
   if (mi_unlikely(!mi_heap_is_initialized(heap))) {
     heap = mi_heap_get_default(); /* initialises the thread */
     if (mi_unlikely(!mi_heap_is_initialized(heap))) {
@@ -548,6 +614,7 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
       return NULL;
     }
   }
+  _mi_assert(mi_heap_is_owned(heap)); /* a heap allocates on its own thread only */
   mi_page_t* page = NULL;
   if (mi_unlikely(heap->guarded_sample_rate != 0) && huge_alignment == 0) {
     page = mi_heap_guarded_page(heap, size);
@@ -556,8 +623,9 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
   _mi_deferred_free(heap, false);
   _mi_heap_delayed_free_partial(heap);
   /* Retired pages are counted down when a fresh page is wanted (mi_page_queue_find_free) and
-   * here only every 16th slow call: the walk spans every bin between the lowest and highest
-   * retired one, and doing it on each slow call was 7 % of all instructions in realloc growth. */
+   * here on every 16th slow call, with the segments' pending purges and cache expiries: both
+   * are housekeeping by heartbeat and time, which a program that reallocates in a loop would
+   * otherwise pay on each of its many slow calls. */
   if ((heap->tld->heartbeat & 15) == 0) {
     _mi_heap_collect_retired(heap, false);
     _mi_segments_collect(heap->tld, false);
@@ -575,5 +643,7 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
     return NULL;
   }
 found:
+  _mi_assert(page->free != NULL && mi_page_heap(page) == heap && page->block_size >= size + MI_PADDING_SIZE);
+  _mi_assert(huge_alignment == 0 || ((uintptr_t)page->free & (huge_alignment - 1)) == 0);
   return _mi_page_malloc(heap, page, size, zero);
 }

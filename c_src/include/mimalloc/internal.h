@@ -202,8 +202,10 @@ void _mi_page_queue_remove(mi_heap_t* heap, mi_page_queue_t* queue, mi_page_t* p
 void _mi_page_queue_enqueue_from(mi_heap_t* heap, mi_page_queue_t* to, mi_page_queue_t* from, mi_page_t* page);
 size_t _mi_page_queue_append(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_queue_t* append);
 #if MI_INVARIANTS
-size_t _mi_page_queue_check(const mi_heap_t* heap, const mi_page_queue_t* pq); /* reports EFAULT; returns the pages */
-void _mi_heap_check(const mi_heap_t* heap);                                   /* every queue and the direct array */
+/* Invariant checks: each reports what is broken (EFAULT) and answers false, for the assertion
+ * macros (or a test) to act on. */
+bool _mi_page_queue_check(const mi_heap_t* heap, const mi_page_queue_t* pq, size_t* pages); /* `pages`: counted, may be NULL */
+bool _mi_heap_check(const mi_heap_t* heap);                                                /* every queue and the direct array */
 #endif
 void _mi_heap_queue_first_update(mi_heap_t* heap, const mi_page_queue_t* pq);
 

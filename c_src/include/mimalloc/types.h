@@ -19,7 +19,13 @@
 #define MI_SECURE 0 /* 1: guard pages, 2: + encoded free lists, 3: + randomised lists, 4: + double-free checks */
 #endif
 #ifndef MI_DEBUG
-#define MI_DEBUG 0 /* 1: basic asserts, 2: + invariant checks and padding, 3: expensive checks */
+/* 1: cheap assertions at function entry and exit (_mi_assert), encoded free lists and the
+ *    ownership check on free;
+ * 2: + each structure's consistency checks (_mi_assert_internal, MI_INVARIANTS), padding with
+ *    a checked canary, fill patterns, double-free and interior-pointer checks, exact statistics;
+ * 3: + walks over whole queues and lists: each page queue after every change, a page's free
+ *    lists whenever they are collected (_mi_assert_expensive, MI_INVARIANTS_EXPENSIVE). */
+#define MI_DEBUG 0
 #endif
 #ifndef MI_MALLOC_OVERRIDE
 #define MI_MALLOC_OVERRIDE 0
@@ -42,8 +48,8 @@
 /* a checked canary after every block; with valgrind it also records the requested size, so
  * memcheck's block, mi_usable_size and realloc's copy all agree on the bytes the program owns */
 /* The canary after each block in secure builds: opt-in (feature `secure_canary`), since its 8
- * bytes per block move most requests up a size class and it cost 1.09x more time over the
- * workload suite (README, "Secure mode: mitigations and error policy"). */
+ * bytes per block move most requests up a size class and it is written on every allocation and
+ * checked on every free (README, "Secure mode: mitigations and error policy"). */
 #ifndef MI_SECURE_CANARY
 #define MI_SECURE_CANARY 0
 #endif
@@ -57,7 +63,7 @@
  * 256 catch a write anywhere in the slack; secure's one word, a short overflow at its start */
 #define MI_PADDING_FILL (MI_DEBUG >= 2 || MI_TRACK_VALGRIND ? 256 : 8)
 #define MI_FILL (MI_DEBUG >= 2)                /* fill patterns for fresh and freed memory */
-#define MI_INVARIANTS (MI_DEBUG >= 2)          /* internal consistency checks on slow paths */
+#define MI_INVARIANTS (MI_DEBUG >= 2)          /* the check functions _mi_assert_internal asserts (slow paths) */
 #define MI_INVARIANTS_EXPENSIVE (MI_DEBUG >= 3) /* + whole-queue walks after every queue change, every page on collect */
 #define MI_STAT (MI_DEBUG >= 2 ? 2 : 1)        /* 2: exact per-allocation statistics */
 
