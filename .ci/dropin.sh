@@ -36,6 +36,16 @@ for c in mimalloc-sys mimalloc; do
   grep -q '^keywords = ' "$pkg/$c-0.1.0/Cargo.toml" || { echo "$c: no keywords"; false; }
   grep -q '^categories = ' "$pkg/$c-0.1.0/Cargo.toml" || { echo "$c: no categories"; false; }
 done
+# Tests that use the unpublished test kit stay out of the packages (its dev-dependency line is
+# dropped by `cargo package`); every other test must come along, so the packaged test runs keep
+# their weight.
+for c in mimalloc-sys mimalloc; do
+  for t in "$c"/tests/*.rs; do
+    grep -q mimalloc_testkit "$t" && continue
+    test -f "$pkg/$c-0.1.0/tests/$(basename "$t")" || { echo "$t uses no test kit but is not in the $c package"; false; }
+  done
+  if grep -ql mimalloc_testkit "$pkg/$c-0.1.0"/tests/*.rs; then echo "$c: a packaged test uses the test kit"; false; fi
+done
 # The unpacked mimalloc asks for mimalloc-sys 0.1.0 from a registry: point it at the unpacked one.
 patch_sys="patch.crates-io.mimalloc-sys.path=\"$pkg/mimalloc-sys-0.1.0\""
 (cd "$pkg/mimalloc-sys-0.1.0" && run env CARGO_TARGET_DIR="$target_base" cargo test -q -j 2)

@@ -7,38 +7,10 @@
 
 use core::ffi::{c_void, CStr};
 use mimalloc_sys::*;
+use mimalloc_testkit::errno::{clear_errno, errno};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
-
-/// This thread's C `errno`, wherever the C library keeps it.
-fn errno_slot() -> *mut i32 {
-    // SAFETY: each returns this thread's errno slot; no preconditions.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    return unsafe { libc::__errno_location() };
-    // SAFETY: as above.
-    #[cfg(any(target_vendor = "apple", target_os = "freebsd"))]
-    return unsafe { libc::__error() };
-    // The C runtime's (msvcrt or UCRT: both export `_errno`), which the C code sets.
-    #[cfg(windows)]
-    {
-        unsafe extern "C" {
-            fn _errno() -> *mut i32;
-        }
-        // SAFETY: as above.
-        unsafe { _errno() }
-    }
-}
-
-fn errno() -> i32 {
-    // SAFETY: a valid slot of this thread.
-    unsafe { *errno_slot() }
-}
-
-fn clear_errno() {
-    // SAFETY: as above.
-    unsafe { *errno_slot() = 0 };
-}
 
 /// A small malloc/free first, so a recycled small block sits at the head of a free list: it
 /// must never be handed back for an impossible size.

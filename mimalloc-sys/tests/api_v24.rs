@@ -8,39 +8,13 @@
 
 use core::ffi::{c_char, c_void, CStr};
 use mimalloc_sys::*;
-use std::process::{Command, Output};
+use mimalloc_testkit::child::{aborted, rerun, SCENARIO_TEST};
+use mimalloc_testkit::errno::{clear_errno, errno};
+use std::process::Output;
 use std::sync::Mutex;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
-
-/// This thread's C `errno`, wherever the C library keeps it.
-fn errno_slot() -> *mut i32 {
-    // SAFETY: each returns this thread's errno slot; no preconditions.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    return unsafe { libc::__errno_location() };
-    // SAFETY: as above.
-    #[cfg(any(target_vendor = "apple", target_os = "freebsd"))]
-    return unsafe { libc::__error() };
-    #[cfg(windows)]
-    {
-        unsafe extern "C" {
-            fn _errno() -> *mut i32;
-        }
-        // SAFETY: as above.
-        unsafe { _errno() }
-    }
-}
-
-fn errno() -> i32 {
-    // SAFETY: a valid slot of this thread.
-    unsafe { *errno_slot() }
-}
-
-fn clear_errno() {
-    // SAFETY: as above.
-    unsafe { *errno_slot() = 0 };
-}
 
 /// Reads and writes of the process environment in this binary take turns (C's getenv is not
 /// safe against a concurrent setenv).
@@ -666,29 +640,11 @@ fn scenario_child() {
 }
 
 fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().expect("test binary path");
-    Command::new(exe)
-        .args([
-            "--exact",
-            "scenario_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    rerun(SCENARIO_TEST)
         .env(SCENARIO_VAR, name)
         .envs(envs.iter().copied())
         .output()
         .expect("run the child")
-}
-
-#[cfg(unix)]
-fn aborted(out: &Output) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    out.status.signal() == Some(libc::SIGABRT)
-}
-
-#[cfg(windows)]
-fn aborted(out: &Output) -> bool {
-    matches!(out.status.code(), Some(3)) || out.status.code() == Some(0xC000_0409_u32 as i32)
 }
 
 #[test]
@@ -701,7 +657,7 @@ fn throwing_new_without_a_cxx_runtime_reports_and_aborts() {
         let out = run_child(name, &[("MIMALLOC_SHOW_ERRORS", "1")]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(aborted(&out), "{name}: {:?}\n{stderr}", out.status);
+        assert!(aborted(&out.status), "{name}: {:?}\n{stderr}", out.status);
         assert!(stderr.contains(message), "{name}: {stderr}");
         assert!(!stdout.contains("returned"), "{name} never returns NULL");
     }

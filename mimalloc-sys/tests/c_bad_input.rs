@@ -53,7 +53,8 @@ fn compile(exe: &Path, cfg: &mi_build_config_t) {
 #[test]
 fn c_contract_edges_pass_in_this_build_mode() {
     let cfg = build_config();
-    let work = std::env::temp_dir().join(format!("mimalloc-c-bad-input-{}", std::process::id()));
+    let work =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("c-bad-input-{}", std::process::id()));
     std::fs::create_dir_all(&work).expect("temp dir");
     let exe = work.join("test-bad-input");
     compile(&exe, &cfg);

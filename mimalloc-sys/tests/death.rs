@@ -6,51 +6,11 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use mimalloc_sys::*;
-#[cfg(unix)]
-use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Output};
-
-/// The child died of abort(): SIGABRT on Unix; on Windows the C runtime's abort() ends the
-/// process with exit code 3 (msvcrt) or a fail-fast 0xC0000409 (the UCRT).
-fn aborted(status: &ExitStatus) -> bool {
-    #[cfg(unix)]
-    return status.signal() == Some(libc::SIGABRT);
-    #[cfg(windows)]
-    return matches!(status.code(), Some(3)) || status.code() == Some(0xC000_0409_u32 as i32);
-}
-
-/// The child died of an access to a no-access page: SIGSEGV on Unix, an access violation
-/// (0xC0000005) on Windows. Wine, with no debugger to start, prints "Unhandled exception: page
-/// fault" (to the child's stdout) and ends the process with STATUS_DEBUGGER_INACTIVE
-/// (0xC0000354) instead: `out` is the child's stdout and stderr.
-fn faulted(status: &ExitStatus, out: &str) -> bool {
-    #[cfg(unix)]
-    {
-        let _ = out;
-        status.signal() == Some(libc::SIGSEGV)
-    }
-    #[cfg(windows)]
-    {
-        status.code() == Some(0xC000_0005_u32 as i32)
-            || (status.code() == Some(0xC000_0354_u32 as i32) && out.contains("page fault"))
-    }
-}
+use mimalloc_testkit::child::{aborted, faulted, stderr};
+use mimalloc_testkit::sys::{build_config as build, checked_build};
+use std::process::Output;
 
 const SCENARIO_VAR: &str = "MI_DEATH_SCENARIO";
-
-fn build() -> mi_build_config_t {
-    // SAFETY: fills the plain struct it is given.
-    unsafe {
-        let mut c: mi_build_config_t = core::mem::zeroed();
-        mi_build_config(&mut c);
-        c
-    }
-}
-
-fn checked_build() -> bool {
-    let c = build();
-    c.secure > 0 || c.debug > 0
-}
 
 /// The scenarios. Each runs in its own process; faulty ones are expected not to return normally
 /// in checked builds.
@@ -352,22 +312,7 @@ fn scenario_child() {
 }
 
 fn run_child(name: &str) -> Output {
-    let exe = std::env::current_exe().expect("test binary");
-    Command::new(exe)
-        .args([
-            "scenario_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SCENARIO_VAR, name)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("run child")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    mimalloc_testkit::child::run_scenario(SCENARIO_VAR, name)
 }
 
 /// A clean run: exit 0 and no allocator error on stderr.

@@ -7,8 +7,9 @@
 use core::ffi::{c_int, c_void};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use mimalloc_sys::*;
+use mimalloc_testkit::child::{rerun, SCENARIO_TEST};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const SCENARIO_VAR: &str = "MI_GUARDED_SCENARIO";
 
@@ -133,20 +134,11 @@ fn scenario_child() {
 }
 
 fn run_child(name: &str, env: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().expect("test binary");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "scenario_child",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(SCENARIO_VAR, name)
-    .env("RUST_BACKTRACE", "0");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run child")
+    rerun(SCENARIO_TEST)
+        .env(SCENARIO_VAR, name)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run child")
 }
 
 fn assert_faults(name: &str, env: &[(&str, &str)]) {

@@ -38,7 +38,8 @@ fn libc_internals_allocate_through_us() {
 
 #[test]
 fn a_c_library_built_here_allocates_through_us() {
-    let dir = std::env::temp_dir().join(format!("mimalloc-override-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("override-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let src = dir.join("dep.c");
     let lib = dir.join("libdep.so");

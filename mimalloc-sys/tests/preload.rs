@@ -12,10 +12,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+/// This process's scratch directory under cargo's per-target temporary directory (never /tmp:
+/// the library and the programs' inputs are about 23 MB a run). A test binary has no hook that
+/// runs after its last test, so each run removes the directories of runs that have ended.
 fn out_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mimalloc-preload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        if let Ok(entries) = std::fs::read_dir(base) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let pid = name.to_str().and_then(|n| n.strip_prefix("preload-"));
+                if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = base.join(format!("preload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    })
+    .clone()
 }
 
 /// Builds libmimalloc.so (override on) once per test binary.

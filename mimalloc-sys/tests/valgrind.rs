@@ -17,47 +17,20 @@ mod c_program;
 use c_program::CProgram;
 use core::ffi::c_void;
 use mimalloc_sys::*;
+use mimalloc_testkit::child::SCENARIO_TEST;
+use mimalloc_testkit::valgrind::{
+    self, assert_clean, assert_reports, available as valgrind_available, report,
+};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// Memcheck's exit status when it found errors (leaks count when `definite`).
-const ERROR_EXIT: i32 = 99;
 const SCENARIO_VAR: &str = "MI_VALGRIND_SCENARIO";
-
-/// The memcheck command line every run uses.
-fn valgrind() -> Command {
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        &format!("--error-exitcode={ERROR_EXIT}"),
-    ])
-    .env_remove("MIMALLOC_SHOW_ERRORS")
-    .env_remove("MIMALLOC_VERBOSE")
-    .env_remove("MIMALLOC_SHOW_STATS");
-    cmd
-}
-
-/// Whether valgrind can run here; when not, the caller skips with a message naming the fix.
-fn valgrind_available(test: &str) -> bool {
-    let ok = Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!(
-            "SKIPPED {test}: valgrind is not installed (apt-get install valgrind); \
-             the valgrind feature is NOT checked by this run"
-        );
-    }
-    ok
-}
 
 /// Compiles the scenarios with the allocator in one mode (`defines`), with debug info so that
 /// memcheck's stacks name the program's functions.
 fn compile_scenarios(mode: &str, defines: &[(&str, &str)], flags: &[&str]) -> (PathBuf, PathBuf) {
-    let work =
-        std::env::temp_dir().join(format!("mimalloc-valgrind-{}-{mode}", std::process::id()));
+    let work = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("valgrind-{}-{mode}", std::process::id()));
     std::fs::create_dir_all(&work).expect("temp dir");
     let exe = work.join("scenarios");
     let mut all = vec![("MI_TRACK_VALGRIND", "1")];
@@ -73,57 +46,6 @@ fn compile_scenarios(mode: &str, defines: &[(&str, &str)], flags: &[&str]) -> (P
     (work, exe)
 }
 
-/// Memcheck's report (its stderr) of one run, with the exit status.
-fn report(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- memcheck\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Asserts that memcheck's report holds every phrase, in this order.
-fn assert_reports(what: &str, out: &Output, phrases: &[&str]) {
-    let text = String::from_utf8_lossy(&out.stderr);
-    let mut rest: &str = &text;
-    for phrase in phrases {
-        match rest.find(phrase) {
-            Some(at) => rest = &rest[at + phrase.len()..],
-            None => panic!(
-                "{what}: memcheck's report lacks {phrase:?} (in this order)\n{}",
-                report(out)
-            ),
-        }
-    }
-    assert!(
-        !text.contains("ERROR SUMMARY: 0 errors"),
-        "{what}: memcheck counted no error\n{}",
-        report(out)
-    );
-}
-
-/// Asserts a run with nothing to report: no error, no leak, and the program's own checks passed.
-fn assert_clean(what: &str, out: &Output) {
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{what}: not clean\n{}",
-        report(out)
-    );
-    assert!(
-        text.contains("ERROR SUMMARY: 0 errors from 0 contexts"),
-        "{what}: memcheck found errors\n{}",
-        report(out)
-    );
-    assert!(
-        text.contains("All heap blocks were freed") || text.contains("definitely lost: 0 bytes"),
-        "{what}: memcheck found a leak\n{}",
-        report(out)
-    );
-}
-
 /// Every scenario of the C program in one build mode. `checked`: the mode's own double-free
 /// check reports too (and stops the program), after memcheck's report.
 fn c_scenarios_in_mode(mode: &str, defines: &[(&str, &str)], checked: bool) {
@@ -132,7 +54,7 @@ fn c_scenarios_in_mode(mode: &str, defines: &[(&str, &str)], checked: bool) {
     }
     let (work, exe) = compile_scenarios(mode, defines, &[]);
     let run = |scenario: &str| -> Output {
-        valgrind()
+        valgrind::memcheck()
             .arg(&exe)
             .arg(scenario)
             .output()
@@ -142,7 +64,7 @@ fn c_scenarios_in_mode(mode: &str, defines: &[(&str, &str)], checked: bool) {
     let out = run("leak");
     assert_eq!(
         out.status.code(),
-        Some(ERROR_EXIT),
+        Some(valgrind::ERROR_EXIT),
         "leak\n{}",
         report(&out)
     );
@@ -258,7 +180,7 @@ fn c_programs_override_mode() {
         &["-fno-builtin-malloc"],
     );
     let run = |scenario: &str| -> Output {
-        valgrind()
+        valgrind::memcheck()
             .arg("--soname-synonyms=somalloc=nouserintercepts")
             .arg(&exe)
             .arg(scenario)
@@ -294,18 +216,12 @@ fn c_programs_override_mode() {
 /// under valgrind with a scenario. With `override` the binary exports malloc, which valgrind
 /// would replace with its own (and then blocks from mi_* calls would reach valgrind's free).
 fn run_rust_child(scenario: &str) -> Output {
-    let exe = std::env::current_exe().expect("test binary");
-    let mut cmd = valgrind();
-    if cfg!(feature = "override") {
-        cmd.arg("--soname-synonyms=somalloc=nouserintercepts");
-    }
-    cmd.arg(exe)
-        .args([
-            "--exact",
-            "scenario_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let options: &[&str] = if cfg!(feature = "override") {
+        &["--soname-synonyms=somalloc=nouserintercepts"]
+    } else {
+        &[]
+    };
+    valgrind::rerun(SCENARIO_TEST, options)
         .env(SCENARIO_VAR, scenario)
         .output()
         .expect("run valgrind")
@@ -363,20 +279,9 @@ fn rust_program_runs_clean_under_memcheck() {
         return;
     }
     let out = run_rust_child("clean");
-    assert_eq!(out.status.code(), Some(0), "{}", report(&out));
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        text.contains("ERROR SUMMARY: 0 errors from 0 contexts"),
-        "memcheck found errors\n{}",
-        report(&out)
-    );
     // the test harness's own allocations (glibc malloc) may be live at exit: only a definite
-    // leak would be ours
-    assert!(
-        text.contains("definitely lost: 0 bytes") || text.contains("All heap blocks were freed"),
-        "{}",
-        report(&out)
-    );
+    // leak would be ours, which is what assert_clean looks for
+    assert_clean("rust program", &out);
 }
 
 #[test]
@@ -384,14 +289,8 @@ fn rust_leak_is_reported_with_its_size() {
     if !valgrind_available("rust_leak_is_reported_with_its_size") {
         return;
     }
-    // SAFETY: mi_build_config fills the plain struct it is given.
-    let config = unsafe {
-        let mut c: mi_build_config_t = core::mem::zeroed();
-        mi_build_config(&mut c);
-        c
-    };
     assert!(
-        config.valgrind,
+        mimalloc_testkit::sys::build_config().valgrind,
         "the valgrind feature did not reach the C build"
     );
     let out = run_rust_child("leak");

@@ -8,23 +8,7 @@
 
 use core::ffi::c_void;
 use mimalloc_sys::*;
-
-unsafe extern "C" {
-    /// The C runtime's errno slot (msvcrt and the UCRT both export it), which the C code sets.
-    fn _errno() -> *mut i32;
-}
-
-const ENOMEM: i32 = 12;
-
-fn errno() -> i32 {
-    // SAFETY: this thread's errno slot.
-    unsafe { *_errno() }
-}
-
-fn clear_errno() {
-    // SAFETY: as above.
-    unsafe { *_errno() = 0 };
-}
+use mimalloc_testkit::errno::{clear_errno, errno, ENOMEM};
 
 /// 16 TiB: a valid request (below PTRDIFF_MAX) that no commit limit here covers.
 const HUGE: usize = 16 << 40;

@@ -9,11 +9,9 @@
 //! mimalloc-sys/tests/win_threads.rs (CreateThread) and thread_churn.rs (Rust threads).
 #![cfg(unix)]
 
-mod common;
-
-use common::rss_bytes as rss;
 use core::ffi::c_void;
 use mimalloc_sys::*;
+use mimalloc_testkit::sys::rss_bytes as rss;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const MIB: usize = 1 << 20;

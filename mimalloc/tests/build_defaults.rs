@@ -4,7 +4,7 @@
 //! this once without and once with the build-time variable.
 
 use mimalloc::MiOption;
-use std::process::Command;
+use mimalloc_testkit::child::rerun;
 
 fn expected_default() -> i64 {
     match option_env!("MIMALLOC_DEFAULT_PURGE_DELAY") {
@@ -24,12 +24,7 @@ fn compiled_in_default_applies_and_environment_overrides_it() {
         return;
     }
     let run = |env: Option<&str>| {
-        let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-        cmd.args([
-            "--exact",
-            "compiled_in_default_applies_and_environment_overrides_it",
-            "--nocapture",
-        ]);
+        let mut cmd = rerun("compiled_in_default_applies_and_environment_overrides_it");
         cmd.env("BUILD_DEFAULTS_CHILD", "1")
             .env_remove("MIMALLOC_PURGE_DELAY");
         if let Some(v) = env {
@@ -38,7 +33,8 @@ fn compiled_in_default_applies_and_environment_overrides_it() {
         let out = cmd.output().expect("child");
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .find_map(|l| l.strip_prefix("purge_delay=").map(str::to_owned))
+            // (on one test thread libtest's "test … " precedes the line)
+            .find_map(|l| l.split_once("purge_delay=").map(|(_, v)| v.to_owned()))
             .expect("child answered")
     };
     assert_eq!(

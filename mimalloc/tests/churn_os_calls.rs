@@ -8,10 +8,8 @@
 //! process-wide segment caches hold: without arenas (MIMALLOC_DISALLOW_ARENA_ALLOC=1) this
 //! test sees dozens of calls per round).
 
-mod common;
-
-use common::{stats, Block};
 use mimalloc::MiMalloc;
+use mimalloc_testkit::{pattern::Block, sys::stats};
 use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;

@@ -20,11 +20,13 @@
 //! threads and touches thousands of pages. With `override`, libc's own allocations (stdio,
 //! thread bookkeeping) come from us too and get a wider margin.
 
-mod common;
-
-use common::{fill, first_mismatch, redirected, stats, Rng};
 use core::alloc::{GlobalAlloc, Layout};
 use mimalloc::MiMalloc;
+use mimalloc_testkit::{
+    pattern::{fill, first_mismatch},
+    rng::Rng,
+    sys::{redirected, stats},
+};
 use std::sync::mpsc;
 use std::thread;
 

@@ -17,11 +17,12 @@
 //! Unix only: Windows has no fork (skipped there, not silently: this line is the reason).
 #![cfg(unix)]
 
-mod common;
-
-use common::{fill, first_mismatch, Rng};
 use core::alloc::{GlobalAlloc, Layout};
 use mimalloc::MiMalloc;
+use mimalloc_testkit::{
+    pattern::{fill, first_mismatch},
+    rng::Rng,
+};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;

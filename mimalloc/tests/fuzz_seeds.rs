@@ -1,7 +1,7 @@
 //! Replays the API fuzzer without the fuzzer: every committed seed in
 //! `fuzz/seeds/api_ops/`, then a few thousand pseudo-random inputs from fixed seeds, each run
 //! through the same decoder, shadow model and checks as the `cargo fuzz` target `api_ops`
-//! (`fuzz/src/model.rs`: contents, alignment, usable sizes, zeroing, no overlap, ownership,
+//! (`mimalloc_testkit::api_model`: contents, alignment, usable sizes, zeroing, no overlap, ownership,
 //! heap delete/destroy, cross-thread frees, refused requests). Runs in the default, secure
 //! and debug builds (`--features secure`, `--features debug`), where the allocator's own
 //! checks also report through the error hook the model watches.
@@ -10,9 +10,7 @@
 //! add that the inputs really exercised the API (operations, allocations, frees on both
 //! threads, heaps destroyed, refused requests all counted).
 
-#[path = "../../fuzz/src/model.rs"]
-mod model;
-
+use mimalloc_testkit::api_model as model;
 use std::path::PathBuf;
 
 fn seeds_dir() -> PathBuf {

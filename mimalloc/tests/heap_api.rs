@@ -1,8 +1,6 @@
 //! The safe `Heap`: collections (allocator-api2 Vec and Box, hashbrown's HashMap) inside a heap,
 //! zero-size layouts, the visitor, delete_keep_blocks, and memory returned when a heap drops.
 
-mod common;
-
 use allocator_api2::boxed::Box as ABox;
 use allocator_api2::vec::Vec as AVec;
 use core::alloc::Layout;

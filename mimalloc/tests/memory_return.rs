@@ -5,10 +5,8 @@
 //! meanwhile; the pointer array (8 MiB, under 1 % of the peak) comes from the system
 //! allocator, not from the allocator under test.
 
-mod common;
-
-use common::{rss_bytes, stats};
 use mimalloc_sys::{mi_collect, mi_free, mi_malloc};
+use mimalloc_testkit::sys::{rss_bytes, stats};
 
 const GIB: usize = 1 << 30;
 const BLOCK: usize = 1024;

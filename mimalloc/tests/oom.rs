@@ -24,15 +24,14 @@
 //! check their out-of-memory paths through `size_limits.rs` and the C bad-input test instead.
 #![cfg(target_os = "linux")]
 
-mod common;
-
-use common::{fill, first_mismatch};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 use mimalloc::MiMalloc;
 use mimalloc_sys::*;
+use mimalloc_testkit::errno::{clear_errno, errno};
+use mimalloc_testkit::pattern::{fill, first_mismatch};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[global_allocator]
@@ -43,16 +42,6 @@ const MIB: usize = 1024 * KIB;
 const SCENARIO_VAR: &str = "MI_OOM_SCENARIO";
 /// Address space the child may still map after the cap is set.
 const MARGIN: usize = 256 * MIB;
-
-fn errno() -> i32 {
-    // SAFETY: __errno_location returns this thread's errno slot.
-    unsafe { *libc::__errno_location() }
-}
-
-fn clear_errno() {
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = 0 };
-}
 
 /// The process's virtual size (VmSize of /proc/self/status) in bytes.
 fn vm_size() -> usize {
@@ -325,14 +314,14 @@ fn scenario_thread_start() {
             holes.push((p as usize, size));
         }
     }
-    let threads_before = common::stats().threads.current;
+    let threads_before = mimalloc_testkit::sys::stats().threads.current;
     GO.store(true, Ordering::Release);
     while DONE.load(Ordering::Acquire) < LATE {
         // SAFETY: no preconditions.
         unsafe { libc::sched_yield() };
     }
     // every late thread has made its first allocations and still holds what it got
-    let with_state = (common::stats().threads.current - threads_before) as usize;
+    let with_state = (mimalloc_testkit::sys::stats().threads.current - threads_before) as usize;
     EXIT.store(true, Ordering::Release);
     for t in late {
         join_raw_thread(t);
@@ -397,18 +386,7 @@ fn scenario_child() {
 }
 
 fn run_child(name: &str) -> Output {
-    let exe = std::env::current_exe().expect("test binary");
-    Command::new(exe)
-        .args([
-            "scenario_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SCENARIO_VAR, name)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("run child")
+    mimalloc_testkit::child::run_scenario(SCENARIO_VAR, name)
 }
 
 fn assert_ok(name: &str) {

@@ -3,8 +3,6 @@
 //! after another exited takes that thread's empty segments instead of mapping fresh memory.
 //! One test, in order: the options it sets are process-wide.
 
-mod common;
-
 use core::ffi::c_void;
 use mimalloc::MiMalloc;
 use mimalloc_sys::*;
@@ -69,10 +67,10 @@ fn huge_block_takes_a_larger_mapping_and_its_tail_is_purged_later() {
             "a 5 MiB block did not reuse the cached 24 MiB mapping"
         );
         core::ptr::write_bytes(small, 0x33, 5 * MIB);
-        let before = common::stats().purged.total;
+        let before = mimalloc_testkit::sys::stats().purged.total;
         std::thread::sleep(Duration::from_millis(80));
         mi_collect(false);
-        let purged = common::stats().purged.total - before;
+        let purged = mimalloc_testkit::sys::stats().purged.total - before;
         assert!(
             purged >= 18 * MIB as i64,
             "only {purged} bytes of the 19 MiB written tail were purged after it lingered"
@@ -88,9 +86,9 @@ fn a_thread_after_an_exited_one_maps_nothing() {
     // SAFETY: an option setter; long enough that no shared segment expires during the test.
     unsafe { mi_option_set(mi_option_purge_delay, 1000) };
     std::thread::spawn(churn).join().expect("first thread");
-    let before = common::stats().mmap_calls.total;
+    let before = mimalloc_testkit::sys::stats().mmap_calls.total;
     std::thread::spawn(churn).join().expect("second thread");
-    let after = common::stats().mmap_calls.total;
+    let after = mimalloc_testkit::sys::stats().mmap_calls.total;
     assert_eq!(
         after - before,
         0,
@@ -99,7 +97,7 @@ fn a_thread_after_an_exited_one_maps_nothing() {
     // a forced collect gives the shared segments back: to their arena, which purges them
     // (or, for segments mapped on their own, to the OS)
     let given_back = || {
-        let st = common::stats();
+        let st = mimalloc_testkit::sys::stats();
         st.munmap_calls.total + st.purge_calls.total
     };
     let before = given_back();

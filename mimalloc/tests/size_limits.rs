@@ -14,11 +14,9 @@
 //! `isize::MAX - 512 * i`, within a MiB of the limit (a huge block's segment needs its header
 //! and a segment of alignment room on top, which no longer fits below `isize::MAX`).
 
-mod common;
-
-use common::{fill, first_mismatch};
 use core::alloc::{GlobalAlloc, Layout};
 use mimalloc::MiMalloc;
+use mimalloc_testkit::pattern::{fill, first_mismatch};
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;

@@ -23,10 +23,11 @@
 //! reused; a leak of as little as 42 KB per thread crosses the bound. The bound itself covers
 //! glibc's cache of thread stacks and the per-wave working set (24 threads × 400 KB).
 
-mod common;
-
-use common::{redirected, rss_bytes, stats, Block};
 use mimalloc::MiMalloc;
+use mimalloc_testkit::{
+    pattern::Block,
+    sys::{redirected, rss_bytes, stats},
+};
 use std::thread;
 
 #[global_allocator]

@@ -27,12 +27,13 @@
 //! is covered by mimalloc-sys/tests/win_threads.rs (CreateThread) and thread_churn.rs.
 #![cfg(unix)]
 
-mod common;
-
-use common::{fill, first_mismatch, redirected, stats};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 use mimalloc::{Heap, MiMalloc};
+use mimalloc_testkit::{
+    pattern::{fill, first_mismatch},
+    sys::{redirected, stats},
+};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -185,7 +186,11 @@ fn first_call_cases() -> Vec<(&'static str, fn())> {
             unsafe {
                 let p = MiMalloc.alloc_zeroed(layout);
                 assert!(!p.is_null() && p as usize % 4096 == 0);
-                assert_eq!(common::first_nonzero(p, 10_000), None, "not zeroed");
+                assert_eq!(
+                    mimalloc_testkit::pattern::first_nonzero(p, 10_000),
+                    None,
+                    "not zeroed"
+                );
                 MiMalloc.dealloc(p, layout);
             }
             afterwards();

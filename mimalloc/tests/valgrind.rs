@@ -7,8 +7,10 @@
 
 use mimalloc::allocator_api2::vec::Vec as HeapVec;
 use mimalloc::{Heap, MiMalloc};
+use mimalloc_testkit::child::SCENARIO_TEST;
+use mimalloc_testkit::valgrind::{self, report};
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Command, Output};
+use std::process::Output;
 
 #[global_allocator]
 static GLOBAL: MiMalloc = MiMalloc;
@@ -81,70 +83,39 @@ fn scenario_child() {
     }
 }
 
-fn under_valgrind(scenario: &str) -> Option<Output> {
-    let exe = std::env::current_exe().expect("test binary");
-    match Command::new("valgrind")
-        .args([
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--error-exitcode=99",
-        ])
-        .arg(exe)
-        .args([
-            "--exact",
-            "scenario_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+/// This test binary's `scenario_child` under memcheck; `None` (said loudly) without valgrind.
+fn under_valgrind(test: &str, scenario: &str) -> Option<Output> {
+    if !valgrind::available(test) {
+        return None;
+    }
+    let out = valgrind::rerun(SCENARIO_TEST, &[])
         .env(SCENARIO_VAR, scenario)
         .output()
-    {
-        Ok(out) => Some(out),
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: valgrind is not installed (apt-get install valgrind); \
-                 the valgrind feature is NOT checked by this run"
-            );
-            None
-        }
-    }
-}
-
-fn report(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}--- memcheck\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+        .expect("run valgrind");
+    Some(out)
 }
 
 #[test]
 fn global_allocator_runs_clean_under_memcheck() {
-    let Some(out) = under_valgrind("clean") else {
+    let test = "global_allocator_runs_clean_under_memcheck";
+    let Some(out) = under_valgrind(test, "clean") else {
         return;
     };
-    let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{}", report(&out));
-    assert!(
-        text.contains("ERROR SUMMARY: 0 errors from 0 contexts"),
-        "memcheck found errors\n{}",
-        report(&out)
-    );
-    assert!(
-        text.contains("definitely lost: 0 bytes") || text.contains("All heap blocks were freed"),
-        "{}",
-        report(&out)
-    );
+    valgrind::assert_clean(test, &out);
 }
 
 #[test]
 fn leaked_vec_is_reported_with_its_size() {
-    let Some(out) = under_valgrind("leak") else {
+    let Some(out) = under_valgrind("leaked_vec_is_reported_with_its_size", "leak") else {
         return;
     };
     let text = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(99), "{}", report(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(valgrind::ERROR_EXIT),
+        "{}",
+        report(&out)
+    );
     assert!(
         text.contains("3,000 bytes in 1 blocks are definitely lost"),
         "{}",

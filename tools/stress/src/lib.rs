@@ -1121,11 +1121,7 @@ pub fn describe(report: &Report, cfg: &Config) -> String {
 
 /// The allocator's build mode as the C side reports it, e.g. `secure 4, debug 0`.
 pub fn build_mode() -> String {
-    // SAFETY: the struct holds only integers and bools, for which all-zero bytes are valid;
-    // mi_build_config then fills it (its fields may grow: zeroed() keeps this code unchanged).
-    let mut c: sys::mi_build_config_t = unsafe { std::mem::zeroed() };
-    // SAFETY: mi_build_config fills the struct it is given, which is valid for writes.
-    unsafe { sys::mi_build_config(&mut c) };
+    let c = mimalloc_testkit::sys::build_config();
     format!("secure {}, debug {}", c.secure, c.debug)
 }
 

@@ -1,8 +1,8 @@
 //! The API fuzzer: bytes decoded into a sequence of calls of the C API, each
-//! checked against a shadow model of the live blocks. One file, so the `cargo fuzz` target
+//! checked against a shadow model of the live blocks. In the kit, so the `cargo fuzz` target
 //! (`fuzz/fuzz_targets/api_ops.rs`) and the ordinary replay test
-//! (`mimalloc/tests/fuzz_seeds.rs`) run exactly the same checks; it needs nothing but std and
-//! `mimalloc_sys`.
+//! (`mimalloc/tests/fuzz_seeds.rs`) run exactly the same checks; block contents are the kit's
+//! [`crate::pattern`].
 //!
 //! Decoding is total: every byte string is a valid program. Each operation starts with a tag
 //! byte followed by its arguments; reading past the end yields zeros, and the run stops when
@@ -39,6 +39,10 @@
 //! cross-thread free and the delayed-free path of full pages) and allocates blocks that this
 //! thread later checks, reallocates and frees.
 
+use crate::errno::{self, errno, set_errno};
+use crate::pattern::{
+    fill_range, first_mismatch, first_mismatch_in, first_nonzero_in, pattern_byte,
+};
 use core::ffi::{c_int, c_void};
 use mimalloc_sys as mi;
 use std::cell::Cell;
@@ -170,38 +174,8 @@ fn expecting<T>(f: impl FnOnce() -> T) -> T {
     r
 }
 
-#[cfg(target_os = "linux")]
-fn errno_location() -> *mut c_int {
-    extern "C" {
-        fn __errno_location() -> *mut c_int;
-    }
-    // SAFETY: glibc's and musl's __errno_location has no preconditions and returns this
-    // thread's errno.
-    unsafe { __errno_location() }
-}
-
-#[cfg(target_os = "linux")]
-fn set_errno(v: c_int) {
-    // SAFETY: the pointer is this thread's errno, always valid.
-    unsafe { *errno_location() = v };
-}
-
-#[cfg(target_os = "linux")]
-fn errno() -> c_int {
-    // SAFETY: as for set_errno.
-    unsafe { *errno_location() }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn set_errno(_v: c_int) {}
-
-#[cfg(not(target_os = "linux"))]
-fn errno() -> c_int {
-    -1
-}
-
-const ENOMEM: c_int = 12;
-const EINVAL: c_int = 22;
+const ENOMEM: c_int = errno::ENOMEM;
+const EINVAL: c_int = errno::EINVAL;
 
 // ---- The helper thread ------------------------------------------------------------------------
 
@@ -638,88 +612,6 @@ impl Input<'_> {
 
 // ---- Content patterns -----------------------------------------------------------------------
 
-// Byte i of a block filled with `seed` is TABLE[(i + seed) % PERIOD], bytes of a hash. PERIOD
-// is prime, so a block read back shifted by anything but a multiple of it, or mixed up with a
-// block whose seed differs modulo PERIOD, fails the check. Filling and checking copy and
-// compare CHUNK bytes at a time (memcpy and memcmp speed: the huge blocks stay cheap); CHUNK
-// is a multiple of PERIOD, so every chunk starts at the same phase.
-
-const PERIOD: usize = 4093;
-const CHUNK: usize = PERIOD * 16;
-static TABLE: [u8; CHUNK + PERIOD] = build_table();
-static ZEROS: [u8; CHUNK] = [0; CHUNK];
-
-const fn build_table() -> [u8; CHUNK + PERIOD] {
-    let mut t = [0u8; CHUNK + PERIOD];
-    let mut i = 0;
-    while i < t.len() {
-        let k = (i % PERIOD) as u32;
-        t[i] = (k.wrapping_mul(0x9e37_79b1) >> 24) as u8 ^ (k as u8);
-        i += 1;
-    }
-    t
-}
-
-fn pattern(seed: u32, i: usize) -> u8 {
-    TABLE[(i + seed as usize) % PERIOD]
-}
-
-/// The expected bytes for offsets `from..from + len` (len <= CHUNK) of a block with `seed`.
-fn expected(seed: u32, from: usize, len: usize) -> &'static [u8] {
-    let phase = (from + seed as usize) % PERIOD;
-    &TABLE[phase..phase + len]
-}
-
-/// # Safety
-/// `p[from..to]` must be writable.
-unsafe fn fill(p: *mut u8, from: usize, to: usize, seed: u32) {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(CHUNK);
-        // SAFETY: the caller guarantees the range is writable memory of one live block, and
-        // the table is static memory, never inside a block.
-        unsafe { core::ptr::copy_nonoverlapping(expected(seed, at, n).as_ptr(), p.add(at), n) };
-        at += n;
-    }
-}
-
-/// # Safety
-/// `p[from..to]` must be readable.
-unsafe fn first_mismatch(p: *const u8, from: usize, to: usize, seed: u32) -> Option<usize> {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(CHUNK);
-        // SAFETY: the caller guarantees the range is readable memory of one live block.
-        let got = unsafe { core::slice::from_raw_parts(p.add(at), n) };
-        let want = expected(seed, at, n);
-        if got != want {
-            return got
-                .iter()
-                .zip(want)
-                .position(|(a, b)| a != b)
-                .map(|k| at + k);
-        }
-        at += n;
-    }
-    None
-}
-
-/// # Safety
-/// `p[from..to]` must be readable.
-unsafe fn first_nonzero(p: *const u8, from: usize, to: usize) -> Option<usize> {
-    let mut at = from;
-    while at < to {
-        let n = (to - at).min(CHUNK);
-        // SAFETY: the caller guarantees the range is readable memory of one live block.
-        let got = unsafe { core::slice::from_raw_parts(p.add(at), n) };
-        if got != &ZEROS[..n] {
-            return got.iter().position(|&b| b != 0).map(|k| at + k);
-        }
-        at += n;
-    }
-    None
-}
-
 /// The alignment `mi_malloc(n)` guarantees: `min(16, 2^⌊log2 n⌋)`.
 fn natural_align(n: usize) -> usize {
     if n >= 16 {
@@ -917,7 +809,7 @@ impl Model {
         };
         for (from, to) in ranges(0, b.size) {
             // SAFETY: 0..size of a live block is readable.
-            if let Some(at) = unsafe { first_mismatch(b.p, from, to, b.seed) } {
+            if let Some(at) = unsafe { first_mismatch_in(b.p, from, to, b.seed as usize) } {
                 // SAFETY: as above, `at < size`.
                 let got = unsafe { *b.p.add(at) };
                 self.fail(&format!(
@@ -926,14 +818,14 @@ impl Model {
                     b.size,
                     b.usable,
                     b.owner,
-                    pattern(b.seed, at)
+                    pattern_byte(at, b.seed as usize)
                 ));
             }
         }
         if b.tail_zero && b.usable > b.size {
             for (from, to) in ranges(b.size, b.usable) {
                 // SAFETY: size..usable of a live block is readable (mi_usable_size says so).
-                if let Some(at) = unsafe { first_nonzero(b.p, from, to) } {
+                if let Some(at) = unsafe { first_nonzero_in(b.p, from, to) } {
                     self.fail(&format!(
                         "{why}: zeroed block {:p} (size {}, usable {}) has a non-zero byte at offset {at} of its tail",
                         b.p, b.size, b.usable
@@ -1066,14 +958,14 @@ impl Model {
         }
         if zero {
             // SAFETY: the block's usable bytes are readable.
-            if let Some(at) = unsafe { first_nonzero(p, 0, usable) } {
+            if let Some(at) = unsafe { first_nonzero_in(p, 0, usable) } {
                 self.fail(&format!("{what}: zeroed block {p:p} (size {size}, usable {usable}) has a non-zero byte at offset {at}"));
             }
         }
         self.insert_extent(p, usable, what);
         let seed = self.new_seed();
         // SAFETY: 0..size of the new block is writable.
-        unsafe { fill(p, 0, size, seed) };
+        unsafe { fill_range(p, 0, size, seed as usize) };
         let cost = cost_of(usable, align);
         self.live_bytes += cost;
         self.blocks.push(Block {
@@ -1249,7 +1141,7 @@ impl Model {
             self.fail(&format!("{what} must fail but returned {p:p}"));
         }
         let e = errno();
-        if e != err && e != -1 {
+        if e != err {
             self.fail(&format!("{what} failed with errno {e}, expected {err}"));
         }
         self.summary.refused += 1;
@@ -1415,7 +1307,7 @@ impl Model {
         }
         let keep = b.size.min(newsize);
         // SAFETY: 0..keep of the (new) block is readable.
-        if let Some(at) = unsafe { first_mismatch(q, 0, keep, b.seed) } {
+        if let Some(at) = unsafe { first_mismatch(q, keep, b.seed as usize) } {
             self.fail(&format!(
                 "{what}: {:p} -> {q:p} ({} -> {newsize} bytes) lost its contents at offset {at}",
                 b.p, b.size
@@ -1429,7 +1321,7 @@ impl Model {
                 b.usable.min(newsize)
             };
             // SAFETY: from..newsize of the new block is readable.
-            if let Some(at) = unsafe { first_nonzero(q, from, newsize) } {
+            if let Some(at) = unsafe { first_nonzero_in(q, from, newsize) } {
                 self.fail(&format!(
                     "{what}: rezalloc {:p} -> {q:p} ({} -> {newsize} bytes, old usable {}, zero tail {}) has a non-zero byte at offset {at}",
                     b.p, b.size, b.usable, b.tail_zero
@@ -1439,7 +1331,7 @@ impl Model {
         self.remove_extent(b.p);
         self.insert_extent(q, usable, what);
         // SAFETY: b.size..newsize of the new block is writable.
-        unsafe { fill(q, b.size, newsize, b.seed) };
+        unsafe { fill_range(q, b.size, newsize, b.seed as usize) };
         let cost = cost_of(usable, align);
         self.live_bytes = self.live_bytes - b.cost + cost;
         let nb = &mut self.blocks[i];
@@ -1556,7 +1448,7 @@ impl Model {
             return;
         }
         // SAFETY: b.size..size is within the usable size.
-        unsafe { fill(b.p, b.size, size, b.seed) };
+        unsafe { fill_range(b.p, b.size, size, b.seed as usize) };
         let nb = &mut self.blocks[i];
         nb.tail_zero = b.tail_zero && size >= b.size;
         nb.size = size;
