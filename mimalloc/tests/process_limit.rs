@@ -66,9 +66,11 @@ fn racing_threads_never_pass_the_process_limit() {
     barrier.wait();
     let counts: Vec<usize> = workers.into_iter().map(|w| w.join().unwrap()).collect();
 
+    // a race needs two: a thread scheduled late (Wine on a loaded machine) may find the
+    // limit taken already, which is the limit working, not a failure
     assert!(
-        counts.iter().all(|&n| n > 0),
-        "every thread got memory: {counts:?}"
+        counts.iter().filter(|&&n| n > 0).count() >= 2,
+        "at least two threads got memory in the race: {counts:?}"
     );
     let peak = peak.load(Ordering::Relaxed);
     assert!(
