@@ -173,6 +173,7 @@ static void mi_page_extend_free(mi_page_t* page) {
 
 static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
   mi_page_set_heap(page, heap);
+  page->heap_may_destroy = heap->no_reclaim; /* only such heaps are destroyed (heap.c), and no page moves into one */
   page->free = NULL;
   page->local_free = NULL;
   page->used = 0;
@@ -554,6 +555,7 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
     if (page != NULL) goto found; /* one call of _mi_page_malloc here: more change its inlining elsewhere */
   }
   _mi_deferred_free(heap, false);
+  _mi_remote_batch_flush(heap->tld);
   _mi_heap_delayed_free_partial(heap);
   /* Retired pages are counted down when a fresh page is wanted (mi_page_queue_find_free) and
    * here only every 16th slow call: the walk spans every bin between the lowest and highest
