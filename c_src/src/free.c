@@ -302,7 +302,7 @@ static inline size_t mi_remote_slot(const mi_page_t* page) {
  * at once), and pages without an owner (abandoned or being abandoned: no owner collects them
  * soon, and the thread that adopts the segment should find every block it can free). This is
  * the rest of the road; mi_free_block_remote takes the common case. */
-static mi_decl_noinline void mi_free_block_remote_slow(mi_page_t* page, mi_block_t* block) {
+static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_block_t* block) {
   mi_heap_t* heap = mi_prim_get_default_heap();
   if (mi_unlikely(!mi_heap_is_initialized(heap))) {
     /* a thread that only frees (a consumer) gets its thread state now: its exit then pushes
@@ -324,16 +324,21 @@ static mi_decl_noinline void mi_free_block_remote_slow(mi_page_t* page, mi_block
     return;
   }
   if (c->page != NULL) mi_remote_chain_push(rb, i);
-  if (!page->heap_may_destroy && page->block_size <= MI_MEDIUM_OBJ_SIZE_MAX &&
-      mi_tf_delayed(mi_atomic_load_relaxed(&page->xthread_free)) == MI_NO_DELAYED_FREE) {
-    c->page = page;
-    c->head = block;
-    c->tail = block;
-    c->count = 1;
-    rb->pending |= (size_t)1 << i;
-    return;
+  c->page = page;
+  c->head = block;
+  c->tail = block;
+  c->count = 1;
+  rb->pending |= (size_t)1 << i;
+}
+
+/* Both of its roads are tail calls: no stack frame for a page that is not chained. */
+static mi_decl_noinline void mi_free_block_remote_slow(mi_page_t* page, mi_block_t* block) {
+  if (page->heap_may_destroy || page->block_size > MI_MEDIUM_OBJ_SIZE_MAX ||
+      mi_tf_delayed(mi_atomic_load_relaxed(&page->xthread_free)) != MI_NO_DELAYED_FREE) {
+    mi_free_block_mt(page, block); /* any chain in its slot stays */
+  } else {
+    mi_free_block_remote_chain(page, block);
   }
-  mi_free_block_mt(page, block);
 }
 
 /* Budget: the heap's TLS load, the tld, the slot, one compare of the page and of the count,
