@@ -11,8 +11,8 @@ use mimalloc_sys::*;
 use std::sync::mpsc;
 use std::thread;
 
-/// At most this many blocks wait in one thread's chains (16 pages, fewer than 32 blocks each).
-const MAX_PENDING: usize = 16 * 32;
+/// At most this many blocks wait in one thread's chains (up to 64 pages, fewer than 32 blocks each).
+const MAX_PENDING: usize = 64 * 32;
 
 /// A block address that may cross threads.
 #[derive(Clone, Copy)]

@@ -326,10 +326,10 @@ typedef struct mi_remote_chain_s {
   struct mi_page_s* page;       /* NULL: empty */
   mi_block_t* head;
   mi_block_t* tail;
-  size_t count;
+  size_t count;                 /* blocks in the chain */
 } mi_remote_chain_t;
 
-#define MI_REMOTE_SLOTS 16      /* chains a thread keeps, one per page, slot chosen by the page's address */
+#define MI_REMOTE_SLOTS MI_INTPTR_BITS /* chains a thread keeps, one per page, slot chosen by the page's address; as many as a segment has small pages, so that frees of many size classes in turn keep their chains */
 
 typedef struct mi_remote_batch_s {
   size_t pending;               /* bit i: slot i holds a chain */
