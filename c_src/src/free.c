@@ -354,6 +354,118 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
   } while (!mi_atomic_cas_weak_acq_rel(&page->xthread_free, &tfree, tfreex));
 }
 
+#if MI_REMOTE_BATCH
+_Static_assert(MI_REMOTE_SLOTS <= MI_INTPTR_BITS && (MI_REMOTE_SLOTS & (MI_REMOTE_SLOTS - 1)) == 0,
+               "slots are a power of two with a bit each in `pending`");
+
+/* Pushes slot i's chain head..tail on its page's thread_free list with one CAS. When the owner
+ * has meanwhile moved the page to its full queue, the newest block takes the delayed road to
+ * tell it, after the others went on thread_free, where the owner collects them when it handles
+ * that block. */
+static mi_decl_noinline void mi_remote_chain_push(mi_remote_batch_t* rb, size_t i) {
+  mi_remote_chain_t* const c = &rb->slot[i];
+  mi_page_t* const page = c->page;
+  mi_block_t* const head = c->head;
+  mi_block_t* const tail = c->tail;
+  c->page = NULL;
+  rb->pending &= ~((size_t)1 << i);
+  mi_thread_free_t tfree = mi_atomic_load_relaxed(&page->xthread_free);
+  mi_thread_free_t tfreex;
+  do {
+    if (mi_unlikely(mi_tf_delayed(tfree) == MI_USE_DELAYED_FREE)) {
+      if (head != tail) {
+        mi_block_t* rest = mi_block_next_raw(page, head); /* written by this thread */
+        do {
+          mi_block_set_next(page, tail, mi_tf_block(tfree));
+          tfreex = mi_tf_set_block(tfree, rest);
+        } while (!mi_atomic_cas_weak_acq_rel(&page->xthread_free, &tfree, tfreex));
+      }
+      mi_free_block_mt(page, head);
+      return;
+    }
+    mi_block_set_next(page, tail, mi_tf_block(tfree));
+    tfreex = mi_tf_set_block(tfree, head);
+  } while (!mi_atomic_cas_weak_acq_rel(&page->xthread_free, &tfree, tfreex));
+}
+
+void _mi_remote_batch_push_all(mi_tld_t* tld) {
+  mi_remote_batch_t* const rb = &tld->remote;
+  while (rb->pending != 0) mi_remote_chain_push(rb, (size_t)__builtin_ctzll((unsigned long long)rb->pending));
+}
+
+/* Descriptors lie 192 bytes apart, 3 * 64 with 3 odd, so consecutive pages of a segment take
+ * distinct slots in runs of MI_REMOTE_SLOTS. */
+static inline size_t mi_remote_slot(const mi_page_t* page) {
+  return (size_t)((uintptr_t)page >> 6) & (MI_REMOTE_SLOTS - 1);
+}
+
+/* A free from a thread that does not own the page. Frees into one page (a consumer freeing
+ * what a producer allocated, in allocation order) are chained here, a chain per page in up to
+ * MI_REMOTE_SLOTS pages, and pushed with one CAS per MI_REMOTE_BATCH_MAX blocks or when another
+ * page needs the slot, instead of one CAS per block on the cache line that the owner takes
+ * back whenever it collects. Every chain is pushed too when this thread takes its allocation
+ * slow path, collects, or ends, so a block waits at most until then. Not chained: pages of heaps
+ * that mi_heap_destroy may free while blocks are live, pages of large blocks (their memory
+ * should go back promptly), pages in the owner's full queue (their first free tells the owner
+ * at once), and pages without an owner (abandoned or being abandoned: no owner collects them
+ * soon, and the thread that adopts the segment should find every block it can free). This is
+ * the rest of the road; mi_free_block_remote takes the common case. */
+static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_block_t* block) {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (mi_unlikely(!mi_heap_is_initialized(heap))) {
+    /* a thread that only frees (a consumer) gets its thread state now: its exit then pushes
+     * its chains like any other thread's */
+    mi_thread_init();
+    heap = mi_prim_get_default_heap();
+    if (!mi_heap_is_initialized(heap)) {
+      mi_free_block_mt(page, block);
+      return;
+    }
+  }
+  mi_remote_batch_t* const rb = &heap->tld->remote;
+  const size_t i = mi_remote_slot(page);
+  mi_remote_chain_t* const c = &rb->slot[i];
+  if (c->page == page) { /* the chain is full with this block */
+    mi_block_set_next(page, block, c->head);
+    c->head = block;
+    mi_remote_chain_push(rb, i);
+    return;
+  }
+  if (c->page != NULL) mi_remote_chain_push(rb, i);
+  c->page = page;
+  c->head = block;
+  c->tail = block;
+  c->count = 1;
+  rb->pending |= (size_t)1 << i;
+}
+
+/* Both of its roads are tail calls: no stack frame for a page that is not chained. */
+static mi_decl_noinline void mi_free_block_remote_slow(mi_page_t* page, mi_block_t* block) {
+  if (page->heap_may_destroy || page->block_size > MI_MEDIUM_OBJ_SIZE_MAX ||
+      mi_tf_delayed(mi_atomic_load_relaxed(&page->xthread_free)) != MI_NO_DELAYED_FREE) {
+    mi_free_block_mt(page, block); /* any chain in its slot stays */
+  } else {
+    mi_free_block_remote_chain(page, block);
+  }
+}
+
+/* Budget: the heap's TLS load, the tld, the slot, one compare of the page and of the count,
+ * three stores; no atomics, and no stack frame (anything else is a tail call). */
+static inline void mi_free_block_remote(mi_page_t* page, mi_block_t* block) {
+  mi_heap_t* const heap = mi_prim_get_default_heap();
+  if (mi_likely(mi_heap_is_initialized(heap))) {
+    mi_remote_chain_t* const c = &heap->tld->remote.slot[mi_remote_slot(page)];
+    if (mi_likely(c->page == page && c->count < MI_REMOTE_BATCH_MAX - 1)) {
+      mi_block_set_next(page, block, c->head);
+      c->head = block;
+      c->count++;
+      return;
+    }
+  }
+  mi_free_block_remote_slow(page, block);
+}
+#endif
+
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
   if (mi_unlikely(mi_page_is_corrupt(page))) return; /* refused: the block leaks (page.c, dropping) */
   _mi_assert(_mi_ptr_page(block) == page && page->segment_in_use);
@@ -364,7 +476,11 @@ void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
     if (mi_unlikely(mi_page_is_in_full(page))) _mi_page_unfull(page);
     if (mi_unlikely(page->used == 0)) _mi_page_retire(page);
   } else {
+#if MI_REMOTE_BATCH
+    mi_free_block_remote(page, block);
+#else
     mi_free_block_mt(page, block);
+#endif
   }
 }
 

@@ -88,6 +88,7 @@ static void mi_heap_collect_ex(mi_heap_t* heap, mi_collect_t collect) {
   _mi_assert(heap->thread_id == _mi_thread_id() && tld != NULL); /* a heap is collected by its own thread */
   _mi_assert_internal(_mi_heap_check(heap));
   _mi_deferred_free(heap, collect >= MI_FORCE);
+  _mi_remote_batch_flush(tld); /* this thread's frees into other threads' pages reach them */
   /* a forced collect also adopts the segments of exited threads, so their empty pages return */
   if (collect == MI_FORCE && !heap->no_reclaim) _mi_abandoned_reclaim_all(heap, tld);
   if (collect == MI_ABANDON) {

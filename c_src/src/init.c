@@ -168,6 +168,7 @@ void _mi_thread_done(mi_heap_t* heap) {
   if (heap == NULL || !mi_heap_is_initialized(heap)) return;
   if (heap->thread_id != _mi_thread_id()) return; /* never tear down another thread's heap */
   _mi_free_forget_all(); /* its segments are about to be abandoned or shared */
+  _mi_remote_batch_flush(heap->tld); /* nothing pushes the chain once the thread is gone */
   mi_tld_t* tld = heap->tld;
   mi_heap_t* backing = tld->heap_backing;
   /* heaps the program did not delete: their live blocks go to the backing heap */

@@ -200,6 +200,7 @@ static void mi_page_init(mi_heap_t* heap, mi_page_t* page) {
   _mi_assert(page->block_size >= sizeof(mi_block_t) && page->block_area == (size_t)page->reserved * page->block_size);
   _mi_assert(page->next == NULL && page->prev == NULL && mi_page_heap(page) == NULL); /* in no queue, of no heap */
   mi_page_set_heap(page, heap);
+  page->heap_may_destroy = heap->no_reclaim; /* only such heaps are destroyed (heap.c), and no page moves into one */
   page->free = NULL;
   page->local_free = NULL;
   page->used = 0;
@@ -621,6 +622,7 @@ void* _mi_malloc_generic(mi_heap_t* heap, size_t size, bool zero, size_t huge_al
     if (page != NULL) goto found; /* one call of _mi_page_malloc here: more change its inlining elsewhere */
   }
   _mi_deferred_free(heap, false);
+  _mi_remote_batch_flush(heap->tld);
   _mi_heap_delayed_free_partial(heap);
   /* Retired pages are counted down when a fresh page is wanted (mi_page_queue_find_free) and
    * here on every 16th slow call, with the segments' pending purges and cache expiries: both

@@ -546,6 +546,100 @@ pub(crate) fn rptest(p: &Params) -> Outcome {
     })
 }
 
+/// A request size for rptest-cross: 8 B to 16 KiB, log-uniform (each power-of-two range is
+/// equally likely), so most requests are small yet every small and medium size class is hit.
+fn rptest_cross_size(rng: &mut Rng) -> usize {
+    let k = rng.range(3, 13);
+    rng.range(1 << k, (2 << k) - 1)
+}
+
+/// rptest with a cross-thread rate: every thread keeps a live set of 1024 blocks of random
+/// sizes (8 B-16 KiB) and replaces random ones; one replaced block in eight is not freed by
+/// its thread but put in an outbox for a random other thread, and a full outbox (64 blocks)
+/// is sent. Threads free what they receive between replacements, so remote frees arrive in
+/// bursts on pages whose owner is busy allocating, the shape of rpmalloc's rptest.
+pub(crate) fn rptest_cross(p: &Params) -> Outcome {
+    const SET: usize = 1024;
+    const RATE: u64 = 8;
+    const BATCH: usize = 64;
+    const DRAIN: usize = 256;
+    let ops = p.n(2_000_000);
+    let threads = p.threads;
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..threads).map(|_| mpsc::channel::<Vec<Block>>()).unzip();
+    thread::scope(|s| {
+        let hs: Vec<_> = receivers
+            .into_iter()
+            .enumerate()
+            .map(|(t, rx)| {
+                let txs = senders.clone();
+                s.spawn(move || {
+                    let mut rng = Rng::new(seed(16, 0, t));
+                    let (mut made, mut freed) = (0u64, 0u64);
+                    let mut new_block = |rng: &mut Rng| {
+                        let b = Block::new(rptest_cross_size(rng), rng.next_u64());
+                        made = made.wrapping_add(b.tag());
+                        b
+                    };
+                    let mut set: Vec<Block> = (0..SET).map(|_| new_block(&mut rng)).collect();
+                    let mut outbox: Vec<Vec<Block>> = (0..threads).map(|_| Vec::new()).collect();
+                    let send = |to: usize, batch: Vec<Block>| {
+                        txs[to]
+                            .send(batch)
+                            .map_err(|_| "a receiving thread stopped early".to_string())
+                    };
+                    for op in 0..ops {
+                        let i = rng.below(SET as u64) as usize;
+                        let old = std::mem::replace(&mut set[i], new_block(&mut rng));
+                        if rng.below(RATE) == 0 {
+                            // Another thread: one of the others, chosen at random.
+                            let to = if threads == 1 {
+                                t
+                            } else {
+                                (t + 1 + rng.below(threads as u64 - 1) as usize) % threads
+                            };
+                            outbox[to].push(old);
+                            if outbox[to].len() == BATCH {
+                                send(to, std::mem::take(&mut outbox[to]))?;
+                            }
+                        } else {
+                            freed = freed.wrapping_add(old.check_free()?);
+                        }
+                        if op % DRAIN == 0 {
+                            for b in rx.try_iter().flatten() {
+                                freed = freed.wrapping_add(b.check_free()?);
+                            }
+                        }
+                    }
+                    for (to, batch) in outbox.into_iter().enumerate() {
+                        if !batch.is_empty() {
+                            send(to, batch)?;
+                        }
+                    }
+                    drop(txs);
+                    for b in set.into_iter().chain(rx.iter().flatten()) {
+                        freed = freed.wrapping_add(b.check_free()?);
+                    }
+                    Ok((made, freed))
+                })
+            })
+            .collect();
+        drop(senders);
+        let (mut made, mut freed) = (0u64, 0u64);
+        for h in hs {
+            let (m, f) = join(h)?;
+            made = made.wrapping_add(m);
+            freed = freed.wrapping_add(f);
+        }
+        if made != freed {
+            return Err(format!(
+                "made blocks tagged {made:x} in all, freed {freed:x}"
+            ));
+        }
+        Ok(made)
+    })
+}
+
 /// malloc-large: a live set of 8 blocks of 5-25 MiB; each step frees a random one and
 /// allocates a new one of a random size, writing every page of it. An allocator that keeps
 /// and reuses large spans saves the page faults and zeroing of fresh memory.

@@ -145,6 +145,14 @@ pub const WORKLOADS: &[Workload] = &[
         run: classic::rptest,
     },
     Workload {
+        name: "rptest-cross",
+        threaded: true,
+        description: "a live set per thread of random sizes (8 B-16 KiB, log-uniform); one replaced \
+                      block in eight goes to a random other thread in batches of 64 and is freed \
+                      there (rptest with its cross-thread rate)",
+        run: classic::rptest_cross,
+    },
+    Workload {
         name: "large",
         threaded: false,
         description: "a live set of 8 blocks of 5-25 MiB, each replaced at random and every page of \

@@ -261,6 +261,20 @@ void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero);
 void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero);
 void _mi_free_delayed_block(mi_block_t* block);
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block);
+/* Frees into another thread's page are chained per page and pushed together (free.c), except
+ * where the double-free check must find every freed block on a list of its page. */
+#ifndef MI_REMOTE_BATCH /* -DMI_REMOTE_BATCH=0 measures the cost of one CAS per block */
+#define MI_REMOTE_BATCH (!MI_CHECK_DOUBLE_FREE)
+#endif
+#define MI_REMOTE_BATCH_MAX 32
+#if MI_REMOTE_BATCH
+void _mi_remote_batch_push_all(mi_tld_t* tld);
+static inline void _mi_remote_batch_flush(mi_tld_t* tld) { /* pushes this thread's pending chains */
+  if (tld->remote.pending != 0) _mi_remote_batch_push_all(tld);
+}
+#else
+static inline void _mi_remote_batch_flush(mi_tld_t* tld) { (void)tld; }
+#endif
 mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p);
 size_t _mi_usable_size(const void* p, const char* msg);
 #if MI_TRACK_VALGRIND

@@ -203,6 +203,7 @@ typedef struct mi_page_s {
   uint8_t is_zero_init : 1;  /* memory of never-extended blocks is known zero */
   uint8_t purge_pending : 1; /* empty, and its memory should be purged at purge_expire */
   uint8_t is_purged : 1;     /* memory was given back to the OS (and so reads as zero with DONTNEED) */
+  uint8_t heap_may_destroy : 1; /* set up by a heap that mi_heap_destroy may free with blocks live: other threads never hold its blocks back (free.c) */
   mi_page_flags_t flags;
 #if MI_CHECK_INTERIOR
   uint8_t block_shift;       /* trailing zero bits of block_size (interior-pointer test, free.c) */
@@ -323,6 +324,24 @@ typedef struct mi_segments_tld_s {
 } mi_segments_tld_t;
 
 /* Thread-local data: one per thread that allocates. */
+/* Blocks this thread freed into one page owned by another thread and not yet pushed on that
+ * page's thread_free list (free.c): a chain from `head` (newest) to `tail` (oldest, its link not
+ * yet written), linked with the page's keys. They still count in the page's `used`, so the page
+ * stays in use until the chain is pushed. */
+typedef struct mi_remote_chain_s {
+  struct mi_page_s* page;       /* NULL: empty */
+  mi_block_t* head;
+  mi_block_t* tail;
+  size_t count;                 /* blocks in the chain */
+} mi_remote_chain_t;
+
+#define MI_REMOTE_SLOTS MI_INTPTR_BITS /* chains a thread keeps, one per page, slot chosen by the page's address; as many as a segment has small pages, so that frees of many size classes in turn keep their chains */
+
+typedef struct mi_remote_batch_s {
+  size_t pending;               /* bit i: slot i holds a chain */
+  mi_remote_chain_t slot[MI_REMOTE_SLOTS];
+} mi_remote_batch_t;
+
 typedef struct mi_tld_s {
   unsigned long long heartbeat; /* slow-path calls, passed to deferred-free hooks */
   bool recurse;                 /* in a deferred-free hook */
@@ -331,6 +350,7 @@ typedef struct mi_tld_s {
   mi_segments_tld_t segments;
   mi_subproc_t* subproc;        /* NULL: the main sub-process */
   mi_stats_t stats;
+  mi_remote_batch_t remote;     /* frees into another thread's page, pushed together (free.c) */
 } mi_tld_t;
 
 _Static_assert((MI_SEGMENT_SIZE & (MI_SEGMENT_SIZE - 1)) == 0, "segment size must be a power of two");

@@ -1,0 +1,183 @@
+//! Frees by a thread that does not own the page, which the default build chains per page
+//! and pushes to the owner together (free.c): every block still reaches its page, whether the
+//! freeing thread collects, lives on, or ends; and a heap that `mi_heap_destroy` frees is never
+//! written to by another thread's pending frees.
+//!
+//! Rust's own allocations go to libc in this binary, so a spawned thread that only calls
+//! `mi_free` really has no heap of its own until its first remote free.
+
+use core::ffi::c_void;
+use mimalloc_sys::*;
+use std::sync::mpsc;
+use std::thread;
+
+/// At most this many blocks wait in one thread's chains (up to 64 pages, fewer than 32 blocks each).
+const MAX_PENDING: usize = 64 * 32;
+
+/// A block address that may cross threads.
+#[derive(Clone, Copy)]
+struct Addr(usize);
+
+fn sizes(i: usize) -> usize {
+    [16, 24, 48, 80, 128, 200, 512, 1000, 2048, 4000][i % 10]
+}
+
+unsafe extern "C" fn count_block(
+    _heap: *const mi_heap_t,
+    _area: *const mi_heap_area_t,
+    block: *mut c_void,
+    _size: usize,
+    arg: *mut c_void,
+) -> bool {
+    if !block.is_null() {
+        // SAFETY: arg is the &mut usize given by `live_blocks`, used on this thread only.
+        unsafe { *(arg as *mut usize) += 1 };
+    }
+    true
+}
+
+/// Blocks of `heap` still in use after its owner (this thread) collected.
+fn live_blocks(heap: *mut mi_heap_t) -> usize {
+    let mut n = 0usize;
+    // SAFETY: `heap` belongs to this thread; the visitor only counts.
+    unsafe {
+        mi_heap_collect(heap, false);
+        assert!(mi_heap_visit_blocks(
+            heap,
+            true,
+            Some(count_block),
+            &mut n as *mut usize as *mut c_void
+        ));
+    }
+    n
+}
+
+/// `n` blocks of mixed small sizes from `heap`, each filled with its index.
+fn alloc_blocks(heap: *mut mi_heap_t, n: usize) -> Vec<(Addr, usize)> {
+    (0..n)
+        .map(|i| {
+            let size = sizes(i);
+            // SAFETY: `heap` belongs to this thread; `size` bytes are writable when not null.
+            unsafe {
+                let p = mi_heap_malloc(heap, size) as *mut u8;
+                assert!(!p.is_null());
+                p.write_bytes(i as u8, size);
+                (Addr(p as usize), size)
+            }
+        })
+        .collect()
+}
+
+/// A thread that frees every block while it lives on: the blocks reach their pages when it
+/// collects, and before that at most its chains' worth are held back.
+#[test]
+fn frees_of_a_live_thread_reach_the_owner_when_it_collects() {
+    // a heap that cannot be destroyed: the kind whose pages other threads chain into
+    // SAFETY: a null arena id is "any arena".
+    let heap = unsafe { mi_heap_new_ex(0, false, 0) };
+    assert!(!heap.is_null());
+    let blocks = alloc_blocks(heap, 4000);
+    assert_eq!(live_blocks(heap), 4000);
+    let (to_freer, freer_rx) = mpsc::channel::<()>();
+    let (to_main, main_rx) = mpsc::channel::<()>();
+    let freer = thread::spawn(move || {
+        for (a, _) in blocks {
+            // SAFETY: a live block of ours, freed once.
+            unsafe { mi_free(a.0 as *mut c_void) };
+        }
+        to_main.send(()).unwrap();
+        freer_rx.recv().unwrap();
+        // SAFETY: plain call.
+        unsafe { mi_collect(false) };
+        to_main.send(()).unwrap();
+        freer_rx.recv().unwrap();
+    });
+    main_rx.recv().unwrap();
+    let held = live_blocks(heap);
+    assert!(
+        held <= MAX_PENDING,
+        "{held} blocks freed by a live thread never reached their pages"
+    );
+    to_freer.send(()).unwrap();
+    main_rx.recv().unwrap();
+    assert_eq!(
+        live_blocks(heap),
+        0,
+        "blocks still held after the freeing thread collected"
+    );
+    to_freer.send(()).unwrap();
+    freer.join().unwrap();
+    // SAFETY: the heap is empty and belongs to this thread.
+    unsafe { mi_heap_delete(heap) };
+}
+
+/// A thread whose only allocator calls are frees into another thread's pages: its exit
+/// hands every block over.
+#[test]
+fn a_thread_that_only_frees_hands_everything_over_at_exit() {
+    // SAFETY: a null arena id is "any arena".
+    let heap = unsafe { mi_heap_new_ex(0, false, 0) };
+    assert!(!heap.is_null());
+    let blocks = alloc_blocks(heap, 3000);
+    thread::spawn(move || {
+        for (a, _) in blocks {
+            // SAFETY: a live block of ours, freed once.
+            unsafe { mi_free(a.0 as *mut c_void) };
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        live_blocks(heap),
+        0,
+        "blocks freed by an exited thread never reached their pages"
+    );
+    // SAFETY: the heap is empty and belongs to this thread.
+    unsafe { mi_heap_delete(heap) };
+}
+
+/// Another thread frees blocks of a destroyable heap and lives on while the owner destroys
+/// the heap and reuses its memory: nothing of the freeing thread may land in that memory
+/// later (its chains would point into pages that now hold other blocks).
+#[test]
+fn frees_into_a_destroyed_heap_are_never_pushed_later() {
+    for round in 0..4 {
+        // SAFETY: plain call; the heap is destroyed below by this thread.
+        let heap = unsafe { mi_heap_new() };
+        assert!(!heap.is_null());
+        let blocks = alloc_blocks(heap, 2000);
+        let (to_freer, freer_rx) = mpsc::channel::<()>();
+        let (to_main, main_rx) = mpsc::channel::<()>();
+        let freer = thread::spawn(move || {
+            for (a, _) in blocks.iter().step_by(2) {
+                // SAFETY: a live block of ours, freed once (the heap is destroyed only after).
+                unsafe { mi_free(a.0 as *mut c_void) };
+            }
+            to_main.send(()).unwrap();
+            freer_rx.recv().unwrap();
+            // whatever this thread still held is pushed now, into memory reused meanwhile
+            // SAFETY: plain calls.
+            unsafe {
+                mi_collect(false);
+                mi_free(mi_malloc(64));
+            }
+        });
+        main_rx.recv().unwrap();
+        // SAFETY: the heap belongs to this thread; its remaining blocks go with it.
+        unsafe { mi_heap_destroy(heap) };
+        // SAFETY: the default heap of this thread.
+        let reused = alloc_blocks(unsafe { mi_heap_get_default() }, 4000);
+        to_freer.send(()).unwrap();
+        freer.join().unwrap();
+        for (i, (a, size)) in reused.into_iter().enumerate() {
+            let p = a.0 as *mut u8;
+            // SAFETY: a live block of `size` bytes filled by `alloc_blocks`.
+            let bytes = unsafe { core::slice::from_raw_parts(p, size) };
+            if let Some(off) = bytes.iter().position(|&b| b != i as u8) {
+                panic!("round {round}: block {i} of {size} bytes changed at offset {off} after the heap was destroyed");
+            }
+            // SAFETY: freed once.
+            unsafe { mi_free(p as *mut c_void) };
+        }
+    }
+}
