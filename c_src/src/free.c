@@ -401,11 +401,11 @@ static inline size_t mi_remote_slot(const mi_page_t* page) {
 
 /* A free from a thread that does not own the page. Frees into one page (a consumer freeing
  * what a producer allocated, in allocation order) are chained here, a chain per page in up to
- * MI_REMOTE_SLOTS pages, and pushed with one CAS per MI_REMOTE_BATCH_MAX blocks or when another
- * page needs the slot, instead of one CAS per block on the cache line that the owner takes
+ * MI_REMOTE_SLOTS pages, and pushed with one CAS per MI_REMOTE_BATCH_MAX blocks (fewer for blocks
+ * over 2 KiB: a chain holds at most MI_REMOTE_CHAIN_BYTES) or when another page needs the slot, instead of one CAS per block on the cache line that the owner takes
  * back whenever it collects. Every chain is pushed too when this thread takes its allocation
  * slow path, collects, or ends, so a block waits at most until then. Not chained: pages of heaps
- * that mi_heap_destroy may free while blocks are live, pages of large blocks (their memory
+ * that mi_heap_destroy may free while blocks are live, pages of blocks over half of MI_REMOTE_CHAIN_BYTES (their memory
  * should go back promptly), pages in the owner's full queue (their first free tells the owner
  * at once), and pages without an owner (abandoned or being abandoned: no owner collects them
  * soon, and the thread that adopts the segment should find every block it can free). This is
@@ -436,12 +436,14 @@ static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_bloc
   c->head = block;
   c->tail = block;
   c->count = 1;
+  size_t blocks = MI_REMOTE_CHAIN_BYTES / page->block_size; /* >= 2: see mi_free_block_remote_slow */
+  c->full_at = (uint32_t)(blocks < MI_REMOTE_BATCH_MAX ? blocks : MI_REMOTE_BATCH_MAX) - 1;
   rb->pending |= (size_t)1 << i;
 }
 
 /* Both of its roads are tail calls: no stack frame for a page that is not chained. */
 static mi_decl_noinline void mi_free_block_remote_slow(mi_page_t* page, mi_block_t* block) {
-  if (page->heap_may_destroy || page->block_size > MI_MEDIUM_OBJ_SIZE_MAX ||
+  if (page->heap_may_destroy || page->block_size > MI_REMOTE_CHAIN_BYTES / 2 ||
       mi_tf_delayed(mi_atomic_load_relaxed(&page->xthread_free)) != MI_NO_DELAYED_FREE) {
     mi_free_block_mt(page, block); /* any chain in its slot stays */
   } else {
@@ -455,7 +457,7 @@ static inline void mi_free_block_remote(mi_page_t* page, mi_block_t* block) {
   mi_heap_t* const heap = mi_prim_get_default_heap();
   if (mi_likely(mi_heap_is_initialized(heap))) {
     mi_remote_chain_t* const c = &heap->tld->remote.slot[mi_remote_slot(page)];
-    if (mi_likely(c->page == page && c->count < MI_REMOTE_BATCH_MAX - 1)) {
+    if (mi_likely(c->page == page && c->count < c->full_at)) {
       mi_block_set_next(page, block, c->head);
       c->head = block;
       c->count++;
@@ -464,6 +466,8 @@ static inline void mi_free_block_remote(mi_page_t* page, mi_block_t* block) {
   }
   mi_free_block_remote_slow(page, block);
 }
+#else
+static inline void mi_free_block_remote(mi_page_t* page, mi_block_t* block) { mi_free_block_mt(page, block); }
 #endif
 
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
@@ -476,11 +480,7 @@ void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block) {
     if (mi_unlikely(mi_page_is_in_full(page))) _mi_page_unfull(page);
     if (mi_unlikely(page->used == 0)) _mi_page_retire(page);
   } else {
-#if MI_REMOTE_BATCH
     mi_free_block_remote(page, block);
-#else
-    mi_free_block_mt(page, block);
-#endif
   }
 }
 

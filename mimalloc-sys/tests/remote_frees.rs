@@ -111,6 +111,83 @@ fn frees_of_a_live_thread_reach_the_owner_when_it_collects() {
     unsafe { mi_heap_delete(heap) };
 }
 
+unsafe extern "C" fn sum_block_bytes(
+    _heap: *const mi_heap_t,
+    _area: *const mi_heap_area_t,
+    block: *mut c_void,
+    size: usize,
+    arg: *mut c_void,
+) -> bool {
+    if !block.is_null() {
+        // SAFETY: arg is the &mut usize given by `live_bytes`, used on this thread only.
+        unsafe { *(arg as *mut usize) += size };
+    }
+    true
+}
+
+/// Bytes of `heap`'s blocks still in use after its owner (this thread) collected.
+fn live_bytes(heap: *mut mi_heap_t) -> usize {
+    let mut n = 0usize;
+    // SAFETY: `heap` belongs to this thread; the visitor only adds sizes.
+    unsafe {
+        mi_heap_collect(heap, false);
+        assert!(mi_heap_visit_blocks(
+            heap,
+            true,
+            Some(sum_block_bytes),
+            &mut n as *mut usize as *mut c_void
+        ));
+    }
+    n
+}
+
+/// Larger blocks: a chain holds at most 64 KiB, so a freeing thread that waits holds back at
+/// most 64 chains of that (4 MiB), and blocks over 32 KiB are not held back at all.
+#[test]
+fn a_waiting_thread_holds_back_a_bounded_number_of_bytes() {
+    // SAFETY: a null arena id is "any arena".
+    let heap = unsafe { mi_heap_new_ex(0, false, 0) };
+    assert!(!heap.is_null());
+    let sizes = [8 << 10, 12 << 10, 16 << 10, 24 << 10, 32 << 10, 100 << 10];
+    let blocks: Vec<Addr> = (0..1200)
+        .map(|i| {
+            // SAFETY: `heap` belongs to this thread; the block is written within its size.
+            unsafe {
+                let p = mi_heap_malloc(heap, sizes[i % sizes.len()]) as *mut u8;
+                assert!(!p.is_null());
+                p.write(1);
+                Addr(p as usize)
+            }
+        })
+        .collect();
+    let (to_freer, freer_rx) = mpsc::channel::<()>();
+    let (to_main, main_rx) = mpsc::channel::<()>();
+    let freer = thread::spawn(move || {
+        for a in blocks {
+            // SAFETY: a live block of ours, freed once.
+            unsafe { mi_free(a.0 as *mut c_void) };
+        }
+        to_main.send(()).unwrap();
+        freer_rx.recv().unwrap();
+    });
+    main_rx.recv().unwrap();
+    let held = live_bytes(heap);
+    let bound = 8 * core::mem::size_of::<usize>() * (64 << 10);
+    assert!(
+        held <= bound,
+        "{held} bytes freed by a waiting thread are held back (at most {bound})"
+    );
+    to_freer.send(()).unwrap();
+    freer.join().unwrap();
+    assert_eq!(
+        live_bytes(heap),
+        0,
+        "bytes still held after the freeing thread ended"
+    );
+    // SAFETY: the heap is empty and belongs to this thread.
+    unsafe { mi_heap_delete(heap) };
+}
+
 /// A thread whose only allocator calls are frees into another thread's pages: its exit
 /// hands every block over.
 #[test]

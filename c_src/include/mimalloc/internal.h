@@ -267,6 +267,10 @@ void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block);
 #define MI_REMOTE_BATCH (!MI_CHECK_DOUBLE_FREE)
 #endif
 #define MI_REMOTE_BATCH_MAX 32
+/* the most bytes of blocks one chain holds back from their page's owner: a thread that frees
+ * into other threads' pages and then waits holds at most MI_REMOTE_SLOTS times this until its
+ * next allocation slow path, collect or exit (4 MiB on 64-bit, 2 MiB on 32-bit) */
+#define MI_REMOTE_CHAIN_BYTES (64 * MI_KiB)
 #if MI_REMOTE_BATCH
 void _mi_remote_batch_push_all(mi_tld_t* tld);
 static inline void _mi_remote_batch_flush(mi_tld_t* tld) { /* pushes this thread's pending chains */

@@ -332,7 +332,8 @@ typedef struct mi_remote_chain_s {
   struct mi_page_s* page;       /* NULL: empty */
   mi_block_t* head;
   mi_block_t* tail;
-  size_t count;                 /* blocks in the chain */
+  uint32_t count;               /* blocks in the chain */
+  uint32_t full_at;             /* the count at which the next block completes the chain (free.c) */
 } mi_remote_chain_t;
 
 #define MI_REMOTE_SLOTS MI_INTPTR_BITS /* chains a thread keeps, one per page, slot chosen by the page's address; as many as a segment has small pages, so that frees of many size classes in turn keep their chains */
