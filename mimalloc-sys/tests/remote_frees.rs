@@ -22,34 +22,51 @@ fn sizes(i: usize) -> usize {
     [16, 24, 48, 80, 128, 200, 512, 1000, 2048, 4000][i % 10]
 }
 
-unsafe extern "C" fn count_block(
+/// Blocks and bytes of a heap's live blocks, summed by the visitor.
+#[derive(Default)]
+struct Live {
+    blocks: usize,
+    bytes: usize,
+}
+
+unsafe extern "C" fn add_block(
     _heap: *const mi_heap_t,
     _area: *const mi_heap_area_t,
     block: *mut c_void,
-    _size: usize,
+    size: usize,
     arg: *mut c_void,
 ) -> bool {
     if !block.is_null() {
-        // SAFETY: arg is the &mut usize given by `live_blocks`, used on this thread only.
-        unsafe { *(arg as *mut usize) += 1 };
+        // SAFETY: arg is the &mut Live given by `live`, used on this thread only.
+        let live = unsafe { &mut *(arg as *mut Live) };
+        live.blocks += 1;
+        live.bytes += size;
     }
     true
 }
 
-/// Blocks of `heap` still in use after its owner (this thread) collected.
-fn live_blocks(heap: *mut mi_heap_t) -> usize {
-    let mut n = 0usize;
-    // SAFETY: `heap` belongs to this thread; the visitor only counts.
+/// What of `heap` is still in use after its owner (this thread) collected.
+fn live(heap: *mut mi_heap_t) -> Live {
+    let mut live = Live::default();
+    // SAFETY: `heap` belongs to this thread; the visitor only adds up.
     unsafe {
         mi_heap_collect(heap, false);
         assert!(mi_heap_visit_blocks(
             heap,
             true,
-            Some(count_block),
-            &mut n as *mut usize as *mut c_void
+            Some(add_block),
+            &mut live as *mut Live as *mut c_void
         ));
     }
-    n
+    live
+}
+
+fn live_blocks(heap: *mut mi_heap_t) -> usize {
+    live(heap).blocks
+}
+
+fn live_bytes(heap: *mut mi_heap_t) -> usize {
+    live(heap).bytes
 }
 
 /// `n` blocks of mixed small sizes from `heap`, each filled with its index.
@@ -109,36 +126,6 @@ fn frees_of_a_live_thread_reach_the_owner_when_it_collects() {
     freer.join().unwrap();
     // SAFETY: the heap is empty and belongs to this thread.
     unsafe { mi_heap_delete(heap) };
-}
-
-unsafe extern "C" fn sum_block_bytes(
-    _heap: *const mi_heap_t,
-    _area: *const mi_heap_area_t,
-    block: *mut c_void,
-    size: usize,
-    arg: *mut c_void,
-) -> bool {
-    if !block.is_null() {
-        // SAFETY: arg is the &mut usize given by `live_bytes`, used on this thread only.
-        unsafe { *(arg as *mut usize) += size };
-    }
-    true
-}
-
-/// Bytes of `heap`'s blocks still in use after its owner (this thread) collected.
-fn live_bytes(heap: *mut mi_heap_t) -> usize {
-    let mut n = 0usize;
-    // SAFETY: `heap` belongs to this thread; the visitor only adds sizes.
-    unsafe {
-        mi_heap_collect(heap, false);
-        assert!(mi_heap_visit_blocks(
-            heap,
-            true,
-            Some(sum_block_bytes),
-            &mut n as *mut usize as *mut c_void
-        ));
-    }
-    n
 }
 
 /// Larger blocks: a chain holds at most 64 KiB, so a freeing thread that waits holds back at

@@ -17,6 +17,23 @@ fn join<T>(h: ScopedJoinHandle<'_, Result<T, String>>) -> Result<T, String> {
         .map_err(|_| "a worker thread panicked".to_string())?
 }
 
+/// Joins workers that each return the tags of the blocks they made and freed; every block made
+/// must have been freed by someone.
+fn tally(hs: Vec<ScopedJoinHandle<'_, Result<(u64, u64), String>>>) -> Outcome {
+    let (mut made, mut freed) = (0u64, 0u64);
+    for h in hs {
+        let (m, f) = join(h)?;
+        made = made.wrapping_add(m);
+        freed = freed.wrapping_add(f);
+    }
+    if made != freed {
+        return Err(format!(
+            "made blocks tagged {made:x} in all, freed {freed:x}"
+        ));
+    }
+    Ok(made)
+}
+
 /// A seed for worker `t` of round `round` of workload `salt`.
 fn seed(salt: u64, round: usize, t: usize) -> u64 {
     salt ^ (round as u64) << 20 ^ t as u64
@@ -531,18 +548,7 @@ pub(crate) fn rptest(p: &Params) -> Outcome {
             })
             .collect();
         drop(senders);
-        let (mut made, mut freed) = (0u64, 0u64);
-        for h in hs {
-            let (m, f) = join(h)?;
-            made = made.wrapping_add(m);
-            freed = freed.wrapping_add(f);
-        }
-        if made != freed {
-            return Err(format!(
-                "made blocks tagged {made:x} in all, freed {freed:x}"
-            ));
-        }
-        Ok(made)
+        tally(hs)
     })
 }
 
@@ -625,18 +631,7 @@ pub(crate) fn rptest_cross(p: &Params) -> Outcome {
             })
             .collect();
         drop(senders);
-        let (mut made, mut freed) = (0u64, 0u64);
-        for h in hs {
-            let (m, f) = join(h)?;
-            made = made.wrapping_add(m);
-            freed = freed.wrapping_add(f);
-        }
-        if made != freed {
-            return Err(format!(
-                "made blocks tagged {made:x} in all, freed {freed:x}"
-            ));
-        }
-        Ok(made)
+        tally(hs)
     })
 }
 
