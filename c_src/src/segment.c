@@ -220,8 +220,13 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   /* one page: every offset inside a segment (< PTRDIFF_MAX) shifts to index 0 */
   segment->page_shift = (kind == MI_PAGE_SMALL ? MI_SMALL_PAGE_SHIFT : kind == MI_PAGE_MEDIUM ? MI_MEDIUM_PAGE_SHIFT : MI_INTPTR_BITS - 1);
   segment->cookie = (uintptr_t)segment ^ _mi_process_cookie;
+  /* every field is set: the memory may be dirty with anything, a former huge block's data
+   * included (a fresh segment can start inside the slots one spanned) */
   segment->used = 0;
   segment->abandoned = 0;
+  segment->abandoned_unpurged = 0;
+  segment->cache_expire = 0;
+  segment->tail_expire = 0;
   segment->next = segment->prev = NULL;
   mi_atomic_store_relaxed(&segment->abandoned_next, NULL);
   segment->in_free_queue = false;
