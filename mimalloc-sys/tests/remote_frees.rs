@@ -3,8 +3,10 @@
 //! freeing thread collects, lives on, or ends; and a heap that `mi_heap_destroy` frees is never
 //! written to by another thread's pending frees.
 //!
-//! Rust's own allocations go to libc in this binary, so a spawned thread that only calls
-//! `mi_free` really has no heap of its own until its first remote free.
+//! Rust's own allocations go to libc in this binary (unless the `override` feature is on),
+//! so a spawned thread that only calls `mi_free` really has no heap of its own until its first
+//! remote free. With `override`, a heap made here may also adopt pages that exiting test
+//! threads abandoned, so the tests count only blocks they allocated themselves.
 
 use core::ffi::c_void;
 use mimalloc_sys::*;
@@ -22,9 +24,9 @@ fn sizes(i: usize) -> usize {
     [16, 24, 48, 80, 128, 200, 512, 1000, 2048, 4000][i % 10]
 }
 
-/// Blocks and bytes of a heap's live blocks, summed by the visitor.
-#[derive(Default)]
-struct Live {
+/// Blocks and bytes among `mine` (sorted addresses) that a heap still holds as live.
+struct Live<'a> {
+    mine: &'a [usize],
     blocks: usize,
     bytes: usize,
 }
@@ -39,15 +41,24 @@ unsafe extern "C" fn add_block(
     if !block.is_null() {
         // SAFETY: arg is the &mut Live given by `live`, used on this thread only.
         let live = unsafe { &mut *(arg as *mut Live) };
-        live.blocks += 1;
-        live.bytes += size;
+        if live.mine.binary_search(&(block as usize)).is_ok() {
+            live.blocks += 1;
+            live.bytes += size;
+        }
     }
     true
 }
 
-/// What of `heap` is still in use after its owner (this thread) collected.
-fn live(heap: *mut mi_heap_t) -> Live {
-    let mut live = Live::default();
+/// What of the blocks at `mine` is still in use in `heap` after its owner (this thread)
+/// collected.
+fn live(heap: *mut mi_heap_t, mine: &[usize]) -> (usize, usize) {
+    let mut sorted = mine.to_vec();
+    sorted.sort_unstable();
+    let mut live = Live {
+        mine: &sorted,
+        blocks: 0,
+        bytes: 0,
+    };
     // SAFETY: `heap` belongs to this thread; the visitor only adds up.
     unsafe {
         mi_heap_collect(heap, false);
@@ -58,15 +69,19 @@ fn live(heap: *mut mi_heap_t) -> Live {
             &mut live as *mut Live as *mut c_void
         ));
     }
-    live
+    (live.blocks, live.bytes)
 }
 
-fn live_blocks(heap: *mut mi_heap_t) -> usize {
-    live(heap).blocks
+fn live_blocks(heap: *mut mi_heap_t, mine: &[usize]) -> usize {
+    live(heap, mine).0
 }
 
-fn live_bytes(heap: *mut mi_heap_t) -> usize {
-    live(heap).bytes
+fn live_bytes(heap: *mut mi_heap_t, mine: &[usize]) -> usize {
+    live(heap, mine).1
+}
+
+fn addrs(blocks: &[(Addr, usize)]) -> Vec<usize> {
+    blocks.iter().map(|(a, _)| a.0).collect()
 }
 
 /// `n` blocks of mixed small sizes from `heap`, each filled with its index.
@@ -94,7 +109,8 @@ fn frees_of_a_live_thread_reach_the_owner_when_it_collects() {
     let heap = unsafe { mi_heap_new_ex(0, false, 0) };
     assert!(!heap.is_null());
     let blocks = alloc_blocks(heap, 4000);
-    assert_eq!(live_blocks(heap), 4000);
+    let mine = addrs(&blocks);
+    assert_eq!(live_blocks(heap, &mine), 4000);
     let (to_freer, freer_rx) = mpsc::channel::<()>();
     let (to_main, main_rx) = mpsc::channel::<()>();
     let freer = thread::spawn(move || {
@@ -110,7 +126,7 @@ fn frees_of_a_live_thread_reach_the_owner_when_it_collects() {
         freer_rx.recv().unwrap();
     });
     main_rx.recv().unwrap();
-    let held = live_blocks(heap);
+    let held = live_blocks(heap, &mine);
     assert!(
         held <= MAX_PENDING,
         "{held} blocks freed by a live thread never reached their pages"
@@ -118,7 +134,7 @@ fn frees_of_a_live_thread_reach_the_owner_when_it_collects() {
     to_freer.send(()).unwrap();
     main_rx.recv().unwrap();
     assert_eq!(
-        live_blocks(heap),
+        live_blocks(heap, &mine),
         0,
         "blocks still held after the freeing thread collected"
     );
@@ -147,6 +163,7 @@ fn a_waiting_thread_holds_back_a_bounded_number_of_bytes() {
             }
         })
         .collect();
+    let mine: Vec<usize> = blocks.iter().map(|a| a.0).collect();
     let (to_freer, freer_rx) = mpsc::channel::<()>();
     let (to_main, main_rx) = mpsc::channel::<()>();
     let freer = thread::spawn(move || {
@@ -158,7 +175,7 @@ fn a_waiting_thread_holds_back_a_bounded_number_of_bytes() {
         freer_rx.recv().unwrap();
     });
     main_rx.recv().unwrap();
-    let held = live_bytes(heap);
+    let held = live_bytes(heap, &mine);
     let bound = 8 * core::mem::size_of::<usize>() * (64 << 10);
     assert!(
         held <= bound,
@@ -167,7 +184,7 @@ fn a_waiting_thread_holds_back_a_bounded_number_of_bytes() {
     to_freer.send(()).unwrap();
     freer.join().unwrap();
     assert_eq!(
-        live_bytes(heap),
+        live_bytes(heap, &mine),
         0,
         "bytes still held after the freeing thread ended"
     );
@@ -183,6 +200,7 @@ fn a_thread_that_only_frees_hands_everything_over_at_exit() {
     let heap = unsafe { mi_heap_new_ex(0, false, 0) };
     assert!(!heap.is_null());
     let blocks = alloc_blocks(heap, 3000);
+    let mine = addrs(&blocks);
     thread::spawn(move || {
         for (a, _) in blocks {
             // SAFETY: a live block of ours, freed once.
@@ -192,7 +210,7 @@ fn a_thread_that_only_frees_hands_everything_over_at_exit() {
     .join()
     .unwrap();
     assert_eq!(
-        live_blocks(heap),
+        live_blocks(heap, &mine),
         0,
         "blocks freed by an exited thread never reached their pages"
     );
