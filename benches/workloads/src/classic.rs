@@ -533,16 +533,10 @@ pub(crate) fn rptest(p: &Params) -> Outcome {
                             .collect();
                         tx.send(handoff)
                             .map_err(|_| "the next thread stopped early".to_string())?;
-                        for batch in rx.try_iter() {
-                            for b in batch {
-                                freed = freed.wrapping_add(b.check_free()?);
-                            }
-                        }
+                        freed = check_free_all(freed, rx.try_iter().flatten())?;
                     }
                     drop(tx);
-                    for b in set.into_iter().chain(rx.iter().flatten()) {
-                        freed = freed.wrapping_add(b.check_free()?);
-                    }
+                    let freed = check_free_all(freed, set.into_iter().chain(rx.iter().flatten()))?;
                     Ok((made, freed))
                 })
             })
@@ -550,6 +544,13 @@ pub(crate) fn rptest(p: &Params) -> Outcome {
         drop(senders);
         tally(hs)
     })
+}
+
+/// Checks and frees every block of `blocks`, adding their tags to `freed`.
+fn check_free_all(freed: u64, blocks: impl IntoIterator<Item = Block>) -> Result<u64, String> {
+    blocks
+        .into_iter()
+        .try_fold(freed, |f, b| Ok(f.wrapping_add(b.check_free()?)))
 }
 
 /// A request size for rptest-cross: 8 B to 16 KiB, log-uniform (each power-of-two range is
@@ -612,9 +613,7 @@ pub(crate) fn rptest_cross(p: &Params) -> Outcome {
                             freed = freed.wrapping_add(old.check_free()?);
                         }
                         if op % DRAIN == 0 {
-                            for b in rx.try_iter().flatten() {
-                                freed = freed.wrapping_add(b.check_free()?);
-                            }
+                            freed = check_free_all(freed, rx.try_iter().flatten())?;
                         }
                     }
                     for (to, batch) in outbox.into_iter().enumerate() {
@@ -623,9 +622,7 @@ pub(crate) fn rptest_cross(p: &Params) -> Outcome {
                         }
                     }
                     drop(txs);
-                    for b in set.into_iter().chain(rx.iter().flatten()) {
-                        freed = freed.wrapping_add(b.check_free()?);
-                    }
+                    let freed = check_free_all(freed, set.into_iter().chain(rx.iter().flatten()))?;
                     Ok((made, freed))
                 })
             })
