@@ -36,8 +36,6 @@ static uintptr_t mi_tagged_segment(mi_segment_t* segment, uintptr_t prev) {
 
 mi_subproc_t* _mi_tld_subproc(const mi_tld_t* tld) { return (tld->subproc != NULL ? tld->subproc : &mi_subproc_default); }
 
-mi_subproc_t* _mi_subproc_main(void) { return &mi_subproc_default; }
-
 static void mi_abandoned_push(mi_segment_t* segment) {
   _mi_assert(((uintptr_t)segment & MI_SEGMENT_MASK) == 0 && mi_atomic_load_relaxed(&segment->thread_id) == 0);
   mi_subproc_t* sp = segment->subproc;
