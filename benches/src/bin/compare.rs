@@ -68,7 +68,8 @@ const ALLOCATORS: &[Allocator] = &[
     },
     Allocator {
         key: "mimalloc",
-        what: "upstream mimalloc through crates.io `mimalloc` (default features)",
+        what: "upstream mimalloc through crates.io `mimalloc` (default features: its libmimalloc-sys \
+               0.1.49 builds the v3 line, mimalloc 3.3.2; the `v2` feature would select 2.3.2)",
         bin: "workload-mimalloc",
         peer: true,
         features: "",
