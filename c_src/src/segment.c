@@ -11,12 +11,18 @@
 
 /* ---- Huge segments: reserved slack and written tails --------------------------------------- */
 
-/* Bytes to map for a fresh huge segment: the next power of two while it can be cached. Only
- * touched pages get backed, so the slack costs address space only, and it lets the segment
- * take any later block up to that size: with exact fits, a program whose huge blocks differ in
- * size would map, fault in and unmap nearly every one of them. */
+/* Bytes to map for a fresh huge segment while it can be cached. Only touched pages get backed,
+ * so the slack costs address space only, and it lets the segment take any later block up to
+ * that size: with exact fits, a program whose huge blocks differ in size would map, fault in
+ * and unmap nearly every one of them. Where address space is plentiful and mapped memory is
+ * committed on first touch, every such segment maps the cache's limit: one that was mapped for
+ * a small block can then take any later one, so no segment sits in the cache too small for
+ * what comes, holding its written pages, while a fresh one is mapped and faulted in beside it
+ * (and a block grows in place up to that limit). Elsewhere (32-bit, Windows' commit charge) it
+ * maps the next power of two. */
 static size_t mi_segment_huge_reserve(size_t segment_size) {
   if (segment_size > MI_HUGE_CACHE_MAX || mi_segment_purge_delay() == 0) return segment_size;
+  if (MI_INTPTR_SIZE == 8 && _mi_os_has_overcommit()) return MI_HUGE_CACHE_MAX;
   size_t reserve = MI_SEGMENT_SIZE;
   while (reserve < segment_size) reserve *= 2;
   return reserve;
