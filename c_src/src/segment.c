@@ -18,11 +18,11 @@
  * committed on first touch, every such segment maps the cache's limit: one that was mapped for
  * a small block can then take any later one, so no segment sits in the cache too small for
  * what comes, holding its written pages, while a fresh one is mapped and faulted in beside it
- * (and a block grows in place up to that limit). Elsewhere (32-bit, Windows' commit charge) it
- * maps the next power of two. */
-static size_t mi_segment_huge_reserve(size_t segment_size) {
+ * (and a block grows in place up to that limit). Elsewhere (32-bit, Windows' commit charge), and
+ * from an arena, whose slots other segments could use, it maps the next power of two. */
+static size_t mi_segment_huge_reserve(size_t segment_size, bool from_arena) {
   if (segment_size > MI_HUGE_CACHE_MAX || mi_segment_purge_delay() == 0) return segment_size;
-  if (MI_INTPTR_SIZE == 8 && _mi_os_has_overcommit()) return MI_HUGE_CACHE_MAX;
+  if (!from_arena && MI_INTPTR_SIZE == 8 && _mi_os_has_overcommit()) return MI_HUGE_CACHE_MAX;
   size_t reserve = MI_SEGMENT_SIZE;
   while (reserve < segment_size) reserve *= 2;
   return reserve;
@@ -173,11 +173,12 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     _mi_abandoned_await_readers(); /* a pop that lost its race may still read the old link */
     memset(segment, 0, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
-    size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE && !guarded ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
+    bool from_arena = mi_segment_from_arena(kind, page_alignment, req_arena_id);
+    size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE && !guarded ? mi_segment_huge_reserve(segment_size, from_arena) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
     void* p = NULL;
     is_zero = true;
-    if (mi_segment_from_arena(kind, page_alignment, req_arena_id)) {
+    if (from_arena) {
       mi_arena_mem_t mem;
       if (_mi_arena_alloc(map_size, mi_segment_eager_commit(kind, tld), req_arena_id, &mem, &tld->stats)) {
         p = base = mem.start;
