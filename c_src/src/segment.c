@@ -429,6 +429,44 @@ void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld) {
   }
 }
 
+/* Grows the block at `p`, the start of a huge block of this thread, in place to hold `newsize`
+ * bytes: its segment takes more of the mapping it reserved (mi_segment_huge_reserve), which is
+ * committed whole already, so realloc needs no copy and no system call. Not where a canary,
+ * guard page or memcheck's record sits at the block's end, nor for a block with an aligned
+ * offset or a mapping that starts before its segment. */
+bool _mi_segment_huge_expand(void* p, size_t newsize) {
+  if (MI_PADDING || MI_TRACK_VALGRIND || MI_GUARD_PAGES || MI_CHECK_INTERIOR) return false;
+  mi_segment_t* segment = _mi_ptr_segment(p);
+  if (segment->page_kind != MI_PAGE_HUGE || segment->guarded || segment->mem_base != (void*)segment || !segment->mem_is_committed) return false;
+  if (mi_atomic_load_relaxed(&segment->thread_id) != _mi_thread_id()) return false;
+  mi_page_t* page = &segment->pages[0];
+  if ((uint8_t*)p != page->page_start || mi_page_has_aligned(page)) return false;
+  size_t info_size = segment->segment_info_size;
+  if (newsize > segment->mem_size - info_size) return false;
+  size_t segment_size = _mi_align_up(info_size + newsize, _mi_os_page_size());
+  if (segment_size > segment->mem_size) return false;
+  if (segment_size <= segment->segment_size) return true;
+  mi_heap_t* heap = mi_page_heap(page);
+  /* the memory limits count a huge page by its segment size (_mi_page_footprint) */
+  if (!_mi_limit_page_take(heap, segment_size - segment->segment_size)) return false;
+  mi_tld_t* tld = heap->tld;
+  _mi_stat_decrease(&tld->stats.huge, page->block_size);
+  segment->segment_size = segment_size;
+  /* a written tail that the block now covers is no longer the tail */
+  if (segment->tail_expire != 0 && segment->zero_from <= segment_size) {
+    mi_segment_queue_remove(&tld->segments.huge_tails, segment);
+    segment->tail_expire = 0;
+  }
+  size_t area;
+  (void)mi_segment_page_area(segment, page, &area);
+  page->block_size = area;
+  page->block_area = area;
+  _mi_stat_increase(&tld->stats.huge, area);
+  mi_segment_check(segment);
+  _mi_assert(page->reserved == 1 && page->block_size >= newsize);
+  return true;
+}
+
 /* ---- Page allocation -------------------------------------------------------------------- */
 
 /* The first segment of a free queue whose memory the heap may use: the thread's heaps share
