@@ -151,6 +151,11 @@ void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero)
     if (zero) memset((uint8_t*)p + newsize, 0, size - newsize);
     return p;
   }
+  /* a huge block grows into the slack its segment reserved, without a copy */
+  if (newsize > size && newsize > MI_LARGE_OBJ_SIZE_MAX && p != NULL && _mi_segment_huge_expand(p, newsize)) {
+    if (zero) memset((uint8_t*)p + size, 0, mi_usable_size(p) - size);
+    return p;
+  }
   /* A block that grows by small steps (a string or vector appended to) takes one size class of
    * headroom: our classes are an eighth of a doubling apart, so without it such a block is
    * copied at every eighth of a doubling, twice as often as with four classes per doubling. */

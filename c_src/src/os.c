@@ -33,6 +33,8 @@ size_t _mi_os_page_size(void) { return mi_os_config.page_size; }
 
 size_t _mi_os_large_page_size(void) { return mi_os_config.large_page_size; }
 
+bool _mi_os_has_overcommit(void) { return mi_os_config.has_overcommit; }
+
 /* Guard pages between the pages of a segment the process may hold at once. Each one splits a
  * mapping, costing up to two of the mappings the kernel allows a process; at that limit every
  * mmap and mprotect in the process fails with ENOMEM. A 64th of the limit keeps them to about

@@ -19,7 +19,8 @@
 #endif
 
 /* A huge segment is cached only up to this mapping size; below it, fresh huge segments reserve
- * address space up to a power of two, so that a freed one can take a later, larger block. */
+ * address space beyond their block (mi_segment_huge_reserve), so that a freed one can take a
+ * later, larger block, and a block can grow in place. */
 #define MI_HUGE_CACHE_MAX (32 * MI_MiB)
 /* An empty cached segment, or the written tail of a reused huge one, lingers this many purge
  * delays: long enough to absorb churn, short enough that idle memory goes back. */

@@ -11,12 +11,18 @@
 
 /* ---- Huge segments: reserved slack and written tails --------------------------------------- */
 
-/* Bytes to map for a fresh huge segment: the next power of two while it can be cached. Only
- * touched pages get backed, so the slack costs address space only, and it lets the segment
- * take any later block up to that size: with exact fits, a program whose huge blocks differ in
- * size would map, fault in and unmap nearly every one of them. */
-static size_t mi_segment_huge_reserve(size_t segment_size) {
+/* Bytes to map for a fresh huge segment while it can be cached. Only touched pages get backed,
+ * so the slack costs address space only, and it lets the segment take any later block up to
+ * that size: with exact fits, a program whose huge blocks differ in size would map, fault in
+ * and unmap nearly every one of them. Where address space is plentiful and mapped memory is
+ * committed on first touch, every such segment maps the cache's limit: one that was mapped for
+ * a small block can then take any later one, so no segment sits in the cache too small for
+ * what comes, holding its written pages, while a fresh one is mapped and faulted in beside it
+ * (and a block grows in place up to that limit). Elsewhere (32-bit, Windows' commit charge), and
+ * from an arena, whose slots other segments could use, it maps the next power of two. */
+static size_t mi_segment_huge_reserve(size_t segment_size, bool from_arena) {
   if (segment_size > MI_HUGE_CACHE_MAX || mi_segment_purge_delay() == 0) return segment_size;
+  if (!from_arena && MI_INTPTR_SIZE == 8 && _mi_os_has_overcommit()) return MI_HUGE_CACHE_MAX;
   size_t reserve = MI_SEGMENT_SIZE;
   while (reserve < segment_size) reserve *= 2;
   return reserve;
@@ -167,11 +173,12 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     _mi_abandoned_await_readers(); /* a pop that lost its race may still read the old link */
     memset(segment, 0, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
-    size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE && !guarded ? mi_segment_huge_reserve(segment_size) : segment_size + align_offset);
+    bool from_arena = mi_segment_from_arena(kind, page_alignment, req_arena_id);
+    size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE && !guarded ? mi_segment_huge_reserve(segment_size, from_arena) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
     void* p = NULL;
     is_zero = true;
-    if (mi_segment_from_arena(kind, page_alignment, req_arena_id)) {
+    if (from_arena) {
       mi_arena_mem_t mem;
       if (_mi_arena_alloc(map_size, mi_segment_eager_commit(kind, tld), req_arena_id, &mem, &tld->stats)) {
         p = base = mem.start;
@@ -420,6 +427,44 @@ void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld) {
     if (segment->used + 1 == segment->capacity) mi_segment_insert_in_free_queue(segment, tld); /* it was full: it has room again */
     mi_segment_check(segment);
   }
+}
+
+/* Grows the block at `p`, the start of a huge block of this thread, in place to hold `newsize`
+ * bytes: its segment takes more of the mapping it reserved (mi_segment_huge_reserve), which is
+ * committed whole already, so realloc needs no copy and no system call. Not where a canary,
+ * guard page or memcheck's record sits at the block's end, nor for a block with an aligned
+ * offset or a mapping that starts before its segment. */
+bool _mi_segment_huge_expand(void* p, size_t newsize) {
+  if (MI_PADDING || MI_TRACK_VALGRIND || MI_GUARD_PAGES || MI_CHECK_INTERIOR) return false;
+  mi_segment_t* segment = _mi_ptr_segment(p);
+  if (segment->page_kind != MI_PAGE_HUGE || segment->guarded || segment->mem_base != (void*)segment || !segment->mem_is_committed) return false;
+  if (mi_atomic_load_relaxed(&segment->thread_id) != _mi_thread_id()) return false;
+  mi_page_t* page = &segment->pages[0];
+  if ((uint8_t*)p != page->page_start || mi_page_has_aligned(page)) return false;
+  size_t info_size = segment->segment_info_size;
+  if (newsize > segment->mem_size - info_size) return false;
+  size_t segment_size = _mi_align_up(info_size + newsize, _mi_os_page_size());
+  if (segment_size > segment->mem_size) return false;
+  if (segment_size <= segment->segment_size) return true;
+  mi_heap_t* heap = mi_page_heap(page);
+  /* the memory limits count a huge page by its segment size (_mi_page_footprint) */
+  if (!_mi_limit_page_take(heap, segment_size - segment->segment_size)) return false;
+  mi_tld_t* tld = heap->tld;
+  _mi_stat_decrease(&tld->stats.huge, page->block_size);
+  segment->segment_size = segment_size;
+  /* a written tail that the block now covers is no longer the tail */
+  if (segment->tail_expire != 0 && segment->zero_from <= segment_size) {
+    mi_segment_queue_remove(&tld->segments.huge_tails, segment);
+    segment->tail_expire = 0;
+  }
+  size_t area;
+  (void)mi_segment_page_area(segment, page, &area);
+  page->block_size = area;
+  page->block_area = area;
+  _mi_stat_increase(&tld->stats.huge, area);
+  mi_segment_check(segment);
+  _mi_assert(page->reserved == 1 && page->block_size >= newsize);
+  return true;
 }
 
 /* ---- Page allocation -------------------------------------------------------------------- */

@@ -132,6 +132,7 @@ mi_msecs_t _mi_clock_start(void);
 void _mi_os_init(void);
 size_t _mi_os_page_size(void);
 size_t _mi_os_large_page_size(void); /* a transparent huge page, 0 where there are none */
+bool _mi_os_has_overcommit(void);     /* mapped memory costs nothing until it is touched */
 /* Map `size` bytes aligned to `alignment`; `base` and `mapped` describe the mapping to unmap later. */
 void* _mi_os_alloc_aligned(size_t size, size_t alignment, bool allow_large, bool* is_large,
                            void** base, size_t* mapped, mi_stats_t* stats);
@@ -172,6 +173,7 @@ bool _mi_arena_memid_is_suitable(int arena, int req_arena_id); /* may a heap pin
 void _mi_heap_guarded_init(mi_heap_t* heap); /* sampling as the guarded_* options say */
 mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, bool guarded, mi_tld_t* tld);
 void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld);
+bool _mi_segment_huge_expand(void* p, size_t newsize); /* grows a huge block of this thread in place */
 void _mi_segments_collect(mi_tld_t* tld, bool force);
 void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld);
 void _mi_segments_thread_done(mi_tld_t* tld);
