@@ -90,7 +90,7 @@ export CI="${CI:-true}" # build.rs turns C warnings into errors
 
 SYS_TESTS=(--test abi --test api_alignment --test api_bad_input --test api_fresh_thread --test api_heaps
   --test api_heaps_stats --test api_size_classes --test api_sweep --test compat --test death --test win_threads
-  --test win_oom --test api_v24 --test api_documented --test remote_frees)
+  --test win_oom --test api_v24 --test api_documented --test remote_frees --test huge_reuse)
 CRATE_TESTS=(--test cross_thread --test thread_churn --test heap_api --test layout_sweep --test segment_reuse
   --test size_limits --test memory_return --test fuzz_seeds --test heap_usable_size --test heap_limit
   --test process_limit --test process_limit_env)
