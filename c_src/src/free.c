@@ -517,7 +517,7 @@ static mi_decl_noinline void mi_free_checked(mi_page_t* page, bool local, mi_blo
  * the full queue, frees from other threads, and in checked builds every free whose block the
  * fast path could not clear. The full checks are a tail call away, so a free from another
  * thread whose block passes the quick test needs no stack frame here either. */
-static mi_decl_noinline void mi_free_generic(void* p, mi_page_t* page, bool local) {
+static mi_decl_forceinline void mi_free_generic(mi_page_t* page, bool local, void* p) {
   _mi_assert(local == (mi_atomic_load_relaxed(&_mi_page_segment(page)->thread_id) == _mi_thread_id()));
   if (mi_free_is_interior(page, p)) {
     mi_free_report_interior(page, p);
@@ -531,8 +531,14 @@ static mi_decl_noinline void mi_free_generic(void* p, mi_page_t* page, bool loca
   _mi_free_block(page, local, block);
 }
 
-/* The owner's last free into a page: `p` leads so that mi_free's fast path keeps it where it
- * arrived instead of copying it out of the way of the page argument. */
+/* mi_free's three roads out of its fast path. Each takes `p` first, where it arrived, so the
+ * fast path copies nothing out of the way of the page argument; and each is its own function
+ * with `local` fixed, so that the remote road keeps the page in an argument register instead
+ * of saving it across the owner's calls (which would cost it a stack frame). */
+static mi_decl_noinline void mi_free_generic_local(void* p, mi_page_t* page) { mi_free_generic(page, true, p); }
+
+static mi_decl_noinline void mi_free_generic_remote(void* p, mi_page_t* page) { mi_free_generic(page, false, p); }
+
 static mi_decl_noinline void mi_free_retire(void* p, mi_page_t* page) {
   (void)p;
   _mi_page_retire(page);
@@ -548,7 +554,7 @@ static inline void mi_free_local(mi_page_t* page, void* p) {
     if (mi_unlikely(--page->used == 0)) mi_free_retire(p, page);
     return;
   }
-  mi_free_generic(p, page, true);
+  mi_free_generic_local(p, page);
 }
 
 #if MI_CHECK_OWNED
@@ -594,7 +600,7 @@ void mi_free(void* p) mi_attr_noexcept {
     mi_free_owned_remember(segment);
     mi_free_local(page, p);
   } else {
-    mi_free_generic(p, page, false);
+    mi_free_generic_remote(p, page);
   }
 }
 
