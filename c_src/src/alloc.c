@@ -105,7 +105,8 @@ static mi_decl_noinline void* mi_malloc_slow(size_t size) {
 }
 
 /* What _mi_heap_malloc_zero does, with the empty free list tested here so that both slow
- * cases are one tail call that passes `size` where it arrived. */
+ * cases are one tail call that passes `size` where it arrived. Budget (default build): 15
+ * instructions, two predictable branches, the TLS load and no atomics. */
 void* mi_malloc(size_t size) mi_attr_noexcept {
 #if MI_PADDING
   if (size == 0) size = 1;
