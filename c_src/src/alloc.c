@@ -28,7 +28,7 @@ static mi_decl_noinline mi_decl_cold MI_ATTR_NOIPA void* mi_page_malloc_corrupte
 
 /* Budget: ~10 instructions, one predictable branch, no atomics. The encoded free list adds the
  * decode and one range compare, laid out so that a valid link runs straight through. */
-void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) {
+static mi_decl_forceinline void* mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) {
   mi_block_t* const block = page->free;
   if (mi_unlikely(block == NULL)) return _mi_malloc_generic(heap, size, zero, 0);
   /* a page with a free block is a real one, of this heap, and the block lies in its area */
@@ -78,11 +78,13 @@ void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) 
   return block;
 }
 
+void* _mi_page_malloc(mi_heap_t* heap, mi_page_t* page, size_t size, bool zero) { return mi_page_malloc(heap, page, size, zero); }
+
 /* `size` is what the caller asked for; the block must also hold the debug padding. */
 static inline void* mi_heap_malloc_small_zero(mi_heap_t* heap, size_t size, bool zero) {
   _mi_assert(size + MI_PADDING_SIZE <= MI_SMALL_SIZE_MAX);
   mi_page_t* page = _mi_heap_get_free_small_page(heap, size + MI_PADDING_SIZE);
-  return _mi_page_malloc(heap, page, size, zero);
+  return mi_page_malloc(heap, page, size, zero);
 }
 
 void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero) {
@@ -96,7 +98,26 @@ void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero) {
 
 void* mi_heap_malloc(mi_heap_t* heap, size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(heap, size, false); }
 
-void* mi_malloc(size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(mi_prim_get_default_heap(), size, false); }
+/* mi_malloc's way out: `size` stays in the first argument register, so the fast path keeps
+ * no copy of it for a call, and the heap is loaded again here. */
+static mi_decl_noinline void* mi_malloc_slow(size_t size) {
+  return _mi_malloc_generic(mi_prim_get_default_heap(), size, false, 0);
+}
+
+/* What _mi_heap_malloc_zero does, with the empty free list tested here so that both slow
+ * cases are one tail call that passes `size` where it arrived. Budget (default build): 15
+ * instructions, two predictable branches, the TLS load and no atomics. */
+void* mi_malloc(size_t size) mi_attr_noexcept {
+#if MI_PADDING
+  if (size == 0) size = 1;
+#endif
+  if (mi_likely(size <= MI_SMALL_SIZE_MAX - MI_PADDING_SIZE)) {
+    mi_heap_t* const heap = mi_prim_get_default_heap();
+    mi_page_t* const page = _mi_heap_get_free_small_page(heap, size + MI_PADDING_SIZE);
+    if (mi_likely(page->free != NULL)) return mi_page_malloc(heap, page, size, false);
+  }
+  return mi_malloc_slow(size);
+}
 
 void* mi_heap_malloc_small(mi_heap_t* heap, size_t size) mi_attr_noexcept { return _mi_heap_malloc_zero(heap, size, false); }
 

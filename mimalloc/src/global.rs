@@ -48,10 +48,12 @@ pub struct MiMalloc;
 
 /// Whether the plain (unaligned) C API already guarantees `align` for a block of `size` bytes:
 /// `mi_malloc(n)` is aligned to 16 for `n >= 16` and to the largest power of two not above
-/// `n` below that, in every build mode (the C tests check this invariant).
+/// `n` below that, in every build mode (the C tests check this invariant). Written as one
+/// compare against a minimum: a compare, a conditional move and a branch, where the two tests
+/// joined by `&&` take two compares, two flag materialisations and a test.
 #[inline(always)]
 fn plain_api_aligns(size: usize, align: usize) -> bool {
-    align <= sys::MI_MAX_ALIGN_SIZE && align <= size
+    align <= size.min(sys::MI_MAX_ALIGN_SIZE)
 }
 
 // SAFETY: every method forwards to the C allocator, which returns null or a block of at least
