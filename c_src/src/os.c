@@ -165,6 +165,11 @@ bool _mi_os_protect(void* p, size_t size) {
   return false;
 }
 
+bool _mi_os_advise_huge(void* p, size_t size) {
+  if (mi_os_config.large_page_size == 0 || !mi_option_is_enabled(mi_option_allow_thp)) return false;
+  return _mi_prim_advise_huge(p, size) == 0;
+}
+
 bool _mi_os_unprotect(void* p, size_t size) {
   int err = _mi_prim_protect(p, size, false);
   if (err != 0) _mi_warning_message("unable to unprotect a guard page at %p (error %d)\n", p, err);

@@ -125,6 +125,15 @@ int _mi_prim_mmap_aligned(size_t size, size_t alignment, bool allow_large, void*
 
 int _mi_prim_munmap(void* addr, size_t size) { return (munmap(addr, size) == 0 ? 0 : errno); }
 
+int _mi_prim_advise_huge(void* addr, size_t size) {
+#if defined(MADV_HUGEPAGE)
+  return (madvise(addr, size, MADV_HUGEPAGE) == 0 ? 0 : errno);
+#else
+  (void)addr; (void)size;
+  return ENOTSUP;
+#endif
+}
+
 int _mi_prim_purge(void* addr, size_t size, bool zeroing) {
 #if defined(MADV_FREE)
   if (!zeroing) {

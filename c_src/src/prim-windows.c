@@ -306,6 +306,12 @@ int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr) {
   return ENOTSUP;
 }
 
+/* Windows has no transparent huge pages: large pages are allocated as such or not at all. */
+int _mi_prim_advise_huge(void* addr, size_t size) {
+  (void)addr; (void)size;
+  return ENOTSUP;
+}
+
 int _mi_prim_protect(void* addr, size_t size, bool protect) {
   DWORD old = 0;
   return (VirtualProtect(addr, size, protect ? PAGE_NOACCESS : PAGE_READWRITE, &old) ? 0 : mi_prim_last_errno());

@@ -108,7 +108,7 @@ mi_decl_segment void _mi_segment_abandon(mi_segment_t* segment, mi_tld_t* tld) {
   segment->abandoned_unpurged = pending;
   if (segment->tail_expire != 0) _mi_segment_huge_tail_purge(segment, tld);
   mi_segment_remove_from_free_queue(segment, tld);
-  tld->segments.count--;
+  _mi_segment_count(segment, -1, &tld->segments);
   _mi_stat_increase(&tld->stats.segments_abandoned, 1);
   _mi_stat_increase(&tld->stats.pages_abandoned, segment->abandoned);
   _mi_free_forget_segment(segment);
@@ -131,7 +131,7 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   _mi_assert(_mi_segment_is_valid(segment) && mi_atomic_load_relaxed(&segment->thread_id) == 0);
   _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
-  tld->segments.count++;
+  _mi_segment_count(segment, 1, &tld->segments);
   _mi_stat_decrease(&tld->stats.segments_abandoned, 1);
   _mi_stat_decrease(&tld->stats.pages_abandoned, segment->abandoned);
   _mi_stat_counter_increase(&tld->stats.reclaimed, 1);

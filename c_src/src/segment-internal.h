@@ -96,6 +96,12 @@ static inline void mi_segments_due_by(mi_tld_t* tld, int64_t expire) {
 }
 
 /* ---- segment.c ------------------------------------------------------------------------------ */
+/* A segment joins (+1) or leaves (-1) the thread's owned count. */
+static inline void _mi_segment_count(const mi_segment_t* segment, int delta, mi_segments_tld_t* tld) {
+  tld->count += (size_t)(ptrdiff_t)delta;
+  if (segment->page_kind == MI_PAGE_SMALL || segment->page_kind == MI_PAGE_MEDIUM) tld->dense_count += (size_t)(ptrdiff_t)delta;
+}
+
 mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld);            /* unmaps, or back to its arena */
 mi_decl_segment void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld);  /* to the cache, unless forced */
 mi_decl_segment void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);

@@ -94,6 +94,21 @@ static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
   return mode == 1 || (mode >= 2 && kind == MI_PAGE_HUGE);
 }
 
+/* Under the default mode a thread that already holds this many segments gets huge pages for
+ * its next small and medium segments: a heap that large fills its segments densely, and walks
+ * them (trees, sorts, parsers) with far fewer TLB misses on 2 MiB pages, at a few percent more
+ * memory; below it, the 2 MiB a huge page backs would double a small program's footprint.
+ * Large-object segments keep 4 KiB pages (one 2 MiB page could back a 128 KiB block), and so
+ * do builds with guard pages between pages (each guard would split the huge page). */
+#define MI_THP_SEGMENTS_MIN 16
+
+static void mi_segment_advise_huge(void* segment, bool is_large, mi_page_kind_t kind, const mi_segments_tld_t* tld) {
+  if (MI_GUARD_PAGES || is_large) return;
+  if (kind != MI_PAGE_SMALL && kind != MI_PAGE_MEDIUM) return;
+  if (tld->dense_count < MI_THP_SEGMENTS_MIN || mi_option_get(mi_option_allow_large_os_pages) < 2) return;
+  (void)_mi_os_advise_huge(segment, MI_SEGMENT_SIZE);
+}
+
 /* Does a mapping end at the very top of the address space? Never used: its last block would
  * end at address 0, which `p + size` bounds (ours and the program's) cannot express. Linux
  * keeps the last pages of a 32-bit process's address space to itself, so only an emulator
@@ -206,6 +221,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
       return NULL;
     }
     segment = (mi_segment_t*)((uint8_t*)p + align_offset);
+    mi_segment_advise_huge(segment, is_large, kind, &tld->segments); /* before the header's first touch */
     _mi_segment_map_allocated_at(segment);
   }
   segment->mem_base = base;
@@ -254,7 +270,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   if (!fresh && kind == MI_PAGE_HUGE) _mi_segment_huge_tail_schedule(segment, tld);
   segment->subproc = _mi_tld_subproc(tld);
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
-  tld->segments.count++;
+  _mi_segment_count(segment, 1, &tld->segments);
   _mi_stat_increase(&tld->stats.segments, 1);
   _mi_assert(((uintptr_t)segment & MI_SEGMENT_MASK) == 0 && _mi_segment_is_valid(segment));
   _mi_assert(segment->used == 0 && segment->capacity == capacity && segment->page_kind == kind);
@@ -268,7 +284,7 @@ mi_decl_segment void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_
     mi_segment_queue_remove(&tld->segments.huge_tails, segment);
     segment->tail_expire = 0;
   }
-  tld->segments.count--;
+  _mi_segment_count(segment, -1, &tld->segments);
   _mi_stat_decrease(&tld->stats.segments, 1);
   mi_segment_commit_all(segment, tld);
   if (!force && !segment->guarded && _mi_segment_cache_push(segment, tld)) return;

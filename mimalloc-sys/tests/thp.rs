@@ -132,3 +132,82 @@ fn print_allow_thp() {
         mi_option_get(mi_option_allow_thp)
     });
 }
+
+/// The default mode (2): a thread's first 16 small- and medium-object segments keep 4 KiB
+/// pages, the ones it takes after that ask for transparent huge pages (VmFlags `hg`). Off in
+/// builds with guard pages between pages and wherever THP is not allowed. Checked in a child
+/// process, so the other tests' option changes cannot reach it.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_thread_with_a_big_heap_gets_huge_pages_for_its_later_segments() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "print_segment_thp_flags",
+            "--nocapture",
+            "--ignored",
+        ])
+        .output()
+        .expect("run the child test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let first = text.contains("first=hg");
+    let last = text.contains("last=hg");
+    let expected = text.contains("expect=1");
+    if !text.contains("mode=2") {
+        eprintln!("skipped: MIMALLOC_ALLOW_LARGE_OS_PAGES chose another mode:\n{text}");
+        return;
+    }
+    assert!(
+        !first,
+        "a thread's first segment asked for huge pages:\n{text}"
+    );
+    assert_eq!(last, expected, "{text}");
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+#[ignore = "helper of a_thread_with_a_big_heap_gets_huge_pages_for_its_later_segments, run in a child process"]
+fn print_segment_thp_flags() {
+    // SAFETY: plain option calls.
+    let (mode, thp) = unsafe {
+        (
+            mi_option_get(mi_option_allow_large_os_pages),
+            mi_option_is_enabled(mi_option_allow_thp),
+        )
+    };
+    let thp_kernel = std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists();
+    let expected = mode == 2 && thp && thp_kernel && !cfg!(feature = "secure");
+    std::thread::spawn(move || {
+        // 96 MiB of 1 KiB blocks: 24 small-object segments' worth
+        const N: usize = 96 * 1024;
+        // SAFETY: each block is written within its 1 KiB and freed once below.
+        let blocks: Vec<usize> = (0..N)
+            .map(|i| unsafe {
+                let p = mi_malloc(1024) as *mut u8;
+                assert!(!p.is_null());
+                p.write(i as u8);
+                p as usize
+            })
+            .collect();
+        let flag = |p: usize| {
+            if vm_flags(&smaps_entry(p as *const c_void)).contains(&"hg") {
+                "hg"
+            } else {
+                "-"
+            }
+        };
+        println!(
+            "mode={mode} expect={} first={} last={}",
+            expected as u8,
+            flag(blocks[0]),
+            flag(blocks[N - 1])
+        );
+        for p in blocks {
+            // SAFETY: allocated above, freed once.
+            unsafe { mi_free(p as *mut c_void) };
+        }
+    })
+    .join()
+    .unwrap();
+}

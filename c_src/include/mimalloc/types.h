@@ -320,6 +320,7 @@ typedef struct mi_segments_tld_s {
   mi_segment_queue_t huge_tails;  /* huge segments in use whose tail past the block holds written pages */
   size_t cache_count;
   size_t count;                   /* segments owned */
+  size_t dense_count;             /* of those, small- and medium-page segments */
   int64_t purge_expire;           /* earliest pending page or tail purge or cache expiry, 0 if none */
 } mi_segments_tld_t;
 
