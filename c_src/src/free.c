@@ -322,6 +322,7 @@ mi_block_t* _mi_page_ptr_unalign(const mi_page_t* page, const void* p) {
  * the block goes on the owning heap's delayed list instead, so the owner learns that the page
  * has room again; DELAYED_FREEING keeps the owner from changing the page's heap meanwhile. */
 static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block) {
+  mi_tf_chain_describe(page, block, block, 1); /* a chain of one, for either list it joins */
   mi_thread_free_t tfree = mi_atomic_load_relaxed(&page->xthread_free);
   mi_thread_free_t tfreex;
   bool use_delayed;
@@ -369,12 +370,14 @@ static mi_decl_noinline void mi_remote_chain_push(mi_remote_batch_t* rb, size_t 
   mi_block_t* const tail = c->tail;
   c->page = NULL;
   rb->pending &= ~((size_t)1 << i);
+  mi_tf_chain_describe(page, head, tail, c->count);
   mi_thread_free_t tfree = mi_atomic_load_relaxed(&page->xthread_free);
   mi_thread_free_t tfreex;
   do {
     if (mi_unlikely(mi_tf_delayed(tfree) == MI_USE_DELAYED_FREE)) {
       if (head != tail) {
         mi_block_t* rest = mi_block_next_raw(page, head); /* written by this thread */
+        mi_tf_chain_describe(page, rest, tail, c->count - 1);
         do {
           mi_block_set_next(page, tail, mi_tf_block(tfree));
           tfreex = mi_tf_set_block(tfree, rest);
@@ -428,6 +431,7 @@ static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_bloc
   if (c->page == page) { /* the chain is full with this block */
     mi_block_set_next(page, block, c->head);
     c->head = block;
+    c->count++;
     mi_remote_chain_push(rb, i);
     return;
   }

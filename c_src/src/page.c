@@ -43,6 +43,27 @@ void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool overrid
 
 /* ---- Collecting free lists --------------------------------------------------------------- */
 
+/* Counts a thread_free list chain by chain (internal.h, mi_tf_chain_describe) and finds its
+ * last block; a descriptor that does not describe blocks of this page gives a count above the
+ * page's capacity, which the caller reports as a corrupted list. */
+static uint32_t mi_page_tf_chains_count(const mi_page_t* page, mi_block_t* head, mi_block_t** tail) {
+  uint32_t count = 0;
+  mi_block_t* b = head;
+  do {
+    uintptr_t d = mi_tf_chain_descriptor(b);
+    uint32_t n = (uint32_t)(d & 0xFF);
+    size_t offset = (size_t)(d >> 8);
+    if (mi_unlikely(n == 0 || n > page->capacity - count || offset >= page->block_area ||
+                    (MI_ENCODE_FREELIST && offset % page->block_size != 0))) {
+      return page->capacity + 1;
+    }
+    count += n;
+    *tail = (mi_block_t*)(page->page_start + offset);
+    b = mi_block_next(page, *tail);
+  } while (b != NULL);
+  return count;
+}
+
 static void mi_page_thread_free_collect(mi_page_t* page) {
   mi_thread_free_t tfree = mi_atomic_load_relaxed(&page->xthread_free);
   mi_block_t* head;
@@ -53,10 +74,14 @@ static void mi_page_thread_free_collect(mi_page_t* page) {
   /* count and find the tail; a list longer than the page's capacity is corrupt */
   uint32_t count = 1;
   mi_block_t* tail = head;
-  mi_block_t* next;
-  while ((next = mi_block_next(page, tail)) != NULL && count <= page->capacity) {
-    count++;
-    tail = next;
+  if (mi_page_tf_chains(page)) {
+    count = mi_page_tf_chains_count(page, head, &tail);
+  } else {
+    mi_block_t* next;
+    while ((next = mi_block_next(page, tail)) != NULL && count <= page->capacity) {
+      count++;
+      tail = next;
+    }
   }
   if (mi_unlikely(mi_page_is_corrupt(page))) return; /* a bad link was reported and the page dropped */
   if (mi_unlikely(count > page->capacity || count > page->used)) {

@@ -168,6 +168,42 @@ fn run_scenario(name: &str) {
                 mi_free(keep);
                 after_fault_check();
             }
+            "thread_free_chain_uaf" | "thread_free_chain_uaf_clean" => {
+                // the same, over the freed block's second word: where the owner counts a
+                // thread_free list by the chain descriptors kept there (secure 0), the
+                // descriptor no longer describes blocks of the page
+                let p = mi_malloc(48) as usize;
+                let keep = mi_malloc(48);
+                let corrupt = name == "thread_free_chain_uaf";
+                // the write comes from the freeing thread, right after its collect pushed the
+                // block: the owner, waiting in join, cannot have collected it yet (with
+                // `override`, its own later allocations of this size might)
+                std::thread::spawn(move || {
+                    mi_free(p as *mut c_void);
+                    mi_collect(false);
+                    if corrupt {
+                        *(p as *mut usize).add(1) =
+                            usize::from_ne_bytes([0x41; core::mem::size_of::<usize>()]);
+                    }
+                })
+                .join()
+                .unwrap();
+                let mut held = Vec::new();
+                for _ in 0..10_000 {
+                    held.push(mi_malloc(48));
+                }
+                for q in held {
+                    mi_free(q);
+                }
+                mi_free(keep);
+                after_fault_check();
+            }
+            "handler_thread_free_chain_uaf" => {
+                register_counting_handler();
+                mi_option_set(mi_option_show_errors, 1); // release builds print only when asked
+                run_scenario("thread_free_chain_uaf");
+                expect_handled(libc::EFAULT);
+            }
             "handler_use_after_free" => {
                 register_counting_handler();
                 run_scenario("use_after_free");
@@ -441,6 +477,24 @@ fn write_after_free_into_a_thread_free_list_is_reported() {
     assert_clean("thread_free_uaf_clean");
     if build().encoded_freelist {
         assert_aborted_with("thread_free_uaf", "corrupted free list");
+    }
+}
+
+#[test]
+fn write_after_free_over_a_thread_free_chain_descriptor_is_reported() {
+    assert_clean("thread_free_chain_uaf_clean");
+    if build().secure > 0 {
+        assert_clean("thread_free_chain_uaf"); // no descriptors there: the word is not read
+        return;
+    }
+    // every build tells the handler and drops the list (its blocks leak) instead of counting
+    // wrong; debug builds also stop at the scene without one
+    assert_handled(
+        "handler_thread_free_chain_uaf",
+        "corrupted thread-free list",
+    );
+    if build().debug > 0 {
+        assert_aborted_with("thread_free_chain_uaf", "corrupted thread-free list");
     }
 }
 

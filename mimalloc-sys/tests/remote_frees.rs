@@ -263,3 +263,98 @@ fn frees_into_a_destroyed_heap_are_never_pushed_later() {
         }
     }
 }
+
+/// Per area of a heap: the page's count of blocks in use, the live blocks the visitor was
+/// shown in it, and whether any of them is one of `mine`.
+struct Areas<'a> {
+    mine: &'a [usize],
+    areas: Vec<(usize, usize, bool)>,
+}
+
+unsafe extern "C" fn tally_area(
+    _heap: *const mi_heap_t,
+    area: *const mi_heap_area_t,
+    block: *mut c_void,
+    _size: usize,
+    arg: *mut c_void,
+) -> bool {
+    // SAFETY: arg is the &mut Areas given below, used on this thread only; `area` is valid
+    // for the call.
+    let (tally, area) = unsafe { (&mut *(arg as *mut Areas), &*area) };
+    if block.is_null() {
+        tally.areas.push((area.used, 0, false));
+    } else if let Some(last) = tally.areas.last_mut() {
+        last.1 += 1;
+        last.2 |= tally.mine.binary_search(&(block as usize)).is_ok();
+    }
+    true
+}
+
+/// Each push on a page's thread_free list says how many blocks it brings, and the owner adds
+/// these up instead of walking every link (internal.h, `mi_tf_chain_describe`). After chains of
+/// every length from one block to past a full chain, each page's count of blocks in use equals
+/// the live blocks on it, and exactly the blocks not freed are live.
+#[test]
+fn the_owner_counts_chains_of_every_length_exactly() {
+    // SAFETY: a null arena id is "any arena".
+    let heap = unsafe { mi_heap_new_ex(0, false, 0) };
+    assert!(!heap.is_null());
+    let blocks: Vec<usize> = (0..4096)
+        .map(|_| {
+            // SAFETY: `heap` belongs to this thread.
+            let p = unsafe { mi_heap_malloc(heap, 64) };
+            assert!(!p.is_null());
+            p as usize
+        })
+        .collect();
+    // runs of 1 to 70 blocks, each pushed on its own (the freeing thread collects after each)
+    let (mut runs, mut kept) = (Vec::new(), Vec::new());
+    let mut at = 0;
+    for len in 1..=70 {
+        runs.push(blocks[at..at + len].to_vec());
+        kept.push(blocks[at + len]);
+        at += len + 1;
+    }
+    kept.extend_from_slice(&blocks[at..]);
+    thread::spawn(move || {
+        for run in runs {
+            for a in run {
+                // SAFETY: a live block of ours, freed once.
+                unsafe { mi_free(a as *mut c_void) };
+            }
+            // SAFETY: plain call.
+            unsafe { mi_collect(false) };
+        }
+    })
+    .join()
+    .unwrap();
+    let mut mine = blocks.clone();
+    mine.sort_unstable();
+    let mut tally = Areas {
+        mine: &mine,
+        areas: Vec::new(),
+    };
+    // SAFETY: `heap` belongs to this thread; the visitor only counts.
+    unsafe {
+        mi_heap_collect(heap, false);
+        assert!(mi_heap_visit_blocks(
+            heap,
+            true,
+            Some(tally_area),
+            &mut tally as *mut Areas as *mut c_void
+        ));
+    }
+    for &(used, live, _) in tally.areas.iter().filter(|a| a.2) {
+        assert_eq!(
+            used, live,
+            "a page counts {used} blocks in use but holds {live} live ones"
+        );
+    }
+    assert_eq!(live_blocks(heap, &blocks), kept.len());
+    for a in kept {
+        // SAFETY: a live block of ours, freed once.
+        unsafe { mi_free(a as *mut c_void) };
+    }
+    // SAFETY: the heap is empty and belongs to this thread.
+    unsafe { mi_heap_delete(heap) };
+}
