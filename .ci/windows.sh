@@ -79,13 +79,19 @@ echo "ok: $checked files, and the unity build in 4 modes"
 step "Wine prefix (temporary) and the bcryptprimitives.dll stand-in"
 WINEPREFIX="$(mktemp -d)"
 export WINEPREFIX WINEDEBUG=-all
+# one wineserver for the whole leg, started before anything else connects to it: otherwise it
+# exits 3 s after each test binary and the next one starts a new Wine session (services,
+# explorer) while the old one may still be going down
+run wineserver -p
 # first start creates the prefix (slow once); its exit status is not meaningful
 "$WINE" wineboot -i >/dev/null 2>&1 || true
 # Rust's std imports ProcessPrng from bcryptprimitives.dll, which Wine 8 lacks: forward it to
 # Wine's BCryptGenRandom (our own source, .ci/wine/), or no Rust program loads at all
 run x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
   .ci/wine/bcryptprimitives.c .ci/wine/bcryptprimitives.def -lbcrypt
-export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$WINE"
+export WINE
+# runs each binary under Wine, and once more if Wine failed to start it (the reason is in the file)
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/.ci/wine/runner"
 export CI="${CI:-true}" # build.rs turns C warnings into errors
 
 SYS_TESTS=(--test abi --test api_alignment --test api_bad_input --test api_fresh_thread --test api_heaps
