@@ -167,8 +167,10 @@ bool _mi_os_protect(void* p, size_t size) {
 
 bool _mi_os_advise_huge(void* p, size_t size) {
   if (mi_os_config.large_page_size == 0 || !mi_option_is_enabled(mi_option_allow_thp)) return false;
-  return _mi_prim_advise_huge(p, size) == 0;
+  return _mi_prim_advise_huge(p, size, true) == 0;
 }
+
+void _mi_os_unadvise_huge(void* p, size_t size) { (void)_mi_prim_advise_huge(p, size, false); }
 
 bool _mi_os_unprotect(void* p, size_t size) {
   int err = _mi_prim_protect(p, size, false);

@@ -125,11 +125,11 @@ int _mi_prim_mmap_aligned(size_t size, size_t alignment, bool allow_large, void*
 
 int _mi_prim_munmap(void* addr, size_t size) { return (munmap(addr, size) == 0 ? 0 : errno); }
 
-int _mi_prim_advise_huge(void* addr, size_t size) {
-#if defined(MADV_HUGEPAGE)
-  return (madvise(addr, size, MADV_HUGEPAGE) == 0 ? 0 : errno);
+int _mi_prim_advise_huge(void* addr, size_t size, bool huge) {
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+  return (madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0 ? 0 : errno);
 #else
-  (void)addr; (void)size;
+  (void)addr; (void)size; (void)huge;
   return ENOTSUP;
 #endif
 }

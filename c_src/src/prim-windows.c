@@ -307,8 +307,8 @@ int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr) {
 }
 
 /* Windows has no transparent huge pages: large pages are allocated as such or not at all. */
-int _mi_prim_advise_huge(void* addr, size_t size) {
-  (void)addr; (void)size;
+int _mi_prim_advise_huge(void* addr, size_t size, bool huge) {
+  (void)addr; (void)size; (void)huge;
   return ENOTSUP;
 }
 

@@ -103,6 +103,7 @@ static inline void _mi_segment_count(const mi_segment_t* segment, int delta, mi_
 }
 
 mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld);            /* unmaps, or back to its arena */
+mi_decl_segment void _mi_segment_unadvise_huge(mi_segment_t* segment);                      /* withdraws its transparent huge pages */
 mi_decl_segment void _mi_segment_free(mi_segment_t* segment, bool force, mi_tld_t* tld);  /* to the cache, unless forced */
 mi_decl_segment void _mi_segment_page_clear(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);
 

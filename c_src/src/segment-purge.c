@@ -10,6 +10,7 @@ static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld
   _mi_assert(!page->segment_in_use && page == &segment->pages[page->segment_idx]);
   page->purge_pending = 0;
   if (page->is_purged) return;
+  _mi_segment_unadvise_huge(segment);
   size_t area;
   uint8_t* start = mi_segment_page_area(segment, page, &area);
   page->is_zero_init = _mi_os_purge(start, area, &tld->stats);
@@ -35,6 +36,7 @@ mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t
  * must not cross one (Windows recommits what it purges), so there every page goes alone. */
 static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, mi_tld_t* tld) {
   _mi_assert(first <= last && last < segment->capacity);
+  _mi_segment_unadvise_huge(segment);
   size_t area;
   uint8_t* start = mi_segment_page_area(segment, &segment->pages[first], &area);
   uint8_t* end = mi_segment_page_area(segment, &segment->pages[last], &area) + area;

@@ -77,6 +77,7 @@ mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
     mi_segment_commit_all(segment, tld);
     mi_arena_mem_t mem = {segment->mem_base, segment->mem_size, segment->mem_arena, false, segment->mem_is_committed, segment->mem_is_large};
     /* the slots' next segment may put its pages where these guards are */
+    _mi_segment_unadvise_huge(segment);
     if (MI_GUARD_PAGES) (void)_mi_os_unprotect(mem.start, mem.size);
     else if (segment->guarded) (void)_mi_os_unprotect((uint8_t*)segment + segment->segment_size - _mi_os_page_size(), _mi_os_page_size());
     _mi_arena_free(&mem, &tld->stats);
@@ -94,19 +95,33 @@ static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
   return mode == 1 || (mode >= 2 && kind == MI_PAGE_HUGE);
 }
 
-/* Under the default mode a thread that already holds this many segments gets huge pages for
- * its next small and medium segments: a heap that large fills its segments densely, and walks
- * them (trees, sorts, parsers) with far fewer TLB misses on 2 MiB pages, at a few percent more
- * memory; below it, the 2 MiB a huge page backs would double a small program's footprint.
- * Large-object segments keep 4 KiB pages (one 2 MiB page could back a 128 KiB block), and so
- * do builds with guard pages between pages (each guard would split the huge page). */
+/* Under the default mode a thread that already holds this many segments (64 MiB) gets huge
+ * pages for its next small and medium segments: a heap that large fills its segments densely,
+ * and walks them (trees, sorts, parsers) with far fewer TLB misses on 2 MiB pages, at a few
+ * percent more memory; below it, the 2 MiB a huge page backs would double a small program's
+ * footprint. A segment that stops being dense (its first page purge) or is freed loses the
+ * advice again (_mi_segment_unadvise_huge). Large-object segments keep 4 KiB pages (one 2 MiB
+ * page could back a 128 KiB block), and so do builds with guard pages between pages (each
+ * guard would split the huge page). */
+#ifndef MI_THP_SEGMENTS_MIN
 #define MI_THP_SEGMENTS_MIN 16
+#endif
 
-static void mi_segment_advise_huge(void* segment, bool is_large, mi_page_kind_t kind, const mi_segments_tld_t* tld) {
-  if (MI_GUARD_PAGES || is_large) return;
-  if (kind != MI_PAGE_SMALL && kind != MI_PAGE_MEDIUM) return;
-  if (tld->dense_count < MI_THP_SEGMENTS_MIN || mi_option_get(mi_option_allow_large_os_pages) < 2) return;
-  (void)_mi_os_advise_huge(segment, MI_SEGMENT_SIZE);
+static bool mi_segment_advise_huge(void* segment, bool is_large, mi_page_kind_t kind, const mi_segments_tld_t* tld) {
+  if (MI_GUARD_PAGES || is_large) return false;
+  if (kind != MI_PAGE_SMALL && kind != MI_PAGE_MEDIUM) return false;
+  if (tld->dense_count < MI_THP_SEGMENTS_MIN || mi_option_get(mi_option_allow_large_os_pages) < 2) return false;
+  return _mi_os_advise_huge(segment, MI_SEGMENT_SIZE);
+}
+
+/* The advice stays on the address range, not on the segment: withdrawn when the segment first
+ * purges a page (it is no longer dense) and when it goes back to its arena (the slot's next
+ * segment, perhaps a small program's, would get huge pages unasked). Left on, the kernel's
+ * background collapse would also fill a purged range of it back in with a whole huge page. */
+mi_decl_segment void _mi_segment_unadvise_huge(mi_segment_t* segment) {
+  if (mi_likely(!segment->mem_thp)) return;
+  segment->mem_thp = false;
+  _mi_os_unadvise_huge(segment, MI_SEGMENT_SIZE);
 }
 
 /* Does a mapping end at the very top of the address space? Never used: its last block would
@@ -169,6 +184,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   void* base;
   size_t mapped;
   bool is_large = false;
+  bool thp = false;
   size_t interior_guards = 0; /* a cached segment keeps its guards, and their count */
   uint64_t guards_pending = 0;
   bool fresh = (segment == NULL);   /* from an arena or the OS: no guards in place yet */
@@ -178,6 +194,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     base = segment->mem_base;
     mapped = segment->mem_size;
     is_large = segment->mem_is_large;
+    thp = segment->mem_thp;
     arena = segment->mem_arena; /* committed whole before it was cached */
     zero_from = segment->zero_from; /* survives the header reset below */
     interior_guards = segment->interior_guards;
@@ -221,12 +238,13 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
       return NULL;
     }
     segment = (mi_segment_t*)((uint8_t*)p + align_offset);
-    mi_segment_advise_huge(segment, is_large, kind, &tld->segments); /* before the header's first touch */
+    thp = mi_segment_advise_huge(segment, is_large, kind, &tld->segments); /* before the header's first touch */
     _mi_segment_map_allocated_at(segment);
   }
   segment->mem_base = base;
   segment->mem_size = mapped;
   segment->mem_is_large = is_large;
+  segment->mem_thp = thp;
   segment->mem_arena = arena;
   segment->mem_is_committed = is_committed;
   segment->commit_mask = 0;

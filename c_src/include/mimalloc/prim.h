@@ -58,8 +58,9 @@ int _mi_prim_alloc_huge_os_pages(size_t size, int numa_node, void** addr);
 /* Make memory inaccessible (guard page) or accessible again. */
 int _mi_prim_protect(void* addr, size_t size, bool protect);
 /* Ask that pages of the range not yet backed come as transparent huge pages where the OS can
- * (Linux MADV_HUGEPAGE); ENOTSUP where it cannot be asked per range. */
-int _mi_prim_advise_huge(void* addr, size_t size);
+ * (Linux MADV_HUGEPAGE), or (huge false) that they no longer do and that the kernel's background
+ * collapse leave the range alone (MADV_NOHUGEPAGE); ENOTSUP where it cannot be asked per range. */
+int _mi_prim_advise_huge(void* addr, size_t size, bool huge);
 
 mi_msecs_t _mi_prim_clock_now(void);
 

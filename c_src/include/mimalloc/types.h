@@ -239,6 +239,7 @@ typedef struct mi_segment_s {
   size_t mem_size;            /* bytes mapped (unmapped together) */
   void* mem_base;             /* start of the mapping (== segment except for huge alignment) */
   bool mem_is_large;          /* backed by huge OS pages */
+  bool mem_thp;               /* advised transparent huge pages, until its first purge or release */
   bool mem_is_committed;      /* committed whole; else header and `commit_mask` pages only (eager_commit) */
   int mem_arena;              /* arena id the memory is from, 0: its own OS mapping */
   uint64_t commit_mask;       /* while not committed whole: pages committed, bit i = page i */
