@@ -76,8 +76,8 @@ mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
   if (segment->mem_arena != 0) {
     mi_segment_commit_all(segment, tld);
     mi_arena_mem_t mem = {segment->mem_base, segment->mem_size, segment->mem_arena, false, segment->mem_is_committed, segment->mem_is_large};
-    /* the slots' next segment may put its pages where these guards are */
     _mi_segment_unadvise_huge(segment);
+    /* the slots' next segment may put its pages where these guards are */
     if (MI_GUARD_PAGES) (void)_mi_os_unprotect(mem.start, mem.size);
     else if (segment->guarded) (void)_mi_os_unprotect((uint8_t*)segment + segment->segment_size - _mi_os_page_size(), _mi_os_page_size());
     _mi_arena_free(&mem, &tld->stats);
@@ -107,17 +107,19 @@ static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
 #define MI_THP_SEGMENTS_MIN 16
 #endif
 
-static bool mi_segment_advise_huge(void* segment, bool is_large, mi_page_kind_t kind, const mi_segments_tld_t* tld) {
+static bool mi_segment_wants_huge(bool is_large, mi_page_kind_t kind, const mi_segments_tld_t* tld) {
   if (MI_GUARD_PAGES || is_large) return false;
   if (kind != MI_PAGE_SMALL && kind != MI_PAGE_MEDIUM) return false;
-  if (tld->dense_count < MI_THP_SEGMENTS_MIN || mi_option_get(mi_option_allow_large_os_pages) < 2) return false;
-  return _mi_os_advise_huge(segment, MI_SEGMENT_SIZE);
+  return tld->dense_count >= MI_THP_SEGMENTS_MIN && mi_option_get(mi_option_allow_large_os_pages) >= 2;
 }
 
 /* The advice stays on the address range, not on the segment: withdrawn when the segment first
- * purges a page (it is no longer dense) and when it goes back to its arena (the slot's next
- * segment, perhaps a small program's, would get huge pages unasked). Left on, the kernel's
- * background collapse would also fill a purged range of it back in with a whole huge page. */
+ * purges a page (it is no longer dense), when it goes back to its arena (the slot's next
+ * segment, perhaps a small program's, would get huge pages unasked), and when it is reused
+ * for a kind or a thread that would not ask (mi_segment_alloc). Left on, the kernel's
+ * background collapse would also fill a purged range of it back in with a whole huge page.
+ * MADV_NOHUGEPAGE is a "no", not a return to the default: with THP set to "always" system-wide
+ * the range stays on 4 KiB pages until a dense thread's segment asks again. */
 mi_decl_segment void _mi_segment_unadvise_huge(mi_segment_t* segment) {
   if (mi_likely(!segment->mem_thp)) return;
   segment->mem_thp = false;
@@ -195,6 +197,10 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     mapped = segment->mem_size;
     is_large = segment->mem_is_large;
     thp = segment->mem_thp;
+    if (thp && !mi_segment_wants_huge(is_large, kind, &tld->segments)) { /* a large-object page, a sparse thread */
+      _mi_os_unadvise_huge(segment, MI_SEGMENT_SIZE);
+      thp = false;
+    }
     arena = segment->mem_arena; /* committed whole before it was cached */
     zero_from = segment->zero_from; /* survives the header reset below */
     interior_guards = segment->interior_guards;
@@ -238,7 +244,8 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
       return NULL;
     }
     segment = (mi_segment_t*)((uint8_t*)p + align_offset);
-    thp = mi_segment_advise_huge(segment, is_large, kind, &tld->segments); /* before the header's first touch */
+    /* before the header's first touch */
+    thp = mi_segment_wants_huge(is_large, kind, &tld->segments) && _mi_os_advise_huge(segment, MI_SEGMENT_SIZE);
     _mi_segment_map_allocated_at(segment);
   }
   segment->mem_base = base;

@@ -135,10 +135,11 @@ fn print_allow_thp() {
 
 /// The default mode (2): a thread's first 16 small- and medium-object segments keep 4 KiB
 /// pages, the ones it takes after that ask for transparent huge pages (VmFlags `hg`). Off in
-/// builds with guard pages between pages and wherever THP is not allowed. Once the blocks are
-/// freed and collected, the advice is gone from that memory (`hg` no longer set): a purged
-/// range the kernel's background collapse would fill back in with whole huge pages, or a
-/// small program reusing the arena slot, must not keep it. Checked in a child process, so the
+/// builds with guard pages between pages and wherever THP is not allowed. The advice goes
+/// (`hg` no longer set) once the segment purges a page, while one block keeps it in use, and
+/// stays gone once that block is freed too: a purged range the kernel's background collapse
+/// would fill back in with whole huge pages, or a small program reusing the arena slot, must
+/// not keep it. Checked in a child process, so the
 /// other tests' option changes cannot reach it.
 #[cfg(target_arch = "x86_64")]
 #[test]
@@ -156,6 +157,7 @@ fn a_thread_with_a_big_heap_gets_huge_pages_for_its_later_segments() {
     assert!(out.status.success(), "{text}");
     let first = text.contains("first=hg");
     let last = text.contains("last=hg");
+    let purged = text.contains("purged=hg");
     let after = text.contains("after=hg");
     let expected = text.contains("expect=1");
     if !text.contains("mode=2") {
@@ -167,6 +169,10 @@ fn a_thread_with_a_big_heap_gets_huge_pages_for_its_later_segments() {
         "a thread's first segment asked for huge pages:\n{text}"
     );
     assert_eq!(last, expected, "{text}");
+    assert!(
+        !purged,
+        "a segment in use kept the advice after purging its empty pages:\n{text}"
+    );
     assert!(
         !after,
         "the advice outlived the segment's blocks (freed and collected):\n{text}"
@@ -212,11 +218,17 @@ fn print_segment_thp_flags() {
             flag(blocks[N - 1])
         );
         let last = blocks[N - 1];
-        for p in blocks {
+        // every block but the last: its segment stays in use, with its other pages empty
+        for &p in &blocks[..N - 1] {
             // SAFETY: allocated above, freed once.
             unsafe { mi_free(p as *mut c_void) };
         }
-        // SAFETY: plain call; purges and releases what the freed blocks leave empty.
+        // SAFETY: plain call; purges the empty pages and releases the empty segments.
+        unsafe { mi_collect(true) };
+        print!(" purged={}", flag(last));
+        // SAFETY: allocated above, freed once (the loop above stopped short of it).
+        unsafe { mi_free(last as *mut c_void) };
+        // SAFETY: plain call, as above.
         unsafe { mi_collect(true) };
         // the range stays mapped (arena memory): its flags are still there to read
         println!(" after={}", flag(last));
