@@ -40,7 +40,7 @@
 #define MI_GUARD_PAGES (MI_SECURE >= 1)        /* no-access OS pages after metadata, at segment end, between pages (budgeted) */
 #define MI_CHECK_OWNED (MI_SECURE >= 1 || MI_DEBUG >= 1) /* free refuses pointers we never handed out */
 #define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1) /* links encoded with per-page keys, checked on decode */
-#define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks are linked in a random order */
+#define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks up to MI_SMALL_OBJ_SIZE_MAX are linked in a random order */
 #define MI_CHECK_DOUBLE_FREE (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a block already free is refused */
 #ifndef MI_CHECK_INTERIOR
 #define MI_CHECK_INTERIOR (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a free of a pointer inside a block is refused */
