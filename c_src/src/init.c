@@ -30,8 +30,10 @@ typedef struct mi_thread_data_s {
   mi_tld_t tld;
 } mi_thread_data_t;
 
-/* A few freed thread-data chunks are kept so that thread churn does not map and unmap. */
-#define MI_TD_CACHE_SIZE 16
+/* Freed thread-data chunks are kept so that thread churn does not map and unmap. Twice a round
+ * of 16 threads: a thread's chunk comes back only when its TLS destructors run, which may be
+ * after the program has seen it finish (std::thread::scope) and started the next round. */
+#define MI_TD_CACHE_SIZE 32
 static _Atomic(mi_thread_data_t*) mi_td_cache[MI_TD_CACHE_SIZE];
 
 static mi_thread_data_t* mi_thread_data_zalloc(void) {

@@ -206,8 +206,9 @@ fn scenario_rust_abort() {
     println!("allocated {} bytes beyond the cap", v.capacity());
 }
 
-/// Threads started before the address space runs out; more than the allocator keeps cached
-/// thread-data chunks (16), and all alive at once, so some of them must map their own.
+/// Threads started before the address space runs out, all alive at once: only the chunks that
+/// threads which exited earlier left in the allocator's thread-data cache can be reused (one
+/// here), so most of them must map their own.
 const LATE: usize = 24;
 /// What each late thread got from its first allocations (1 = not yet run).
 static SMALL_RESULT: [AtomicUsize; LATE] = [NOT_RUN; LATE];
