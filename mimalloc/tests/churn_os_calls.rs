@@ -45,31 +45,40 @@ fn os_calls_per_round_stay_bounded() {
         }
         let at_start = os_calls();
         thread::scope(|s| {
-            for t in 0..THREADS {
-                let handed = &handed;
-                s.spawn(move || {
-                    // free what the previous round handed over: cross-thread frees into
-                    // segments whose threads have exited
-                    let inherited: Vec<Block> = {
-                        let mut h = handed.lock().unwrap();
-                        let n = h.len() / THREADS + 1;
-                        let at = h.len().saturating_sub(n);
-                        h.split_off(at)
-                    };
-                    for b in inherited {
-                        b.check();
-                    }
-                    let mut mine: Vec<Block> = sizes(t, round)
-                        .enumerate()
-                        .map(|(i, n)| Block::new(n, round * 100_000 + t * 1000 + i))
-                        .collect();
-                    let keep: Vec<Block> = mine
-                        .drain(..)
-                        .enumerate()
-                        .filter_map(|(i, b)| (i % 3 == 0).then_some(b))
-                        .collect();
-                    handed.lock().unwrap().extend(keep);
-                });
+            let threads: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let handed = &handed;
+                    s.spawn(move || {
+                        // free what the previous round handed over: cross-thread frees into
+                        // segments whose threads have exited
+                        let inherited: Vec<Block> = {
+                            let mut h = handed.lock().unwrap();
+                            let n = h.len() / THREADS + 1;
+                            let at = h.len().saturating_sub(n);
+                            h.split_off(at)
+                        };
+                        for b in inherited {
+                            b.check();
+                        }
+                        let mut mine: Vec<Block> = sizes(t, round)
+                            .enumerate()
+                            .map(|(i, n)| Block::new(n, round * 100_000 + t * 1000 + i))
+                            .collect();
+                        let keep: Vec<Block> = mine
+                            .drain(..)
+                            .enumerate()
+                            .filter_map(|(i, b)| (i % 3 == 0).then_some(b))
+                            .collect();
+                        handed.lock().unwrap().extend(keep);
+                    })
+                })
+                .collect();
+            // joined one by one: the end of the scope waits only for the closures, and a
+            // thread whose exit (its TLS destructors, where its thread data goes back to the
+            // allocator's cache) ran on into the next round would make that round map thread
+            // data of its own, an artifact of the test's timing, not a cost per round
+            for t in threads {
+                t.join().unwrap();
             }
         });
         if round >= WARMUP {
