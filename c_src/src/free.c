@@ -63,6 +63,60 @@ static inline void mi_free_owned_remember(const mi_segment_t* segment) { (void)s
 #endif
 
 #if MI_CHECK_DOUBLE_FREE
+/* A block waiting in a thread's chain (below: frees into another thread's page, pushed
+ * together) is on no list of its page yet, where the check would look, and only its freeing
+ * thread may walk that chain. So a waiting block carries its own mark, which any thread can
+ * read: its link is encoded with a tweak (a plain decode lands far outside any page), and its
+ * second word holds a tag keyed on the page and the block's address. A live block passes for
+ * a waiting one only if the program's first two words happen to match both, about 2^-64 per
+ * free (2^-48 with 32-bit words). The push restores plain links and clears the tags. Blocks of
+ * one word have no room for the tag and are not chained. */
+#define MI_PENDING_TWEAK ((uintptr_t)0xA5A5A5A5A5A5A5A5ULL)
+static inline uintptr_t mi_pending_tag(const mi_page_t* page, const mi_block_t* block) {
+  return mi_rotl((uintptr_t)block ^ page->keys[0] ^ MI_PENDING_TWEAK, page->keys[1] + 1);
+}
+static inline uintptr_t mi_pending_link_offset(const mi_page_t* page, const mi_block_t* block) {
+  return mi_link_offset(page, mi_block_link_read(block)) ^ MI_PENDING_TWEAK;
+}
+/* A chain's last block links to itself until the push, so that every waiting block's link
+ * decodes into the page: the free's quick test then needs no second test for a list's end. */
+static bool mi_block_is_pending(const mi_page_t* page, const mi_block_t* block) {
+  return page->block_size >= 2 * sizeof(uintptr_t) && mi_pending_link_offset(page, block) < page->block_area &&
+         mi_block_word1_read(block) == mi_pending_tag(page, block);
+}
+static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
+  uintptr_t offset = ((uintptr_t)next - (uintptr_t)page->page_start) ^ MI_PENDING_TWEAK;
+  mi_block_link_write(block, mi_rotl(offset ^ page->keys[1], page->keys[0]));
+  mi_block_word1_write(block, mi_pending_tag(page, block));
+}
+
+/* Plain links again for a chain about to join its page's thread_free list, and no tags. False
+ * when a write after free spoiled a link of the chain (reported; its blocks then leak, as the
+ * owner's lists do when it finds a bad link: this thread may not drop the owner's lists). */
+static bool mi_pending_settle(const mi_page_t* page, mi_block_t* head, mi_block_t* tail, size_t count) {
+  mi_block_t* b = head;
+  for (size_t i = 1; i < count; i++) {
+    uintptr_t offset = mi_pending_link_offset(page, b);
+    mi_block_t* next = (mi_block_t*)((uintptr_t)page->page_start + offset);
+    if (mi_unlikely(offset >= page->block_area || (i + 1 == count) != (next == tail))) {
+      _mi_error_message(EFAULT, "corrupted free list: a block freed into page %p (block size %zu) was written after its free; the %zu blocks freed with it leak",
+                        (void*)page->page_start, page->block_size, count);
+      return false;
+    }
+    mi_block_word1_write(b, 0);
+    mi_block_set_next(page, b, next);
+    b = next;
+  }
+  mi_block_word1_write(tail, 0);
+  return true;
+}
+#else
+static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
+  mi_block_set_next(page, block, next);
+}
+#endif
+
+#if MI_CHECK_DOUBLE_FREE
 static bool mi_list_contains(const mi_page_t* page, const mi_block_t* list, const mi_block_t* elem) {
   size_t n = 0;
   while (list != NULL && n++ <= page->capacity) {
@@ -75,6 +129,11 @@ static bool mi_list_contains(const mi_page_t* page, const mi_block_t* list, cons
 }
 
 static mi_decl_noinline bool mi_check_is_double_free_slow(const mi_page_t* page, const mi_block_t* block) {
+  if (mi_block_is_pending(page, block)) {
+    _mi_error_message(EAGAIN, "double free detected of block %p (block size %zu), which waits in a thread's batch of frees to its page; the second free is refused",
+                      (const void*)block, page->block_size);
+    return true;
+  }
   if (!mi_list_contains(page, page->free, block) && !mi_list_contains(page, page->local_free, block) &&
       !mi_list_contains(page, mi_page_thread_free(page), block)) {
     return false;
@@ -86,10 +145,13 @@ static mi_decl_noinline bool mi_check_is_double_free_slow(const mi_page_t* page,
 
 /* A live block's first word is user data, which decodes to a random address (a block handed
  * out has its link word cleared, which decodes to noise too); a free block's decodes into its
- * own page, or to NULL at a list's end. Only then are the page's lists searched to be sure. */
+ * own page or to NULL at a list's end, or (a block waiting in a chain) into its page with the
+ * tweak: the smaller of the two decodings is below the area. Only then are the page's lists
+ * and the tag looked at to be sure. */
 static inline bool mi_check_is_double_free_suspect(const mi_page_t* page, const mi_block_t* block) {
   uintptr_t offset = mi_link_offset(page, mi_block_link_read(block));
-  return (offset < page->block_area || (uintptr_t)page->page_start + offset == 0);
+  uintptr_t pending = offset ^ MI_PENDING_TWEAK;
+  return (offset < pending ? offset : pending) < page->block_area || (uintptr_t)page->page_start + offset == 0;
 }
 
 static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
@@ -370,6 +432,9 @@ static mi_decl_noinline void mi_remote_chain_push(mi_remote_batch_t* rb, size_t 
   mi_block_t* const tail = c->tail;
   c->page = NULL;
   rb->pending &= ~((size_t)1 << i);
+#if MI_CHECK_DOUBLE_FREE
+  if (mi_unlikely(!mi_pending_settle(page, head, tail, c->count))) return;
+#endif
   mi_tf_chain_describe(page, head, tail, c->count);
   mi_thread_free_t tfree = mi_atomic_load_relaxed(&page->xthread_free);
   mi_thread_free_t tfreex;
@@ -429,7 +494,7 @@ static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_bloc
   const size_t i = mi_remote_slot(page);
   mi_remote_chain_t* const c = &rb->slot[i];
   if (c->page == page) { /* the chain is full with this block */
-    mi_block_set_next(page, block, c->head);
+    mi_block_set_pending(page, block, c->head);
     c->head = block;
     c->count++;
     mi_remote_chain_push(rb, i);
@@ -440,6 +505,9 @@ static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_bloc
   c->head = block;
   c->tail = block;
   c->count = 1;
+#if MI_CHECK_DOUBLE_FREE
+  mi_block_set_pending(page, block, block); /* the tail's link is written at the push */
+#endif
   size_t blocks = MI_REMOTE_CHAIN_BYTES / page->block_size; /* >= 2: see mi_free_block_remote_slow */
   c->full_at = (uint32_t)(blocks < MI_REMOTE_BATCH_MAX ? blocks : MI_REMOTE_BATCH_MAX) - 1;
   rb->pending |= (size_t)1 << i;
@@ -448,6 +516,7 @@ static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_bloc
 /* Both of its roads are tail calls: no stack frame for a page that is not chained. */
 static mi_decl_noinline void mi_free_block_remote_slow(mi_page_t* page, mi_block_t* block) {
   if (page->heap_may_destroy || page->block_size > MI_REMOTE_CHAIN_BYTES / 2 ||
+      (MI_CHECK_DOUBLE_FREE && page->block_size < 2 * sizeof(uintptr_t)) || /* no room for the mark */
       mi_tf_delayed(mi_atomic_load_relaxed(&page->xthread_free)) != MI_NO_DELAYED_FREE) {
     mi_free_block_mt(page, block); /* any chain in its slot stays */
   } else {
@@ -462,7 +531,7 @@ static inline void mi_free_block_remote(mi_page_t* page, mi_block_t* block) {
   if (mi_likely(mi_heap_is_initialized(heap))) {
     mi_remote_chain_t* const c = &heap->tld->remote.slot[mi_remote_slot(page)];
     if (mi_likely(c->page == page && c->count < c->full_at)) {
-      mi_block_set_next(page, block, c->head);
+      mi_block_set_pending(page, block, c->head);
       c->head = block;
       c->count++;
       return;

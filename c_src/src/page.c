@@ -50,7 +50,7 @@ static uint32_t mi_page_tf_chains_count(const mi_page_t* page, mi_block_t* head,
   uint32_t count = 0;
   mi_block_t* b = head;
   do {
-    uintptr_t d = mi_tf_chain_descriptor(b);
+    uintptr_t d = mi_tf_chain_descriptor(page, b);
     uint32_t n = (uint32_t)(d & 0xFF);
     size_t offset = (size_t)(d >> 8);
     if (mi_unlikely(n == 0 || n > page->capacity - count || offset >= page->block_area ||

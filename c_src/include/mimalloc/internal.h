@@ -267,10 +267,10 @@ void* _mi_heap_malloc_zero(mi_heap_t* heap, size_t size, bool zero);
 void* _mi_heap_realloc_zero(mi_heap_t* heap, void* p, size_t newsize, bool zero);
 void _mi_free_delayed_block(mi_block_t* block);
 void _mi_free_block(mi_page_t* page, bool local, mi_block_t* block);
-/* Frees into another thread's page are chained per page and pushed together (free.c), except
- * where the double-free check must find every freed block on a list of its page. */
+/* Frees into another thread's page are chained per page and pushed together (free.c); in the
+ * builds with the double-free check a waiting block carries a mark that check reads. */
 #ifndef MI_REMOTE_BATCH /* -DMI_REMOTE_BATCH=0 measures the cost of one CAS per block */
-#define MI_REMOTE_BATCH (!MI_CHECK_DOUBLE_FREE)
+#define MI_REMOTE_BATCH 1
 #endif
 #define MI_REMOTE_BATCH_MAX 32
 /* the most bytes of blocks one chain holds back from their page's owner: a thread that frees
@@ -463,35 +463,6 @@ static inline mi_block_t* mi_page_thread_free(const mi_page_t* page) {
   return mi_tf_block(mi_atomic_load_relaxed(&((mi_page_t*)page)->xthread_free));
 }
 
-/* Every push on a page's thread_free list (one block, or a chain of them) writes a descriptor
- * into the second word of its first block: the chain's block count and the offset of its last
- * block, whose link then leads to the next chain pushed before it. The owner's collect hops
- * from chain to chain instead of following each link, which is a cache miss per block (the
- * freeing thread wrote it last): with chains of up to MI_REMOTE_BATCH_MAX blocks, collecting a
- * producer's page costs two misses per chain. The misses of the blocks in between move to the
- * allocations that pop them, where they overlap the program's own work. Not in the secure
- * builds, whose collect checks every link, nor for blocks of one word (64-bit bin 1). */
-#define MI_TF_CHAINS (MI_SECURE == 0)
-_Static_assert(MI_REMOTE_BATCH_MAX + 1 <= 0xFF && ((uintptr_t)MI_SEGMENT_SIZE << 8) > MI_SEGMENT_SIZE,
-               "a chain descriptor holds its count in 8 bits and an in-segment offset above them");
-static inline bool mi_page_tf_chains(const mi_page_t* page) {
-  return MI_TF_CHAINS && page->block_size >= 2 * sizeof(uintptr_t);
-}
-static inline void mi_tf_chain_describe(const mi_page_t* page, mi_block_t* head, const mi_block_t* tail, size_t count) {
-  if (!mi_page_tf_chains(page)) return;
-  uintptr_t* word = (uintptr_t*)head + 1;
-  mi_track_mem_undefined(word, sizeof(*word));
-  *word = ((uintptr_t)((const uint8_t*)tail - page->page_start) << 8) | (uintptr_t)count;
-  mi_track_mem_noaccess(word, sizeof(*word));
-}
-static inline uintptr_t mi_tf_chain_descriptor(const mi_block_t* head) {
-  const uintptr_t* word = (const uintptr_t*)head + 1;
-  mi_track_mem_defined(word, sizeof(*word));
-  uintptr_t d = *word;
-  mi_track_mem_noaccess(word, sizeof(*word));
-  return d;
-}
-
 static inline bool mi_page_immediate_available(const mi_page_t* page) { return page->free != NULL; }
 static inline bool mi_page_all_free(const mi_page_t* page) { return page->used == 0; }
 static inline mi_page_flags_t mi_page_flags(const mi_page_t* page) { return __atomic_load_n(&page->flags, __ATOMIC_RELAXED); }
@@ -635,6 +606,59 @@ static inline void mi_block_set_nextx(const mi_heap_t* heap, mi_block_t* block, 
   (void)heap;
   mi_block_link_write(block, (mi_encoded_t)next);
 #endif
+}
+
+/* Every push on a page's thread_free list (one block, or a chain of them) writes a descriptor
+ * into the second word of its first block: the chain's block count and the offset of its last
+ * block, whose link then leads to the next chain pushed before it. The owner's collect hops
+ * from chain to chain instead of following each link, which is a cache miss per block (the
+ * freeing thread wrote it last): with chains of up to MI_REMOTE_BATCH_MAX blocks, collecting a
+ * producer's page costs two misses per chain. The misses of the blocks in between move to the
+ * allocations that pop them, where they overlap the program's own work, and where the checked
+ * builds judge each link as they pop it. Their descriptors are encoded with the page's keys
+ * like a link, so that a write after free over one decodes to a count or an offset the owner
+ * refuses (odds of passing about 2^-37). Not in secure builds with 32-bit words, where a
+ * 24-bit offset would pass one time in a few hundred (they follow every link), nor for blocks
+ * of one word (64-bit bin 1). */
+#ifndef MI_TF_CHAINS
+#define MI_TF_CHAINS (MI_SECURE == 0 || MI_INTPTR_SIZE == 8)
+#endif
+_Static_assert(MI_REMOTE_BATCH_MAX + 1 <= 0xFF && ((uintptr_t)MI_SEGMENT_SIZE << 8) > MI_SEGMENT_SIZE,
+               "a chain descriptor holds its count in 8 bits and an in-segment offset above them");
+static inline bool mi_page_tf_chains(const mi_page_t* page) {
+  return MI_TF_CHAINS && page->block_size >= 2 * sizeof(uintptr_t);
+}
+/* A free block's second word: a chain's descriptor, or (checked builds) a waiting block's tag. */
+static inline void mi_block_word1_write(mi_block_t* block, uintptr_t value) {
+  uintptr_t* word = (uintptr_t*)block + 1;
+  mi_track_mem_undefined(word, sizeof(*word));
+  *word = value;
+  mi_track_mem_noaccess(word, sizeof(*word));
+}
+static inline uintptr_t mi_block_word1_read(const mi_block_t* block) {
+  const uintptr_t* word = (const uintptr_t*)block + 1;
+  mi_track_mem_defined(word, sizeof(*word));
+  uintptr_t value = *word;
+  mi_track_mem_noaccess(word, sizeof(*word));
+  return value;
+}
+/* The keys in the roles opposite to a link's: a descriptor is not a link spelled otherwise. */
+static inline void mi_tf_chain_describe(const mi_page_t* page, mi_block_t* head, const mi_block_t* tail, size_t count) {
+  if (!mi_page_tf_chains(page)) return;
+  uintptr_t d = ((uintptr_t)((const uint8_t*)tail - page->page_start) << 8) | (uintptr_t)count;
+#if MI_ENCODE_FREELIST
+  d = mi_rotl(d ^ page->keys[0], page->keys[1]);
+#endif
+  mi_block_word1_write(head, d);
+}
+static inline uintptr_t mi_tf_chain_descriptor(const mi_page_t* page, const mi_block_t* head) {
+  uintptr_t d = mi_block_word1_read(head);
+#if MI_ENCODE_FREELIST
+  d = mi_rotr(d, page->keys[1]) ^ page->keys[0];
+#else
+  (void)page;
+#endif
+  return d;
 }
 
 /* ---- Padding and canary ------------------------------------------------------------------- */
