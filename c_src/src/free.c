@@ -62,15 +62,17 @@ static inline bool mi_free_owned_hit(const mi_segment_t* segment) {
 static inline void mi_free_owned_remember(const mi_segment_t* segment) { (void)segment; }
 #endif
 
-#if MI_CHECK_DOUBLE_FREE
+#if MI_CHECK_DOUBLE_FREE && MI_REMOTE_BATCH
 /* A block waiting in a thread's chain (below: frees into another thread's page, pushed
  * together) is on no list of its page yet, where the check would look, and only its freeing
  * thread may walk that chain. So a waiting block carries its own mark, which any thread can
  * read: its link is encoded with a tweak (a plain decode lands far outside any page), and its
  * second word holds a tag keyed on the page and the block's address. A live block passes for
  * a waiting one only if the program's first two words happen to match both, about 2^-64 per
- * free (2^-48 with 32-bit words). The push restores plain links and clears the tags. Blocks of
- * one word have no room for the tag and are not chained. */
+ * free (2^-48 with 32-bit words). A write after free can spoil the mark, so the push checks
+ * every mark of its chain before it restores plain links and clears the tags: a block freed
+ * twice, into one chain or into two, is found there at the latest. Blocks of one word have no
+ * room for the tag and are not chained. */
 #define MI_PENDING_TWEAK ((uintptr_t)0xA5A5A5A5A5A5A5A5ULL)
 static inline uintptr_t mi_pending_tag(const mi_page_t* page, const mi_block_t* block) {
   return mi_rotl((uintptr_t)block ^ page->keys[0] ^ MI_PENDING_TWEAK, page->keys[1] + 1);
@@ -78,11 +80,14 @@ static inline uintptr_t mi_pending_tag(const mi_page_t* page, const mi_block_t* 
 static inline uintptr_t mi_pending_link_offset(const mi_page_t* page, const mi_block_t* block) {
   return mi_link_offset(page, mi_block_link_read(block)) ^ MI_PENDING_TWEAK;
 }
+static inline bool mi_pending_tag_ok(const mi_page_t* page, const mi_block_t* block) {
+  return mi_block_word1_read(block) == mi_pending_tag(page, block);
+}
 /* A chain's last block links to itself until the push, so that every waiting block's link
  * decodes into the page: the free's quick test then needs no second test for a list's end. */
 static bool mi_block_is_pending(const mi_page_t* page, const mi_block_t* block) {
   return page->block_size >= 2 * sizeof(uintptr_t) && mi_pending_link_offset(page, block) < page->block_area &&
-         mi_block_word1_read(block) == mi_pending_tag(page, block);
+         mi_pending_tag_ok(page, block);
 }
 static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
   uintptr_t offset = ((uintptr_t)next - (uintptr_t)page->page_start) ^ MI_PENDING_TWEAK;
@@ -90,29 +95,59 @@ static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block
   mi_block_word1_write(block, mi_pending_tag(page, block));
 }
 
-/* Plain links again for a chain about to join its page's thread_free list, and no tags. False
- * when a write after free spoiled a link of the chain (reported; its blocks then leak, as the
- * owner's lists do when it finds a bad link: this thread may not drop the owner's lists). */
+/* Plain links again for a chain about to join its page's thread_free list, and no tags, once
+ * every block of it shows its mark, links on to the next (the last to itself) and the chain
+ * ends at its recorded last block after `count` blocks. Otherwise a block was written after its
+ * free, or freed again (into this chain, rewriting its link, or into another, whose push
+ * cleared the tag): reported, and the chain's blocks leak, as the owner's lists do when it
+ * finds a bad link (this thread may not drop the owner's lists). Each block is checked before
+ * it is touched: a block that another chain pushed first is not written. */
 static bool mi_pending_settle(const mi_page_t* page, mi_block_t* head, mi_block_t* tail, size_t count) {
   mi_block_t* b = head;
-  for (size_t i = 1; i < count; i++) {
+  bool ok = true;
+  for (size_t i = 1; i < count && ok; i++) {
     uintptr_t offset = mi_pending_link_offset(page, b);
     mi_block_t* next = (mi_block_t*)((uintptr_t)page->page_start + offset);
-    if (mi_unlikely(offset >= page->block_area || (i + 1 == count) != (next == tail))) {
-      _mi_error_message(EFAULT, "corrupted free list: a block freed into page %p (block size %zu) was written after its free; the %zu blocks freed with it leak",
-                        (void*)page->page_start, page->block_size, count);
-      return false;
-    }
+    ok = (b != tail && offset < page->block_area && mi_pending_tag_ok(page, b));
+    if (!ok) break;
     mi_block_word1_write(b, 0);
     mi_block_set_next(page, b, next);
     b = next;
   }
+  ok = ok && b == tail && mi_pending_tag_ok(page, tail) &&
+       mi_pending_link_offset(page, tail) == (uintptr_t)((uint8_t*)tail - page->page_start);
+  if (mi_unlikely(!ok)) {
+    _mi_error_message(EFAULT, "corrupted free list: a block freed into page %p (block size %zu) was written after its free or freed again while it waited in a batch of remote frees; the %zu blocks of the batch leak",
+                      (void*)page->page_start, page->block_size, count);
+    return false;
+  }
   mi_block_word1_write(tail, 0);
   return true;
+}
+
+static bool mi_remote_chain_contains(const mi_page_t* page, const mi_block_t* block);
+
+/* A block whose link decodes as a waiting one's but whose tag does not match: a live block
+ * whose data happens to decode so, or a waiting block whose tag a write after free spoiled.
+ * If it waits in this thread's own chain, the free is a double free; a chain of another
+ * thread finds the spoiled tag at its push (mi_pending_settle). */
+static bool mi_block_is_pending_here(const mi_page_t* page, const mi_block_t* block) {
+  return page->block_size >= 2 * sizeof(uintptr_t) && mi_pending_link_offset(page, block) < page->block_area &&
+         mi_remote_chain_contains(page, block);
 }
 #else
 static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
   mi_block_set_next(page, block, next);
+}
+static inline bool mi_block_is_pending(const mi_page_t* page, const mi_block_t* block) {
+  (void)page;
+  (void)block;
+  return false;
+}
+static inline bool mi_block_is_pending_here(const mi_page_t* page, const mi_block_t* block) {
+  (void)page;
+  (void)block;
+  return false;
 }
 #endif
 
@@ -135,7 +170,7 @@ static mi_decl_noinline bool mi_check_is_double_free_slow(const mi_page_t* page,
     return true;
   }
   if (!mi_list_contains(page, page->free, block) && !mi_list_contains(page, page->local_free, block) &&
-      !mi_list_contains(page, mi_page_thread_free(page), block)) {
+      !mi_list_contains(page, mi_page_thread_free(page), block) && !mi_block_is_pending_here(page, block)) {
     return false;
   }
   _mi_error_message(EAGAIN, "double free detected of block %p (block size %zu); the second free is refused",
@@ -150,8 +185,12 @@ static mi_decl_noinline bool mi_check_is_double_free_slow(const mi_page_t* page,
  * and the tag looked at to be sure. */
 static inline bool mi_check_is_double_free_suspect(const mi_page_t* page, const mi_block_t* block) {
   uintptr_t offset = mi_link_offset(page, mi_block_link_read(block));
+  bool at_end = ((uintptr_t)page->page_start + offset == 0);
+#if MI_REMOTE_BATCH
   uintptr_t pending = offset ^ MI_PENDING_TWEAK;
-  return (offset < pending ? offset : pending) < page->block_area || (uintptr_t)page->page_start + offset == 0;
+  if (pending < offset) offset = pending;
+#endif
+  return offset < page->block_area || at_end;
 }
 
 static inline bool mi_check_is_double_free(const mi_page_t* page, const mi_block_t* block) {
@@ -466,6 +505,25 @@ void _mi_remote_batch_push_all(mi_tld_t* tld) {
 static inline size_t mi_remote_slot(const mi_page_t* page) {
   return (size_t)((uintptr_t)page >> 6) & (MI_REMOTE_SLOTS - 1);
 }
+
+#if MI_CHECK_DOUBLE_FREE
+/* Does this thread's chain into `page` hold `block`? At most the chain's count of blocks; a
+ * link that leaves the page ends the walk (the push reports it). */
+static bool mi_remote_chain_contains(const mi_page_t* page, const mi_block_t* block) {
+  mi_heap_t* heap = mi_prim_get_default_heap();
+  if (!mi_heap_is_initialized(heap)) return false;
+  const mi_remote_chain_t* c = &heap->tld->remote.slot[mi_remote_slot(page)];
+  if (c->page != page) return false;
+  const mi_block_t* b = c->head;
+  for (size_t i = 0; i < c->count; i++) {
+    if (b == block) return true;
+    uintptr_t offset = mi_pending_link_offset(page, b);
+    if (offset >= page->block_area) return false;
+    b = (const mi_block_t*)((uintptr_t)page->page_start + offset);
+  }
+  return false;
+}
+#endif
 
 /* A free from a thread that does not own the page. Frees into one page (a consumer freeing
  * what a producer allocated, in allocation order) are chained here, a chain per page in up to
