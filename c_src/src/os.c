@@ -172,6 +172,11 @@ bool _mi_os_advise_huge(void* p, size_t size) {
 
 void _mi_os_unadvise_huge(void* p, size_t size) { (void)_mi_prim_advise_huge(p, size, false); }
 
+size_t _mi_os_collapse_huge(void* p, size_t size) {
+  if (mi_os_config.large_page_size == 0 || !mi_option_is_enabled(mi_option_allow_thp)) return 0;
+  return _mi_prim_collapse_huge(p, size, mi_os_config.large_page_size, mi_os_config.page_size);
+}
+
 bool _mi_os_unprotect(void* p, size_t size) {
   int err = _mi_prim_protect(p, size, false);
   if (err != 0) _mi_warning_message("unable to unprotect a guard page at %p (error %d)\n", p, err);

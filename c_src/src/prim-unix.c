@@ -125,6 +125,32 @@ int _mi_prim_mmap_aligned(size_t size, size_t alignment, bool allow_large, void*
 
 int _mi_prim_munmap(void* addr, size_t size) { return (munmap(addr, size) == 0 ? 0 : errno); }
 
+/* Debian 12's C library predates the flag; the kernel's number is the same on every Linux
+ * architecture we build for. An older kernel answers EINVAL. */
+#if defined(__linux__) && !defined(MADV_COLLAPSE)
+#define MADV_COLLAPSE 25
+#endif
+
+size_t _mi_prim_collapse_huge(void* addr, size_t size, size_t huge_size, size_t page_size) {
+  size_t done = 0;
+#if defined(__linux__)
+  unsigned char resident[512];
+  size_t pages = (page_size == 0 ? 0 : huge_size / page_size);
+  if (pages == 0 || pages > sizeof(resident)) return 0;
+  for (uint8_t* run = (uint8_t*)addr; run + huge_size <= (uint8_t*)addr + size; run += huge_size) {
+    if (mincore(run, huge_size, resident) != 0) return done;
+    size_t n = 0;
+    for (size_t i = 0; i < pages; i++) n += (resident[i] & 1);
+    if (n < pages - pages / 8) continue;
+    if (madvise(run, huge_size, MADV_COLLAPSE) != 0) return done; /* EINVAL: the kernel predates it */
+    done++;
+  }
+#else
+  (void)addr; (void)size; (void)huge_size; (void)page_size;
+#endif
+  return done;
+}
+
 int _mi_prim_advise_huge(void* addr, size_t size, bool huge) {
 #if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
   return (madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0 ? 0 : errno);

@@ -312,6 +312,11 @@ int _mi_prim_advise_huge(void* addr, size_t size, bool huge) {
   return ENOTSUP;
 }
 
+size_t _mi_prim_collapse_huge(void* addr, size_t size, size_t huge_size, size_t page_size) {
+  (void)addr; (void)size; (void)huge_size; (void)page_size;
+  return 0;
+}
+
 int _mi_prim_protect(void* addr, size_t size, bool protect) {
   DWORD old = 0;
   return (VirtualProtect(addr, size, protect ? PAGE_NOACCESS : PAGE_READWRITE, &old) ? 0 : mi_prim_last_errno());

@@ -97,9 +97,13 @@ static inline void mi_segments_due_by(mi_tld_t* tld, int64_t expire) {
 
 /* ---- segment.c ------------------------------------------------------------------------------ */
 /* A segment joins (+1) or leaves (-1) the thread's owned count. */
-static inline void _mi_segment_count(const mi_segment_t* segment, int delta, mi_segments_tld_t* tld) {
+mi_decl_segment void _mi_segment_early_note(mi_segment_t* segment, int delta, mi_segments_tld_t* tld);
+
+static inline void _mi_segment_count(mi_segment_t* segment, int delta, mi_segments_tld_t* tld) {
   tld->count += (size_t)(ptrdiff_t)delta;
-  if (segment->page_kind == MI_PAGE_SMALL || segment->page_kind == MI_PAGE_MEDIUM) tld->dense_count += (size_t)(ptrdiff_t)delta;
+  if (segment->page_kind != MI_PAGE_SMALL && segment->page_kind != MI_PAGE_MEDIUM) return;
+  tld->dense_count += (size_t)(ptrdiff_t)delta;
+  if (!MI_GUARD_PAGES && (tld->early_count > 0 || (delta > 0 && !segment->mem_thp))) _mi_segment_early_note(segment, delta, tld);
 }
 
 mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld);            /* unmaps, or back to its arena */

@@ -236,3 +236,120 @@ fn print_segment_thp_flags() {
     .join()
     .unwrap();
 }
+
+/// The default mode (2) again: a thread whose first segments are packed with live blocks (every
+/// page in use, 7/8 of the bytes) gets huge pages from its fifth segment on, and its first four,
+/// all resident, are collapsed into huge pages (Linux 6.1's MADV_COLLAPSE) instead of staying
+/// on 4 KiB pages. `AnonHugePages` of the mapping holding the thread's first block is 0 before
+/// and at least one 2 MiB page after. Checked where the kernel collapses a plain mapping of the
+/// test's own (the probe) and THP is allowed; in a child process, as above.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_packed_heap_collapses_its_first_segments_into_huge_pages() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "print_early_segment_huge_kib",
+            "--nocapture",
+            "--ignored",
+        ])
+        .output()
+        .expect("run the child test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let field = |name: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in the child's output:\n{text}"))
+    };
+    let (expect, probe, before, after) = (
+        field("expect="),
+        field("probe="),
+        field("before="),
+        field("after="),
+    );
+    if expect == 0 || probe == 0 || before != 0 {
+        eprintln!(
+            "skipped: no huge pages expected here, the kernel does not collapse, or the \
+             system gave huge pages unasked:\n{text}"
+        );
+        return;
+    }
+    assert!(
+        after >= 2048,
+        "the thread's first segment stayed on 4 KiB pages:\n{text}"
+    );
+}
+
+/// Can this kernel collapse 2 MiB of resident memory into a huge page now?
+#[cfg(target_arch = "x86_64")]
+fn kernel_collapses() -> bool {
+    const MADV_COLLAPSE: libc::c_int = 25;
+    const HUGE: usize = 2 << 20;
+    // SAFETY: a private anonymous mapping of the test's own, written within its bounds and
+    // unmapped before returning.
+    unsafe {
+        let p = libc::mmap(
+            core::ptr::null_mut(),
+            2 * HUGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return false;
+        }
+        let run = ((p as usize + HUGE - 1) & !(HUGE - 1)) as *mut u8;
+        run.write_bytes(1, HUGE);
+        let ok = libc::madvise(run as *mut c_void, HUGE, MADV_COLLAPSE) == 0;
+        libc::munmap(p, 2 * HUGE);
+        ok
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+#[ignore = "helper of a_packed_heap_collapses_its_first_segments_into_huge_pages, run in a child process"]
+fn print_early_segment_huge_kib() {
+    // SAFETY: plain option calls.
+    let (mode, thp) = unsafe {
+        (
+            mi_option_get(mi_option_allow_large_os_pages),
+            mi_option_is_enabled(mi_option_allow_thp),
+        )
+    };
+    let expected = mode == 2 && thp && !cfg!(feature = "secure");
+    let probe = kernel_collapses();
+    std::thread::spawn(move || {
+        // 1 KiB blocks, written whole: first 12 MiB (under four segments), then 24 MiB in all
+        const BLOCK: usize = 1024;
+        let alloc = |n: usize| -> Vec<usize> {
+            // SAFETY: each block is written within its size and freed once below.
+            (0..n)
+                .map(|i| unsafe {
+                    let p = mi_malloc(BLOCK) as *mut u8;
+                    assert!(!p.is_null());
+                    p.write_bytes(i as u8, BLOCK);
+                    p as usize
+                })
+                .collect()
+        };
+        let mut blocks = alloc(12 << 10);
+        let first = blocks[0] as *const c_void;
+        let before = anon_huge_kib(&smaps_entry(first));
+        blocks.extend(alloc(12 << 10));
+        let after = anon_huge_kib(&smaps_entry(first));
+        println!(
+            "mode={mode} expect={} probe={} before={before} after={after}",
+            expected as u8, probe as u8
+        );
+        for &p in &blocks {
+            // SAFETY: allocated above, freed once.
+            unsafe { mi_free(p as *mut c_void) };
+        }
+    })
+    .join()
+    .unwrap();
+}

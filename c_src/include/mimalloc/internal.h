@@ -145,6 +145,7 @@ void* _mi_os_alloc_meta(size_t size, mi_stats_t* stats); /* zeroed, page-aligned
 bool _mi_os_protect(void* p, size_t size); /* make a guard page; false (warned once) when refused */
 bool _mi_os_advise_huge(void* p, size_t size); /* transparent huge pages for what is not yet backed */
 void _mi_os_unadvise_huge(void* p, size_t size); /* no more of them there, from faults or background collapse */
+size_t _mi_os_collapse_huge(void* p, size_t size); /* huge pages now for its nearly all resident runs */
 bool _mi_os_unprotect(void* p, size_t size); /* a guard page back to read-write (a reused huge segment moves its guards) */
 size_t _mi_os_guard_budget(void);          /* guard pages between pages the process may hold */
 void _mi_os_free_meta(void* p, size_t size, mi_stats_t* stats);

@@ -61,6 +61,12 @@ int _mi_prim_protect(void* addr, size_t size, bool protect);
  * (Linux MADV_HUGEPAGE), or (huge false) that they no longer do and that the kernel's background
  * collapse leave the range alone (MADV_NOHUGEPAGE); ENOTSUP where it cannot be asked per range. */
 int _mi_prim_advise_huge(void* addr, size_t size, bool huge);
+/* Back each `huge_size` run of the range (both aligned to it) whose OS pages of `page_size`
+ * are nearly all resident already with one transparent huge page now, copying them (Linux
+ * MADV_COLLAPSE, 6.1 and later): the pages it has to add are at most an eighth of the run.
+ * The runs it cannot do (too old a kernel, no huge page free) stay as they were. Returns how
+ * many runs it collapsed; 0 where the OS has no such call. */
+size_t _mi_prim_collapse_huge(void* addr, size_t size, size_t huge_size, size_t page_size);
 
 mi_msecs_t _mi_prim_clock_now(void);
 

@@ -313,6 +313,12 @@ typedef struct mi_segment_queue_s {
   mi_segment_t* last;
 } mi_segment_queue_t;
 
+/* Dense segments a thread holds before its next ones get transparent huge pages (segment.c). */
+#ifndef MI_THP_SEGMENTS_MIN
+#define MI_THP_SEGMENTS_MIN 16
+#endif
+#define MI_THP_EARLY_MAX (MI_THP_SEGMENTS_MIN > 0 ? MI_THP_SEGMENTS_MIN : 1)
+
 /* Per-thread segment bookkeeping. */
 typedef struct mi_segments_tld_s {
   mi_segment_queue_t small_free;  /* small-page segments with a free page */
@@ -322,6 +328,9 @@ typedef struct mi_segments_tld_s {
   size_t cache_count;
   size_t count;                   /* segments owned */
   size_t dense_count;             /* of those, small- and medium-page segments */
+  size_t early_count;
+  bool packed;                    /* its early segments were found packed (segment.c) */
+  struct mi_segment_s* early[MI_THP_EARLY_MAX]; /* dense ones on 4 KiB pages (segment.c), the first MI_THP_EARLY_MAX */
   int64_t purge_expire;           /* earliest pending page or tail purge or cache expiry, 0 if none */
 } mi_segments_tld_t;
 
