@@ -85,9 +85,11 @@ static inline bool mi_pending_tag_ok(const mi_page_t* page, const mi_block_t* bl
 }
 /* A chain's last block links to itself until the push, so that every waiting block's link
  * decodes into the page: the free's quick test then needs no second test for a list's end. */
+static bool mi_block_links_pending(const mi_page_t* page, const mi_block_t* block) {
+  return page->block_size >= 2 * sizeof(uintptr_t) && mi_pending_link_offset(page, block) < page->block_area;
+}
 static bool mi_block_is_pending(const mi_page_t* page, const mi_block_t* block) {
-  return page->block_size >= 2 * sizeof(uintptr_t) && mi_pending_link_offset(page, block) < page->block_area &&
-         mi_pending_tag_ok(page, block);
+  return mi_block_links_pending(page, block) && mi_pending_tag_ok(page, block);
 }
 static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
   uintptr_t offset = ((uintptr_t)next - (uintptr_t)page->page_start) ^ MI_PENDING_TWEAK;
@@ -105,7 +107,7 @@ static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block
 static bool mi_pending_settle(const mi_page_t* page, mi_block_t* head, mi_block_t* tail, size_t count) {
   mi_block_t* b = head;
   bool ok = true;
-  for (size_t i = 1; i < count && ok; i++) {
+  for (size_t i = 1; i < count; i++) {
     uintptr_t offset = mi_pending_link_offset(page, b);
     mi_block_t* next = (mi_block_t*)((uintptr_t)page->page_start + offset);
     ok = (b != tail && offset < page->block_area && mi_pending_tag_ok(page, b));
@@ -132,8 +134,7 @@ static bool mi_remote_chain_contains(const mi_page_t* page, const mi_block_t* bl
  * If it waits in this thread's own chain, the free is a double free; a chain of another
  * thread finds the spoiled tag at its push (mi_pending_settle). */
 static bool mi_block_is_pending_here(const mi_page_t* page, const mi_block_t* block) {
-  return page->block_size >= 2 * sizeof(uintptr_t) && mi_pending_link_offset(page, block) < page->block_area &&
-         mi_remote_chain_contains(page, block);
+  return mi_block_links_pending(page, block) && mi_remote_chain_contains(page, block);
 }
 #else
 static inline void mi_block_set_pending(const mi_page_t* page, mi_block_t* block, const mi_block_t* next) {
