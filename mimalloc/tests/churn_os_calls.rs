@@ -10,7 +10,7 @@
 
 use mimalloc::MiMalloc;
 use mimalloc_testkit::{pattern::Block, sys::stats};
-use std::sync::Mutex;
+use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -44,11 +44,19 @@ fn os_calls_per_round_stay_bounded() {
             before = os_calls();
         }
         let at_start = os_calls();
+        // every thread of a round holds its thread state at once: the allocator keeps freed
+        // thread states for the next threads, so only a round with more of them alive than
+        // any before maps new ones, and without the barrier how many overlap is up to the
+        // scheduler (a later round could outgrow the warm-up's and map a few: 1 run in 40)
+        let all_started = Barrier::new(THREADS);
         thread::scope(|s| {
             let threads: Vec<_> = (0..THREADS)
                 .map(|t| {
                     let handed = &handed;
+                    let all_started = &all_started;
                     s.spawn(move || {
+                        drop(std::hint::black_box(Box::new(t)));
+                        all_started.wait();
                         // free what the previous round handed over: cross-thread frees into
                         // segments whose threads have exited
                         let inherited: Vec<Block> = {
