@@ -133,8 +133,22 @@ fn print_allow_thp() {
     });
 }
 
-/// The default mode (2): a thread's first 16 small- and medium-object segments keep 4 KiB
-/// pages, the ones it takes after that ask for transparent huge pages (VmFlags `hg`). Off in
+/// Runs the ignored helper test `name` in a child process (so no other test's option change
+/// reaches it) and returns what it printed; the child must pass.
+#[cfg(target_arch = "x86_64")]
+fn child_output(name: &str) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--ignored"])
+        .output()
+        .expect("run the child test");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+/// The default mode (2): a thread's first small- and medium-object segments (16 of them, or 4
+/// when they are packed with live blocks, as here) are not advised, the ones it takes after
+/// that ask for transparent huge pages (VmFlags `hg`). Off in
 /// builds with guard pages between pages and wherever THP is not allowed. The advice goes
 /// (`hg` no longer set) once the segment purges a page, while one block keeps it in use, and
 /// stays gone once that block is freed too: a purged range the kernel's background collapse
@@ -144,17 +158,7 @@ fn print_allow_thp() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn a_thread_with_a_big_heap_gets_huge_pages_for_its_later_segments() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "print_segment_thp_flags",
-            "--nocapture",
-            "--ignored",
-        ])
-        .output()
-        .expect("run the child test");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = child_output("print_segment_thp_flags");
     let first = text.contains("first=hg");
     let last = text.contains("last=hg");
     let purged = text.contains("purged=hg");
@@ -246,17 +250,7 @@ fn print_segment_thp_flags() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn a_packed_heap_collapses_its_first_segments_into_huge_pages() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "print_early_segment_huge_kib",
-            "--nocapture",
-            "--ignored",
-        ])
-        .output()
-        .expect("run the child test");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = child_output("print_early_segment_huge_kib");
     let field = |name: &str| -> u64 {
         text.split_whitespace()
             .find_map(|w| w.strip_prefix(name))
