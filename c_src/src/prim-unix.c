@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -51,6 +52,25 @@ static size_t mi_prim_max_map_count(void) {
 #endif
 }
 
+/* Set when the system's THP setting is "never": MADV_COLLAPSE would still make huge pages
+ * (it ignores the setting), and an administrator who chose "never" gets none from us. */
+static bool mi_prim_thp_never;
+
+static bool mi_prim_read_thp_never(void) {
+#if !defined(__linux__)
+  return false;
+#else
+  int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true; /* no THP in this kernel */
+  char buf[96];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = 0;
+  return strstr(buf, "[never]") != NULL;
+#endif
+}
+
 void _mi_prim_config(mi_os_config_t* config) {
   /* Never assumed: Apple silicon has 16 KiB pages, some aarch64 Linux kernels 16 or 64 KiB. */
   long psize = sysconf(_SC_PAGESIZE);
@@ -64,6 +84,7 @@ void _mi_prim_config(mi_os_config_t* config) {
 #endif
   config->has_overcommit = true;
   config->max_map_count = mi_prim_max_map_count();
+  mi_prim_thp_never = mi_prim_read_thp_never();
 }
 
 /* MAP_NORESERVE: Linux would otherwise count every mapped byte against the commit limit when
@@ -136,14 +157,18 @@ size_t _mi_prim_collapse_huge(void* addr, size_t size, size_t huge_size, size_t 
 #if defined(__linux__)
   unsigned char resident[512];
   size_t pages = (page_size == 0 ? 0 : huge_size / page_size);
-  if (pages == 0 || pages > sizeof(resident)) return 0;
+  if (mi_prim_thp_never || pages == 0 || pages > sizeof(resident)) return 0;
   for (uint8_t* run = (uint8_t*)addr; run + huge_size <= (uint8_t*)addr + size; run += huge_size) {
     if (mincore(run, huge_size, resident) != 0) return done;
     size_t n = 0;
     for (size_t i = 0; i < pages; i++) n += (resident[i] & 1);
     if (n < pages - pages / 8) continue;
-    if (madvise(run, huge_size, MADV_COLLAPSE) != 0) return done; /* EINVAL: the kernel predates it */
+    /* the advice first: MADV_COLLAPSE refuses a range an earlier segment here left marked
+     * MADV_NOHUGEPAGE */
+    if (madvise(run, huge_size, MADV_HUGEPAGE) != 0) return done;
     done++;
+    if (madvise(run, huge_size, MADV_COLLAPSE) != 0 && errno == EINVAL) return done; /* the kernel predates it */
+    /* EAGAIN, ENOMEM: no huge page free just now; the advice stays, as on any segment asked */
   }
 #else
   (void)addr; (void)size; (void)huge_size; (void)page_size;

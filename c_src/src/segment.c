@@ -97,8 +97,10 @@ static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
 
 /* Under the default mode (allow_large_os_pages=2, upstream's) a thread's next small and medium
  * segments get transparent huge pages once its heap is large and dense: it holds
- * MI_THP_SEGMENTS_MIN of them (64 MiB), or MI_THP_PACKED_MIN (16 MiB) that are all packed (every
- * page in use, 7/8 of their bytes in live blocks: a tree, an array, a parser's nodes). Such a
+ * MI_THP_SEGMENTS_MIN of them (64 MiB), or at least MI_THP_PACKED_MIN (16 MiB) that are packed
+ * (every page in use, 7/8 of their bytes in live blocks: a tree, an array, a parser's nodes),
+ * three quarters of its segments so far at least (one long-lived buffer's medium segment does
+ * not count against it). Such a
  * heap is walked with far fewer TLB misses on 2 MiB pages at little cost in memory (btree: 0.91x
  * the time); a small program's 2 MiB huge page could double its footprint, and a heap whose
  * segments hold scattered blocks (the stress program's) would pin whole huge pages for them. A
@@ -124,11 +126,9 @@ static bool mi_segment_is_packed(const mi_segment_t* segment) {
 static bool mi_segments_packed(mi_segments_tld_t* tld) {
   if (tld->dense_count < MI_THP_PACKED_MIN) return (tld->packed = false);
   if (tld->packed) return true;
-  if (tld->early_count < MI_THP_PACKED_MIN) return false;
-  for (size_t i = 0; i < tld->early_count; i++) {
-    if (!mi_segment_is_packed(tld->early[i])) return false;
-  }
-  return (tld->packed = true);
+  size_t packed = 0;
+  for (size_t i = 0; i < tld->early_count; i++) packed += mi_segment_is_packed(tld->early[i]);
+  return (tld->packed = (packed >= MI_THP_PACKED_MIN && 4 * packed >= 3 * tld->early_count));
 }
 
 static bool mi_segment_wants_huge(bool is_large, mi_page_kind_t kind, mi_segments_tld_t* tld) {
@@ -153,15 +153,19 @@ mi_decl_segment void _mi_segment_unadvise_huge(mi_segment_t* segment) {
 
 /* The dense segments a thread filled before its new ones got huge pages keep their 4 KiB pages,
  * yet they hold what the program made first: a tree's top levels, an array's first half, the
- * parts a walk visits most. So when a new segment gets huge pages, the packed ones among them
- * get them too, at once: the OS copies their resident pages into huge pages (Linux
- * MADV_COLLAPSE; a 2 MiB run is left alone unless 7/8 of it is resident already, so the copy
- * adds at most an eighth to it). They get no advice: a later purge splits their huge pages
- * as it would any, and the kernel's background collapse does not fill the purged range in. */
+ * parts a walk visits most. So each new segment that gets huge pages brings one packed early
+ * segment along: the OS copies its resident pages into huge pages (Linux MADV_COLLAPSE, about
+ * a millisecond for 4 MiB, with the process's memory map locked; one per new segment, so no
+ * allocation waits for more). A 2 MiB run is left alone unless 7/8 of it is resident already,
+ * so the copy adds at most an eighth; a collapsed run is advised like any huge-page segment,
+ * which loses the advice at its first page purge. */
 static void mi_segments_collapse_early(mi_segments_tld_t* tld) {
-  while (tld->early_count > 0) {
-    mi_segment_t* segment = tld->early[--tld->early_count];
-    if (!segment->mem_thp && !segment->mem_is_large && mi_segment_is_packed(segment)) (void)_mi_os_collapse_huge(segment, MI_SEGMENT_SIZE);
+  for (size_t i = 0; i < tld->early_count; i++) {
+    mi_segment_t* segment = tld->early[i];
+    if (segment->mem_thp || segment->mem_is_large || !mi_segment_is_packed(segment)) continue;
+    tld->early[i] = tld->early[--tld->early_count];
+    if (_mi_os_collapse_huge(segment, MI_SEGMENT_SIZE) > 0) segment->mem_thp = true;
+    return;
   }
 }
 

@@ -1038,7 +1038,9 @@ pub const mi_option_arena_eager_commit: mi_option_e = 4;
 pub const mi_option_purge_decommits: mi_option_e = 5;
 /** Large OS pages (Linux transparent huge pages, Windows large pages): 0 none, 1 for every
  segment, 2 for huge blocks and, on Linux, for the further small- and medium-object
- segments of a thread that already holds 16 of them (64 MiB). Default 2 on Linux, 0
+ segments of a thread that already holds 16 of them (64 MiB), or 4 packed with live
+ blocks; its earlier packed ones are then collapsed into huge pages (Linux 6.1 and later,
+ not when the system's THP setting is "never"). Default 2 on Linux, 0
  elsewhere. Supported on Linux and Windows only. `MIMALLOC_ALLOW_LARGE_OS_PAGES` (older name `MIMALLOC_LARGE_OS_PAGES`).*/
 pub const mi_option_allow_large_os_pages: mi_option_e = 6;
 /** How many 1 GiB huge OS pages to reserve as an arena at start-up (spread over NUMA nodes).

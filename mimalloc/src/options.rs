@@ -41,7 +41,9 @@ pub enum MiOption {
     PurgeDecommits,
     /// Ask the OS for transparent huge pages (2 MiB): 0 never, 1 for every segment, 2 for
     /// huge blocks (above 2 MiB) and for the further small- and medium-object segments of a
-    /// thread that already holds 16 of them (64 MiB). Default: 2 on Linux, 0 elsewhere.
+    /// thread that already holds 16 of them (64 MiB), or 4 packed with live blocks; its
+    /// earlier packed ones are then collapsed into huge pages (Linux 6.1 and later, not when
+    /// the system's THP setting is "never"). Default: 2 on Linux, 0 elsewhere.
     /// Environment: `MIMALLOC_ALLOW_LARGE_OS_PAGES`.
     AllowLargeOsPages,
     /// Milliseconds an empty page waits before its memory is returned to the OS; 0 returns it

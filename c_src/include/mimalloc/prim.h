@@ -64,8 +64,10 @@ int _mi_prim_advise_huge(void* addr, size_t size, bool huge);
 /* Back each `huge_size` run of the range (both aligned to it) whose OS pages of `page_size`
  * are nearly all resident already with one transparent huge page now, copying them (Linux
  * MADV_COLLAPSE, 6.1 and later): the pages it has to add are at most an eighth of the run.
- * The runs it cannot do (too old a kernel, no huge page free) stay as they were. Returns how
- * many runs it collapsed; 0 where the OS has no such call. */
+ * Such a run is advised as `_mi_prim_advise_huge` does first; one the kernel cannot collapse
+ * now (no huge page free) keeps the advice, one it never can (before 6.1) too. Returns how
+ * many runs were advised; 0 where the OS has no such call or the system's THP setting is
+ * "never". */
 size_t _mi_prim_collapse_huge(void* addr, size_t size, size_t huge_size, size_t page_size);
 
 mi_msecs_t _mi_prim_clock_now(void);

@@ -330,7 +330,7 @@ typedef struct mi_segments_tld_s {
   size_t dense_count;             /* of those, small- and medium-page segments */
   size_t early_count;
   bool packed;                    /* its early segments were found packed (segment.c) */
-  struct mi_segment_s* early[MI_THP_EARLY_MAX]; /* dense ones on 4 KiB pages (segment.c), the first MI_THP_EARLY_MAX */
+  struct mi_segment_s* early[MI_THP_EARLY_MAX]; /* dense ones on 4 KiB pages (segment.c), up to MI_THP_EARLY_MAX */
   int64_t purge_expire;           /* earliest pending page or tail purge or cache expiry, 0 if none */
 } mi_segments_tld_t;
 
