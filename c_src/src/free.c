@@ -541,9 +541,11 @@ static mi_decl_noinline void mi_free_block_remote_chain(mi_page_t* page, mi_bloc
   mi_heap_t* heap = mi_prim_get_default_heap();
   if (mi_unlikely(!mi_heap_is_initialized(heap))) {
     /* a thread that only frees (a consumer) gets its thread state now: its exit then pushes
-     * its chains like any other thread's */
-    mi_thread_init();
-    heap = mi_prim_get_default_heap();
+     * its chains like any other thread's; one whose exit already ran frees unchained */
+    if (!_mi_thread_has_ended()) {
+      mi_thread_init();
+      heap = mi_prim_get_default_heap();
+    }
     if (!mi_heap_is_initialized(heap)) {
       mi_free_block_mt(page, block);
       return;

@@ -166,6 +166,14 @@ void mi_thread_init(void) mi_attr_noexcept {
   _mi_prim_thread_associate_default_heap(heap);
 }
 
+/* Set when the thread's state is torn down. A destructor that runs after ours (a pthread key
+ * created later, an FLS callback) and only frees then frees straight into the page instead of
+ * bringing the thread state back: the C library runs a bounded number of destructor passes
+ * (PTHREAD_DESTRUCTOR_ITERATIONS), so state made in the last one was never torn down, and the
+ * blocks in its remote chains never reached their pages. An allocation there still needs it. */
+static mi_decl_thread bool mi_thread_ended;
+bool _mi_thread_has_ended(void) { return mi_thread_ended; }
+
 void _mi_thread_done(mi_heap_t* heap) {
   if (heap == NULL || !mi_heap_is_initialized(heap)) return;
   if (heap->thread_id != _mi_thread_id()) return; /* never tear down another thread's heap */
@@ -186,6 +194,7 @@ void _mi_thread_done(mi_heap_t* heap) {
   _mi_stats_done(&tld->stats);
   /* a destructor that runs after us and allocates starts a fresh thread state */
   _mi_heap_set_default_direct((mi_heap_t*)&_mi_heap_empty);
+  mi_thread_ended = true;
   mi_thread_data_free((mi_thread_data_t*)backing);
 }
 

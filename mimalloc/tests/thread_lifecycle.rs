@@ -9,7 +9,9 @@
 //!    allocates, frees its own and another thread's block, keeps one for main, and touches a
 //!    second `thread_local!` that is first initialised during destruction; and a `pthread_key`
 //!    destructor (created after the allocator's own key, so it runs after the allocator tore the
-//!    thread down) that allocates through `Vec`/`String` and re-arms itself once;
+//!    thread down) that allocates through `Vec`/`String` and re-arms itself once; and one that
+//!    re-arms itself every pass and frees a block of main's in each, the C library's last pass
+//!    included (the block must reach its page, and no thread state may be left behind);
 //! 3. thread ids, stacks and TLS blocks reused by the C library across 3,000 sequential threads:
 //!    each finds an empty heap (no block of a dead thread is visible in it) and leaves a block for
 //!    main to free;
@@ -427,6 +429,114 @@ fn case_destructors() -> Result<(), String> {
     Ok(())
 }
 
+// ---- 2b. A free in the last destructor pass ---------------------------------------------------
+
+/// Blocks of main's that a pthread key destructor frees, one a pass. It re-arms itself every
+/// time, so the C library's last pass (PTHREAD_DESTRUCTOR_ITERATIONS: 4 in glibc and musl)
+/// frees one too, after the allocator's own destructor ran for the last time.
+const PASS_BLOCKS: usize = 8;
+#[allow(clippy::declare_interior_mutable_const)] // only ever copied into PASS_SLOTS
+const PASS_SLOT: Slot = Slot::new(48, 8, 0x24);
+static PASS_SLOTS: [Slot; PASS_BLOCKS] = [PASS_SLOT; PASS_BLOCKS];
+static PASS_FREED: [AtomicUsize; PASS_BLOCKS] = [ZERO; PASS_BLOCKS];
+static PASS_KEY: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+unsafe extern "C" fn freeing_destructor(value: *mut c_void) {
+    let pass = value as usize; // 1, 2, ...
+    if pass == 0 || pass > PASS_BLOCKS {
+        return;
+    }
+    if let Some(r) = PASS_SLOTS[pass - 1].take() {
+        PASS_FREED[pass - 1].store(r.p, Ordering::Release);
+        r.free("main's block freed in a destructor pass");
+    }
+    let key = PASS_KEY.load(Ordering::Acquire) as libc::pthread_key_t;
+    // SAFETY: a key of ours; the non-NULL value asks for one more pass.
+    unsafe { libc::pthread_setspecific(key, (pass + 1) as *const c_void) };
+}
+
+fn arm_freeing_key() {
+    // the thread allocates first, so the allocator's destructor has a thread state to end
+    let v: Vec<u64> = (0..100).collect();
+    assert_eq!(v[99], 99);
+    let key = PASS_KEY.load(Ordering::Acquire) as libc::pthread_key_t;
+    // SAFETY: a key of ours; value 1 marks the first pass.
+    unsafe { libc::pthread_setspecific(key, 1 as *const c_void) };
+}
+
+/// Counts the live blocks of a heap that are among the addresses in `arg` (a `(&[usize],
+/// usize)`: the addresses and the count so far).
+unsafe extern "C" fn find_blocks(
+    _: *const mimalloc_sys::mi_heap_t,
+    _: *const mimalloc_sys::mi_heap_area_t,
+    block: *mut c_void,
+    _: usize,
+    arg: *mut c_void,
+) -> bool {
+    // SAFETY: arg is the pair case_destructor_passes passes.
+    let (wanted, found) = unsafe { &mut *(arg as *mut (&[usize], usize)) };
+    if !block.is_null() && wanted.contains(&(block as usize)) {
+        *found += 1;
+    }
+    true
+}
+
+fn case_destructor_passes() -> Result<(), String> {
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: creates a key (after the allocator's) whose destructor only frees.
+    if unsafe { libc::pthread_key_create(&mut key, Some(freeing_destructor)) } != 0 {
+        return Err("pthread_key_create".into());
+    }
+    PASS_KEY.store(key as usize, Ordering::Release);
+    for round in 0..50 {
+        PASS_SLOTS.iter().for_each(Slot::put_new);
+        if !on_raw_thread(arm_freeing_key) {
+            return Err(format!("round {round}: the thread panicked"));
+        }
+        let freed: Vec<usize> = PASS_FREED
+            .iter()
+            .map(|f| f.swap(0, Ordering::AcqRel))
+            .filter(|&p| p != 0)
+            .collect();
+        // the blocks the destructor did not reach
+        for slot in &PASS_SLOTS {
+            if let Some(r) = slot.take() {
+                r.free("main's block left by the destructor");
+            }
+        }
+        if freed.len() < 2 {
+            return Err(format!(
+                "round {round}: {} destructor passes freed a block; wanted at least 2",
+                freed.len()
+            ));
+        }
+        // every block the passes freed is back in its page, the last pass's too
+        let mut search: (&[usize], usize) = (&freed, 0);
+        // SAFETY: main's own backing heap, collected and visited on main; the visitor only reads
+        // the addresses it is given.
+        unsafe {
+            let heap = mimalloc_sys::mi_heap_get_backing();
+            mimalloc_sys::mi_heap_collect(heap, true);
+            mimalloc_sys::mi_heap_visit_blocks(
+                heap,
+                true,
+                Some(find_blocks),
+                &mut search as *mut (&[usize], usize) as *mut c_void,
+            );
+        }
+        if search.1 != 0 {
+            return Err(format!(
+                "round {round}: {} of the {} blocks freed in destructor passes still live",
+                search.1,
+                freed.len()
+            ));
+        }
+    }
+    // SAFETY: the key is ours and no thread uses it any more.
+    unsafe { libc::pthread_key_delete(key) };
+    Ok(())
+}
+
 // ---- 3. Thousands of threads on reused stacks and TLS blocks ---------------------------------
 
 const REUSE_THREADS: usize = 3000;
@@ -602,9 +712,10 @@ fn thread_lifecycle_edges() {
     // SAFETY: no preconditions.
     unsafe { mimalloc_sys::mi_collect(true) };
     let before = stats();
-    let cases: [(&str, Case); 4] = [
+    let cases: [(&str, Case); 5] = [
         ("first calls", case_first_calls),
         ("destructors", case_destructors),
+        ("a free in the last destructor pass", case_destructor_passes),
         ("reused threads", case_reused_threads),
         (
             "reclaimed by a third thread",

@@ -92,6 +92,7 @@ void _mi_thread_done(mi_heap_t* heap);
 void _mi_process_fork_child(void); /* run in the child of a fork */
 bool _mi_is_main_thread(void);
 bool _mi_thread_is_in_threadpool(void); /* mi_thread_set_in_threadpool was called */
+bool _mi_thread_has_ended(void);         /* its state was torn down (init.c) */
 void _mi_process_load(void);
 bool _mi_preloading(void);
 mi_heap_t* _mi_heap_main_get(void);
