@@ -34,14 +34,14 @@
 #include <sys/user.h> /* struct kinfo_proc */
 #endif
 
-/* vm.max_map_count, read with raw syscalls so that no stdio buffer is allocated; 0 if unknown.
- * Only Linux caps the mappings of a process this way (and has /proc); elsewhere os.c assumes
- * Linux's default, which only bounds how many guard pages a secure build places. */
-static size_t mi_prim_max_map_count(void) {
+/* The decimal number a /proc or /sys file starts with, read with raw syscalls so that no stdio
+ * buffer is allocated; 0 if the file is missing or holds none. Linux only. */
+static size_t mi_prim_read_number(const char* path) {
 #if !defined(__linux__)
+  (void)path;
   return 0;
 #else
-  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   char buf[32];
   ssize_t n = read(fd, buf, sizeof(buf) - 1);
@@ -49,6 +49,27 @@ static size_t mi_prim_max_map_count(void) {
   size_t count = 0;
   for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) count = count * 10 + (size_t)(buf[i] - '0');
   return count;
+#endif
+}
+
+/* Only Linux caps the mappings of a process (vm.max_map_count); elsewhere os.c assumes Linux's
+ * default, which only bounds how many guard pages a secure build places. */
+static size_t mi_prim_max_map_count(void) { return mi_prim_read_number("/proc/sys/vm/max_map_count"); }
+
+/* The size of a transparent huge page: one page table's reach, 2 MiB with 4 KiB pages but
+ * 32 MiB with 16 KiB and 512 MiB with 64 KiB (aarch64 kernels). 0 where a segment could not
+ * hold two, so that nothing advises or collapses what can never become a huge page. */
+static size_t mi_prim_thp_size(size_t page_size) {
+#if defined(__linux__)
+  size_t size = mi_prim_read_number("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+  if (size == 0) size = page_size * (page_size / sizeof(void*)); /* kernels before 4.14 */
+  return (size <= MI_SEGMENT_SIZE / 2 && size > page_size ? size : 0);
+#elif defined(__FreeBSD__)
+  (void)page_size;
+  return 2 * MI_MiB; /* superpage promotion, on amd64 and arm64 alike */
+#else
+  (void)page_size;
+  return 0; /* macOS: no page is promoted unless asked for at mapping time */
 #endif
 }
 
@@ -75,13 +96,9 @@ void _mi_prim_config(mi_os_config_t* config) {
   /* Never assumed: Apple silicon has 16 KiB pages, some aarch64 Linux kernels 16 or 64 KiB. */
   long psize = sysconf(_SC_PAGESIZE);
   config->page_size = (psize > 0 ? (size_t)psize : 4096);
-#if defined(__linux__) || defined(__FreeBSD__)
-  /* transparent huge pages (Linux) and superpage promotion (FreeBSD) both work on 2 MiB runs:
-   * os.c and segment.c keep guard pages out of them */
-  config->large_page_size = 2 * MI_MiB;
-#else
-  config->large_page_size = 0; /* macOS: no page is promoted unless asked for at mapping time */
-#endif
+  /* transparent huge pages (Linux) and superpage promotion (FreeBSD): os.c and segment.c keep
+   * guard pages out of their runs */
+  config->large_page_size = mi_prim_thp_size(config->page_size);
   config->has_overcommit = true;
   config->max_map_count = mi_prim_max_map_count();
   mi_prim_thp_never = mi_prim_read_thp_never();

@@ -124,6 +124,33 @@ fn allow_thp_defaults_to_on() {
     assert!(text.contains("allow_thp=1"), "{text}");
 }
 
+/// The huge-page size is the kernel's (`hpage_pmd_size`): 2 MiB with 4 KiB pages, but 32 or
+/// 512 MiB on aarch64 kernels with 16 or 64 KiB pages, where a 4 MiB segment holds none and so
+/// nothing is advised or collapsed. The verbose start-up report says which.
+#[test]
+fn verbose_report_names_the_kernels_huge_page_size() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "print_allow_thp", "--nocapture", "--ignored"])
+        .env("MIMALLOC_VERBOSE", "1")
+        .output()
+        .expect("run the child test");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let pmd: Option<usize> =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+    let wanted = match pmd {
+        Some(size) if size <= 2 << 20 => format!("transparent huge pages of {} KiB", size >> 10),
+        Some(_) => "segments get no transparent huge pages here".to_string(),
+        None => "OS pages of ".to_string(), // no THP in this kernel: only the line itself
+    };
+    assert!(
+        err.contains(&wanted),
+        "wanted {wanted:?} in the verbose report (hpage_pmd_size {pmd:?}):\n{err}"
+    );
+}
+
 #[test]
 #[ignore = "helper of allow_thp_defaults_to_on, run in a child process"]
 fn print_allow_thp() {
