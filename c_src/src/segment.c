@@ -100,14 +100,13 @@ static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
  * MI_THP_SEGMENTS_MIN of them (64 MiB), or at least MI_THP_PACKED_MIN (16 MiB) that are packed
  * (every page in use, 7/8 of their bytes in live blocks: a tree, an array, a parser's nodes),
  * three quarters of its segments so far at least (one long-lived buffer's medium segment does
- * not count against it). Such a
- * heap is walked with far fewer TLB misses on 2 MiB pages at little cost in memory (btree: 0.91x
- * the time); a small program's 2 MiB huge page could double its footprint, and a heap whose
- * segments hold scattered blocks (the stress program's) would pin whole huge pages for them. A
- * segment that stops being dense (its first page purge) or is freed loses the advice again
- * (_mi_segment_unadvise_huge). Large-object segments keep 4 KiB pages (one 2 MiB page could back
- * a 128 KiB block), and so do builds with guard pages between pages (each guard would split the
- * huge page). */
+ * not count against it). Such a heap is walked with far fewer TLB misses on 2 MiB pages at
+ * little cost in memory (btree: 0.91x the time); a small program's 2 MiB huge page could double
+ * its footprint, and a heap whose segments hold scattered blocks (the stress program's) would
+ * pin whole huge pages for them. A segment that stops being dense (its first page purge) or is
+ * freed loses the advice again (_mi_segment_unadvise_huge). Large-object segments keep 4 KiB
+ * pages (one 2 MiB page could back a 128 KiB block), and so do builds with guard pages between
+ * pages (each guard would split the huge page). */
 #define MI_THP_PACKED_MIN 4
 
 static bool mi_segment_is_packed(const mi_segment_t* segment) {
@@ -135,7 +134,8 @@ static bool mi_segment_wants_huge(bool is_large, mi_page_kind_t kind, mi_segment
   if (MI_GUARD_PAGES || is_large) return false;
   if (kind != MI_PAGE_SMALL && kind != MI_PAGE_MEDIUM) return false;
   if (mi_option_get(mi_option_allow_large_os_pages) < 2) return false;
-  return tld->dense_count >= MI_THP_SEGMENTS_MIN || mi_segments_packed(tld);
+  /* "+ 1 >" rather than ">=": a build with MI_THP_SEGMENTS_MIN 0 compiles warning-free */
+  return tld->dense_count + 1 > MI_THP_SEGMENTS_MIN || mi_segments_packed(tld);
 }
 
 /* The advice stays on the address range, not on the segment: withdrawn when the segment first
