@@ -464,23 +464,6 @@ fn arm_freeing_key() {
     unsafe { libc::pthread_setspecific(key, 1 as *const c_void) };
 }
 
-/// Counts the live blocks of a heap that are among the addresses in `arg` (a `(&[usize],
-/// usize)`: the addresses and the count so far).
-unsafe extern "C" fn find_blocks(
-    _: *const mimalloc_sys::mi_heap_t,
-    _: *const mimalloc_sys::mi_heap_area_t,
-    block: *mut c_void,
-    _: usize,
-    arg: *mut c_void,
-) -> bool {
-    // SAFETY: arg is the pair case_destructor_passes passes.
-    let (wanted, found) = unsafe { &mut *(arg as *mut (&[usize], usize)) };
-    if !block.is_null() && wanted.contains(&(block as usize)) {
-        *found += 1;
-    }
-    true
-}
-
 fn case_destructor_passes() -> Result<(), String> {
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: creates a key (after the allocator's) whose destructor only frees.
@@ -511,23 +494,10 @@ fn case_destructor_passes() -> Result<(), String> {
             ));
         }
         // every block the passes freed is back in its page, the last pass's too
-        let mut search: (&[usize], usize) = (&freed, 0);
-        // SAFETY: main's own backing heap, collected and visited on main; the visitor only reads
-        // the addresses it is given.
-        unsafe {
-            let heap = mimalloc_sys::mi_heap_get_backing();
-            mimalloc_sys::mi_heap_collect(heap, true);
-            mimalloc_sys::mi_heap_visit_blocks(
-                heap,
-                true,
-                Some(find_blocks),
-                &mut search as *mut (&[usize], usize) as *mut c_void,
-            );
-        }
-        if search.1 != 0 {
+        let live = live_blocks(Some(&freed), true);
+        if live != 0 {
             return Err(format!(
-                "round {round}: {} of the {} blocks freed in destructor passes still live",
-                search.1,
+                "round {round}: {live} of the {} blocks freed in destructor passes still live",
                 freed.len()
             ));
         }
@@ -549,18 +519,39 @@ const ZERO: AtomicUsize = AtomicUsize::new(0);
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 const LEFT_SIZE: usize = 200;
 
-unsafe extern "C" fn count_blocks(
-    _: *const mimalloc_sys::mi_heap_t,
-    _: *const mimalloc_sys::mi_heap_area_t,
-    block: *mut c_void,
-    _: usize,
-    arg: *mut c_void,
-) -> bool {
-    if !block.is_null() {
-        // SAFETY: arg is the counter reused_thread passes.
-        unsafe { *(arg as *mut usize) += 1 };
+/// The live blocks in this thread's backing heap: all of them, or those at the addresses in
+/// `only`; after a forced collect (remote frees reach their pages) when `collect` is set.
+fn live_blocks(only: Option<&[usize]>, collect: bool) -> usize {
+    unsafe extern "C" fn visit(
+        _: *const mimalloc_sys::mi_heap_t,
+        _: *const mimalloc_sys::mi_heap_area_t,
+        block: *mut c_void,
+        _: usize,
+        arg: *mut c_void,
+    ) -> bool {
+        // SAFETY: arg is the pair live_blocks passes.
+        let (only, found) = unsafe { &mut *(arg as *mut (Option<&[usize]>, usize)) };
+        if !block.is_null() && only.map_or(true, |o| o.contains(&(block as usize))) {
+            *found += 1;
+        }
+        true
     }
-    true
+    let mut state: (Option<&[usize]>, usize) = (only, 0);
+    // SAFETY: the backing heap of this thread, collected and visited on this thread; the
+    // visitor only counts.
+    unsafe {
+        let heap = mimalloc_sys::mi_heap_get_backing();
+        if collect {
+            mimalloc_sys::mi_heap_collect(heap, true);
+        }
+        mimalloc_sys::mi_heap_visit_blocks(
+            heap,
+            true,
+            Some(visit),
+            &mut state as *mut (Option<&[usize]>, usize) as *mut c_void,
+        );
+    }
+    state.1
 }
 
 fn reused_thread() {
@@ -568,17 +559,7 @@ fn reused_thread() {
     // SAFETY: no preconditions.
     SELVES[i].store(unsafe { libc::pthread_self() } as usize, Ordering::Release);
     // the first call: this thread's own heap, which must hold nothing of a dead thread's
-    let mut seen = 0usize;
-    // SAFETY: the backing heap of this thread, visited on this thread; the visitor only counts.
-    unsafe {
-        let heap = mimalloc_sys::mi_heap_get_backing();
-        mimalloc_sys::mi_heap_visit_blocks(
-            heap,
-            true,
-            Some(count_blocks),
-            &mut seen as *mut usize as *mut c_void,
-        );
-    }
+    let seen = live_blocks(None, false);
     assert_eq!(seen, 0, "thread {i} started with {seen} blocks in its heap");
     let v: Vec<Box<[u8; 48]>> = (0..20).map(|k| Box::new([k as u8; 48])).collect();
     assert!(v.iter().enumerate().all(|(k, b)| b[47] == k as u8));
