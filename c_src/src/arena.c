@@ -268,7 +268,7 @@ void _mi_arena_free(const mi_arena_mem_t* mem, mi_stats_t* stats) {
      * can not push the purge back for ever */
     int64_t expire = mi_atomic_load_relaxed(&arena->purge_expire);
     if (expire == 0) {
-      expire = _mi_clock_now() + delay;
+      expire = _mi_clock_coarse() + delay;
       mi_atomic_store_relaxed(&arena->purge_expire, expire);
     }
     mi_arenas_note_expire(expire);
@@ -369,7 +369,7 @@ static void mi_arena_try_release(mi_arena_t* arena, mi_stats_t* stats) {
 void _mi_arenas_collect(bool force, mi_stats_t* stats) {
   int64_t expire = mi_atomic_load_relaxed(&mi_arenas_purge_expire);
   if (expire == 0) return;
-  int64_t now = _mi_clock_now();
+  int64_t now = _mi_clock_coarse();
   if (!force && now < expire) return;
   if (!mi_atomic_cas_strong_acq_rel(&mi_arenas_purge_expire, &expire, 0)) return; /* another thread runs it */
   size_t n = mi_arena_count_now();

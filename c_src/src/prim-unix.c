@@ -275,6 +275,14 @@ mi_msecs_t _mi_prim_clock_now(void) {
   return ((mi_msecs_t)t.tv_sec * 1000) + ((mi_msecs_t)t.tv_nsec / 1000000);
 }
 
+mi_msecs_t _mi_prim_clock_coarse(void) {
+#if defined(CLOCK_MONOTONIC_COARSE)
+  struct timespec t;
+  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &t) == 0) return ((mi_msecs_t)t.tv_sec * 1000) + ((mi_msecs_t)t.tv_nsec / 1000000);
+#endif
+  return _mi_prim_clock_now();
+}
+
 static mi_msecs_t mi_prim_timeval_msecs(const struct timeval* tv) {
   return ((mi_msecs_t)tv->tv_sec * 1000) + ((mi_msecs_t)tv->tv_usec / 1000);
 }

@@ -336,6 +336,9 @@ mi_msecs_t _mi_prim_clock_now(void) {
   return (mi_msecs_t)((t.QuadPart / freq) * 1000 + ((t.QuadPart % freq) * 1000) / freq);
 }
 
+/* GetTickCount64 would be cheaper, but at 10-16 ms it is coarser than a short purge delay. */
+mi_msecs_t _mi_prim_clock_coarse(void) { return _mi_prim_clock_now(); }
+
 /* A FILETIME duration counts 100 ns units. */
 static mi_msecs_t mi_prim_filetime_msecs(const FILETIME* ft) {
   ULARGE_INTEGER u;

@@ -139,7 +139,7 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
   mi_atomic_sub_relaxed(&mi_abandoned_unpurged, segment->abandoned_unpurged);
   segment->abandoned_unpurged = 0;
   /* the adopter gets a whole purge delay to reuse the empty pages before it purges them */
-  int64_t reuse_by = _mi_clock_now() + mi_segment_purge_delay();
+  int64_t reuse_by = _mi_clock_coarse() + mi_segment_purge_delay();
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     if (!page->segment_in_use) {

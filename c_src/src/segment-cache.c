@@ -56,7 +56,7 @@ mi_decl_segment bool _mi_segment_cache_push(mi_segment_t* segment, mi_tld_t* tld
   } else if (segment->segment_size != MI_SEGMENT_SIZE) {
     return false;
   }
-  int64_t expire = (delay < 0 ? 0 : _mi_clock_now() + MI_SEGMENT_LINGER * delay);
+  int64_t expire = (delay < 0 ? 0 : _mi_clock_coarse() + MI_SEGMENT_LINGER * delay);
   segment->cache_expire = expire;
   mi_segment_queue_push(&tld->segments.cache, segment);
   tld->segments.cache_count++;
@@ -147,7 +147,7 @@ static void mi_segments_collect_local(mi_tld_t* tld, bool force, bool shared) {
   if (force || MI_INVARIANTS_EXPENSIVE) _mi_segments_check(tld);
   shared = shared && (force || mi_atomic_load_relaxed(&mi_segments_shared_expire) != 0);
   if (!force && !shared && st->purge_expire == 0) return;
-  int64_t now = _mi_clock_now();
+  int64_t now = _mi_clock_coarse();
   if (shared) mi_segments_shared_collect(force, now, tld);
   if (!force && (st->purge_expire == 0 || now < st->purge_expire)) return;
   int64_t next = 0;

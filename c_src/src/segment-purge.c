@@ -25,7 +25,7 @@ mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t
     mi_segment_page_purge(segment, page, tld);
     return;
   }
-  int64_t expire = _mi_clock_now() + delay;
+  int64_t expire = _mi_clock_coarse() + delay;
   page->purge_pending = 1;
   page->purge_expire = expire;
   mi_segments_due_by(tld, expire);
@@ -100,7 +100,7 @@ mi_decl_segment void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tl
     _mi_segment_huge_tail_purge(segment, tld);
     return;
   }
-  segment->tail_expire = _mi_clock_now() + MI_SEGMENT_LINGER * delay;
+  segment->tail_expire = _mi_clock_coarse() + MI_SEGMENT_LINGER * delay;
   mi_segment_queue_push(&tld->segments.huge_tails, segment);
   mi_segments_due_by(tld, segment->tail_expire);
 }

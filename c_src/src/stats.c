@@ -175,6 +175,8 @@ static _Atomic(mi_msecs_t) mi_stats_clock_start;
 
 mi_msecs_t _mi_clock_now(void) { return _mi_prim_clock_now(); }
 
+mi_msecs_t _mi_clock_coarse(void) { return _mi_prim_clock_coarse(); }
+
 mi_msecs_t _mi_clock_start(void) {
   mi_msecs_t start = mi_atomic_load_relaxed(&mi_stats_clock_start);
   if (mi_unlikely(start == 0)) {

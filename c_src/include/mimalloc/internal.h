@@ -129,6 +129,7 @@ void _mi_stat_decrease(mi_stat_count_t* stat, size_t amount);
 void _mi_stat_counter_increase(mi_stat_counter_t* stat, size_t amount);
 void _mi_stats_done(mi_stats_t* stats); /* merge a thread's stats into the main ones */
 mi_msecs_t _mi_clock_now(void);
+mi_msecs_t _mi_clock_coarse(void); /* for purge deadlines only: prim.h */
 mi_msecs_t _mi_clock_start(void);
 
 /* ---- os.c ----------------------------------------------------------------------------------- */
