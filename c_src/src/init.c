@@ -209,6 +209,7 @@ void mi_thread_done(void) mi_attr_noexcept {
   if (!mi_heap_is_initialized(heap)) return;
   _mi_prim_thread_associate_default_heap(NULL);
   _mi_thread_done(heap->tld->heap_backing);
+  mi_thread_ended = false; /* the thread goes on: a free-only one gets its state back */
 }
 
 /* ---- Version and configuration ------------------------------------------------------------------ */
