@@ -92,6 +92,13 @@ static bool mi_prim_read_thp_never(void) {
 #endif
 }
 
+#if defined(CLOCK_MONOTONIC_COARSE)
+/* Set where the coarse clock ticks every 4 ms or faster (a kernel with HZ 250 or more): a purge
+ * deadline then falls within 4 ms of where it should, against a 10 ms default delay. At HZ 100
+ * a tick is the whole delay, so _mi_prim_clock_coarse reads the precise clock there. */
+static bool mi_prim_coarse_clock;
+#endif
+
 void _mi_prim_config(mi_os_config_t* config) {
   /* Never assumed: Apple silicon has 16 KiB pages, some aarch64 Linux kernels 16 or 64 KiB. */
   long psize = sysconf(_SC_PAGESIZE);
@@ -102,6 +109,10 @@ void _mi_prim_config(mi_os_config_t* config) {
   config->has_overcommit = true;
   config->max_map_count = mi_prim_max_map_count();
   mi_prim_thp_never = mi_prim_read_thp_never();
+#if defined(CLOCK_MONOTONIC_COARSE)
+  struct timespec res;
+  mi_prim_coarse_clock = (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 && res.tv_nsec <= 4000000);
+#endif
 }
 
 /* MAP_NORESERVE: Linux would otherwise count every mapped byte against the commit limit when
@@ -278,7 +289,9 @@ mi_msecs_t _mi_prim_clock_now(void) {
 mi_msecs_t _mi_prim_clock_coarse(void) {
 #if defined(CLOCK_MONOTONIC_COARSE)
   struct timespec t;
-  if (clock_gettime(CLOCK_MONOTONIC_COARSE, &t) == 0) return ((mi_msecs_t)t.tv_sec * 1000) + ((mi_msecs_t)t.tv_nsec / 1000000);
+  if (mi_prim_coarse_clock && clock_gettime(CLOCK_MONOTONIC_COARSE, &t) == 0) {
+    return ((mi_msecs_t)t.tv_sec * 1000) + ((mi_msecs_t)t.tv_nsec / 1000000);
+  }
 #endif
   return _mi_prim_clock_now();
 }

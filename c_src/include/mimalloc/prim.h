@@ -72,8 +72,9 @@ size_t _mi_prim_collapse_huge(void* addr, size_t size, size_t huge_size, size_t 
 
 mi_msecs_t _mi_prim_clock_now(void);
 /* The same clock at a few milliseconds' resolution where the OS has a cheaper read of it (Linux:
- * CLOCK_MONOTONIC_COARSE, the last tick's time, a fifth of the cost): for purge deadlines, which
- * are read and set on every page retire and only need to be right to a fraction of the delay. */
+ * CLOCK_MONOTONIC_COARSE, the last tick's time, a fifth of the cost, where it ticks at 4 ms or
+ * finer): for purge deadlines, which are read and set on every page retire and only need to be
+ * right to a fraction of the delay. */
 mi_msecs_t _mi_prim_clock_coarse(void);
 
 /* What the OS tells of the process; 0 for what it does not. */
