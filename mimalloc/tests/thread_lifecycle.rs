@@ -476,11 +476,17 @@ fn case_destructor_passes() -> Result<(), String> {
         if !on_raw_thread(arm_freeing_key) {
             return Err(format!("round {round}: the thread panicked"));
         }
-        let freed: Vec<usize> = PASS_FREED
-            .iter()
-            .map(|f| f.swap(0, Ordering::AcqRel))
-            .filter(|&p| p != 0)
-            .collect();
+        // a fixed array, not a Vec: no allocation of main's may take a freed block's place
+        let mut freed = [0usize; PASS_BLOCKS];
+        let mut count = 0;
+        for f in &PASS_FREED {
+            let p = f.swap(0, Ordering::AcqRel);
+            if p != 0 {
+                freed[count] = p;
+                count += 1;
+            }
+        }
+        let freed = &freed[..count];
         // the blocks the destructor did not reach
         for slot in &PASS_SLOTS {
             if let Some(r) = slot.take() {
@@ -494,7 +500,7 @@ fn case_destructor_passes() -> Result<(), String> {
             ));
         }
         // every block the passes freed is back in its page, the last pass's too
-        let live = live_blocks(Some(&freed), true);
+        let live = live_blocks(Some(freed), true);
         if live != 0 {
             return Err(format!(
                 "round {round}: {live} of the {} blocks freed in destructor passes still live",
