@@ -1,6 +1,7 @@
 //! Reuse of freed segments, seen through the statistics: a huge block takes a larger cached
 //! mapping and the written tail past it is purged once it has lingered; a thread started just
-//! after another exited takes that thread's empty segments instead of mapping fresh memory.
+//! after another exited takes that thread's empty segments instead of mapping fresh memory;
+//! with purging off, a new segment takes a resident arena slot before an untouched one.
 //! One test, in order: the options it sets are process-wide.
 
 use core::ffi::c_void;
@@ -111,8 +112,79 @@ fn a_thread_after_an_exited_one_maps_nothing() {
     unsafe { mi_option_set(mi_option_purge_delay, 10) };
 }
 
+/// With purging off, a freed arena slot stays resident for good, so a new segment must take
+/// it before a slot whose memory was purged or never touched: otherwise a process that keeps
+/// freeing and making segments spreads them over its whole arena and keeps all of it resident.
+fn with_purging_off_a_new_segment_takes_a_resident_slot() {
+    // a huge block: a segment of its own, one 4 MiB slot (two in secure builds, whose huge
+    // blocks end on a 2 MiB boundary before a guard page)
+    const BLOCK: usize = 3 * MIB;
+    // SAFETY: option setters, an exclusive arena used by one heap on this thread only; every
+    // block is written within its size and freed once, before the heap is deleted.
+    unsafe {
+        let mut id: mi_arena_id_t = 0;
+        assert_eq!(
+            mi_reserve_os_memory_ex(128 * MIB, false, false, true, &mut id),
+            0,
+            "mi_reserve_os_memory_ex(128 MiB, exclusive)"
+        );
+        let heap = mi_heap_new_in_arena(id);
+        assert!(!heap.is_null(), "mi_heap_new_in_arena");
+        let blocks: Vec<*mut u8> = (0..10)
+            .map(|i| {
+                let p = mi_heap_malloc(heap, BLOCK) as *mut u8;
+                assert!(!p.is_null(), "huge block {i}");
+                core::ptr::write_bytes(p, 0x77, BLOCK);
+                p
+            })
+            .collect();
+        // a fresh arena hands out its slots in order: each block's segment spans `span` bytes
+        let span = segment_of(blocks[1]) - segment_of(blocks[0]);
+        for w in blocks.windows(2) {
+            assert_eq!(
+                segment_of(w[1]) - segment_of(w[0]),
+                span,
+                "huge segments not in slot order"
+            );
+        }
+        let holds = |i: usize, seg: usize| {
+            (segment_of(blocks[i])..segment_of(blocks[i]) + span).contains(&seg)
+        };
+        // block 1's slot is purged as it is freed (no delay, so no caching either) ...
+        mi_option_set(mi_option_purge_delay, 0);
+        mi_free(blocks[1] as *mut c_void);
+        // ... while these slots keep their bytes: the thread's segment cache takes up to four
+        // of them, the arena the rest
+        mi_option_set(mi_option_purge_delay, -1);
+        let resident = [2usize, 3, 4, 5, 6, 8];
+        for &i in &resident {
+            mi_free(blocks[i] as *mut c_void);
+        }
+        // the heap's first small block needs a new segment, which no cached huge one can be
+        let p = mi_heap_malloc(heap, 64) as *mut u8;
+        assert!(!p.is_null(), "a small block of the pinned heap");
+        let seg = segment_of(p);
+        assert!(
+            !holds(1, seg),
+            "with purging off, a new segment took a purged slot while resident ones were free"
+        );
+        assert!(
+            resident.iter().any(|&i| holds(i, seg)),
+            "with purging off, a new segment took a slot never used ({seg:#x}) while resident ones were free"
+        );
+        mi_free(p as *mut c_void);
+        for i in [0usize, 7, 9] {
+            assert_eq!(*blocks[i].add(BLOCK - 1), 0x77);
+            mi_free(blocks[i] as *mut c_void);
+        }
+        mi_heap_delete(heap);
+        mi_option_set(mi_option_purge_delay, 10);
+    }
+}
+
 #[test]
 fn freed_segments_are_reused() {
     huge_block_takes_a_larger_mapping_and_its_tail_is_purged_later();
     a_thread_after_an_exited_one_maps_nothing();
+    with_purging_off_a_new_segment_takes_a_resident_slot();
 }
