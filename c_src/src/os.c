@@ -11,7 +11,7 @@
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
 
-static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true, 0};
+static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true, 0, NULL};
 
 /* Next address to try for an aligned mapping. Hinting at a region no one else uses makes the
  * kernel hand back aligned memory on the first try, avoiding the over-map-and-trim dance. */
@@ -32,6 +32,11 @@ void _mi_os_init(void) {
 size_t _mi_os_page_size(void) { return mi_os_config.page_size; }
 
 size_t _mi_os_large_page_size(void) { return mi_os_config.large_page_size; }
+
+const char* _mi_os_thp_off(void) {
+  if (mi_os_config.thp_off != NULL) return mi_os_config.thp_off;
+  return (mi_option_is_enabled(mi_option_allow_thp) ? NULL : "allow_thp=0");
+}
 
 bool _mi_os_has_overcommit(void) { return mi_os_config.has_overcommit; }
 

@@ -109,6 +109,11 @@ void _mi_prim_config(mi_os_config_t* config) {
   config->has_overcommit = true;
   config->max_map_count = mi_prim_max_map_count();
   mi_prim_thp_never = mi_prim_read_thp_never();
+#if defined(__linux__) && !(defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE))
+  config->thp_off = "built without MADV_HUGEPAGE";
+#else
+  config->thp_off = (config->large_page_size != 0 && mi_prim_thp_never ? "the system setting is never" : NULL);
+#endif
 #if defined(CLOCK_MONOTONIC_COARSE)
   struct timespec res;
   mi_prim_coarse_clock = (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 && res.tv_nsec <= 4000000);

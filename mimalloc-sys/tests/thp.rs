@@ -126,29 +126,58 @@ fn allow_thp_defaults_to_on() {
 
 /// The huge-page size is the kernel's (`hpage_pmd_size`): 2 MiB with 4 KiB pages, but 32 or
 /// 512 MiB on aarch64 kernels with 16 or 64 KiB pages, where a 4 MiB segment holds none and so
-/// nothing is advised or collapsed. The verbose start-up report says which.
+/// nothing is advised or collapsed. The verbose start-up report says which, and says so when
+/// segments get none of them all the same (`allow_thp=0`, or the system setting "never").
 #[test]
 fn verbose_report_names_the_kernels_huge_page_size() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "print_allow_thp", "--nocapture", "--ignored"])
-        .env("MIMALLOC_VERBOSE", "1")
-        .output()
-        .expect("run the child test");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let report = |allow_thp: Option<&str>| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", "print_allow_thp", "--nocapture", "--ignored"])
+            .env("MIMALLOC_VERBOSE", "1");
+        if let Some(v) = allow_thp {
+            cmd.env("MIMALLOC_ALLOW_THP", v);
+        }
+        let out = cmd.output().expect("run the child test");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
+    };
     let pmd: Option<usize> =
         std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
             .ok()
             .and_then(|s| s.trim().parse().ok());
-    let wanted = match pmd {
-        Some(size) if size <= 2 << 20 => format!("transparent huge pages of {} KiB", size >> 10),
-        Some(_) => "segments get no transparent huge pages here".to_string(),
-        None => "OS pages of ".to_string(), // no THP in this kernel: only the line itself
+    let never = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .map(|s| s.contains("[never]"))
+        .unwrap_or(true);
+    let (wanted, wanted_off) = match pmd {
+        Some(size) if size <= 2 << 20 => {
+            let line = format!("transparent huge pages of {} KiB", size >> 10);
+            let off = format!("{line}, which segments do not get (allow_thp=0)");
+            (line, off)
+        }
+        Some(_) => {
+            let line = "segments get no transparent huge pages here".to_string();
+            (line.clone(), line)
+        }
+        None => ("OS pages of ".to_string(), "OS pages of ".to_string()), // no THP in this kernel
     };
+    let err = report(None);
     assert!(
         err.contains(&wanted),
         "wanted {wanted:?} in the verbose report (hpage_pmd_size {pmd:?}):\n{err}"
     );
+    assert_eq!(
+        err.contains("which segments do not get"),
+        never && matches!(pmd, Some(size) if size <= 2 << 20),
+        "the report says huge pages are off only where the system setting is never:\n{err}"
+    );
+    let err = report(Some("0"));
+    if !never {
+        assert!(
+            err.contains(&wanted_off),
+            "wanted {wanted_off:?} in the verbose report with allow_thp=0:\n{err}"
+        );
+    }
 }
 
 #[test]

@@ -136,6 +136,7 @@ mi_msecs_t _mi_clock_start(void);
 void _mi_os_init(void);
 size_t _mi_os_page_size(void);
 size_t _mi_os_large_page_size(void); /* a transparent huge page, 0 where there are none */
+const char* _mi_os_thp_off(void);    /* why segments get none of them here (an option, the system, the build), or NULL */
 bool _mi_os_has_overcommit(void);     /* mapped memory costs nothing until it is touched */
 /* Map `size` bytes aligned to `alignment`; `base` and `mapped` describe the mapping to unmap later. */
 void* _mi_os_alloc_aligned(size_t size, size_t alignment, bool allow_large, bool* is_large,

@@ -19,6 +19,7 @@ typedef struct mi_os_config_s {
   size_t large_page_size;      /* huge/large OS page, 0 if none */
   bool has_overcommit;         /* mapped memory is committed on first touch */
   size_t max_map_count;        /* mappings the OS allows a process (Linux vm.max_map_count), 0 if unknown */
+  const char* thp_off;         /* why segments get no transparent huge pages of that size (NULL: they may) */
 } mi_os_config_t;
 
 void _mi_prim_config(mi_os_config_t* config);
