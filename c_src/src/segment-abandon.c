@@ -125,9 +125,10 @@ void _mi_segment_page_abandon(mi_page_t* page, mi_tld_t* tld) {
   if (segment->abandoned == segment->used) _mi_segment_abandon(segment, tld);
 }
 
-/* Take over an abandoned segment: its live pages join `heap`, its empty pages are released. */
-/* Returns false when every page was empty and the segment was freed. */
-static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
+/* Take over an abandoned segment: its live pages join `heap`, its empty pages are released.
+ * Returns false when every page was empty and the segment was freed: into this thread's cache
+ * if `cache`, else straight back to its arena (or the OS). */
+static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, bool cache, mi_tld_t* tld) {
   _mi_assert(_mi_segment_is_valid(segment) && mi_atomic_load_relaxed(&segment->thread_id) == 0);
   _mi_assert(segment->used > 0 && segment->abandoned == segment->used);
   mi_atomic_store_release(&segment->thread_id, _mi_thread_id());
@@ -158,11 +159,25 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t*
     }
   }
   if (segment->used == 0) {
-    _mi_segment_free(segment, false, tld);
+    _mi_segment_free(segment, !cache, tld);
     return false;
   }
   if (segment->used < segment->capacity) mi_segment_insert_in_free_queue(segment, tld);
   return true;
+}
+
+/* A segment `heap` may not adopt (an exclusive arena's) is freed all the same by the thread that
+ * popped it once every block in it was freed: left on the stack, it would hold its arena slot,
+ * resident, until a heap pinned to that arena needs a segment, which may be never. Not cached:
+ * only such a heap could reuse it. Popped, the segment is ours to read. */
+static bool mi_segment_free_if_empty(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    if (!page->segment_in_use) continue;
+    _mi_page_free_collect(page, false);
+    if (!mi_page_all_free(page)) return false;
+  }
+  return !mi_segment_reclaim(segment, heap, false, tld); /* no page joins the heap: all are empty */
 }
 
 /* May `heap` adopt `segment`? Not when the memory is an exclusive arena's the heap is not
@@ -176,8 +191,8 @@ void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
   mi_segment_t* skipped = NULL; /* pushed back at the end, so the loop ends */
   while ((segment = mi_abandoned_pop(_mi_tld_subproc(tld))) != NULL) {
     if (mi_segment_reclaim_suitable(segment, heap)) {
-      mi_segment_reclaim(segment, heap, tld);
-    } else {
+      mi_segment_reclaim(segment, heap, true, tld);
+    } else if (!mi_segment_free_if_empty(segment, heap, tld)) {
       segment->next = skipped;
       skipped = segment;
     }
@@ -204,11 +219,13 @@ mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kin
     mi_segment_t* segment = mi_abandoned_pop(_mi_tld_subproc(tld));
     if (segment == NULL) break;
     if (!mi_segment_reclaim_suitable(segment, heap)) {
-      segment->next = skipped;
-      skipped = segment;
+      if (!mi_segment_free_if_empty(segment, heap, tld)) {
+        segment->next = skipped;
+        skipped = segment;
+      }
       continue;
     }
-    bool alive = mi_segment_reclaim(segment, heap, tld);
+    bool alive = mi_segment_reclaim(segment, heap, true, tld);
     /* a segment all of whose blocks were freed meanwhile went back to the cache or its arena:
      * that is cleanup, not adoption, so keep going (an exited thread's segments otherwise wait
      * deep in the stack, resident, while newer ones are adopted) */

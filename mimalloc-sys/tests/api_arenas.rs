@@ -494,3 +494,89 @@ fn abandoned_blocks_of_a_sub_process_are_visited() {
         }
     }
 }
+
+/// What mi_arenas_print wrote, gathered by `arena_text`; a lock because another test's
+/// messages may arrive from its thread while the hook is registered.
+static ARENA_TEXT: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+unsafe extern "C" fn arena_text(msg: *const core::ffi::c_char, _arg: *mut c_void) {
+    // SAFETY: `msg` is a C string, valid for the call.
+    let s = unsafe { core::ffi::CStr::from_ptr(msg) }.to_string_lossy();
+    ARENA_TEXT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push_str(&s);
+}
+
+/// Slots of arena `id` in use, read from its line of mi_arenas_print ("arena N: ..., K in use").
+fn slots_in_use(id: mi_arena_id_t) -> usize {
+    ARENA_TEXT.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    // SAFETY: the hook is a plain function; it is unregistered before the text is read.
+    unsafe {
+        mi_register_output(Some(arena_text), core::ptr::null_mut());
+        mi_arenas_print();
+        mi_register_output(None, core::ptr::null_mut());
+    }
+    let text = ARENA_TEXT.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let tag = format!("arena {id}: ");
+    let line = text
+        .lines()
+        .find(|l| l.contains(&tag))
+        .unwrap_or_else(|| panic!("no line for arena {id} in:\n{text}"));
+    let before = line
+        .split(" in use")
+        .next()
+        .and_then(|s| s.rsplit(' ').next());
+    before
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no slot count in {line:?}"))
+}
+
+/// A thread that exits with blocks of a heap pinned to an exclusive arena leaves that segment
+/// abandoned, and only a heap of the arena may adopt it. Once another thread has freed every
+/// block, the segment goes back to the arena when any thread comes across it (here a forced
+/// collect): it must not hold its slot until a heap of the arena comes, which may be never.
+#[test]
+fn exclusive_arena_segment_emptied_after_its_thread_exited_is_released() {
+    let mut id: mi_arena_id_t = 0;
+    // SAFETY: out-pointer valid.
+    let rc = unsafe { mi_reserve_os_memory_ex(32 * MIB, false, false, true, &mut id) };
+    assert_eq!(rc, 0, "mi_reserve_os_memory_ex failed");
+    assert_eq!(slots_in_use(id), 0, "a fresh arena has a slot in use");
+    let blocks: Vec<SendPtr> = std::thread::spawn(move || {
+        // SAFETY: the heap lives on this thread; its blocks outlive the thread, freed by the
+        // test thread after it exited.
+        unsafe {
+            let heap = mi_heap_new_in_arena(id);
+            assert!(!heap.is_null());
+            (0..200)
+                .map(|i| {
+                    let p = mi_heap_malloc(heap, 100 + i);
+                    assert!(!p.is_null());
+                    SendPtr(p)
+                })
+                .collect()
+        }
+    })
+    .join()
+    .expect("the allocating thread");
+    assert!(
+        slots_in_use(id) >= 1,
+        "the exited thread's segment is not in use"
+    );
+    for b in blocks {
+        // SAFETY: each block is live and freed once.
+        unsafe { mi_free(b.0) };
+    }
+    // SAFETY: a block allocated and freed (this thread's heap gets set up: a thread that never
+    // allocated has nothing to collect with), then a plain collect.
+    unsafe {
+        mi_free(mi_malloc(16));
+        mi_collect(true);
+    }
+    assert_eq!(
+        slots_in_use(id),
+        0,
+        "an emptied segment of an exclusive arena stayed abandoned"
+    );
+}
