@@ -35,7 +35,8 @@ size_t _mi_os_large_page_size(void) { return mi_os_config.large_page_size; }
 
 const char* _mi_os_thp_off(void) {
   if (mi_os_config.thp_off != NULL) return mi_os_config.thp_off;
-  return (mi_option_is_enabled(mi_option_allow_thp) ? NULL : "allow_thp=0");
+  if (!mi_option_is_enabled(mi_option_allow_thp)) return "allow_thp=0";
+  return (mi_option_get(mi_option_allow_large_os_pages) <= 0 ? "allow_large_os_pages=0" : NULL);
 }
 
 bool _mi_os_has_overcommit(void) { return mi_os_config.has_overcommit; }

@@ -118,6 +118,7 @@ fn allow_thp_defaults_to_on() {
     // Read in a child process, so the other test's mi_option_set cannot race it.
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "print_allow_thp", "--nocapture", "--ignored"])
+        .env_remove("MIMALLOC_ALLOW_THP")
         .output()
         .expect("run the child test");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -133,7 +134,9 @@ fn verbose_report_names_the_kernels_huge_page_size() {
     let report = |allow_thp: Option<&str>| {
         let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
         cmd.args(["--exact", "print_allow_thp", "--nocapture", "--ignored"])
-            .env("MIMALLOC_VERBOSE", "1");
+            .env("MIMALLOC_VERBOSE", "1")
+            .env_remove("MIMALLOC_ALLOW_THP")
+            .env_remove("MIMALLOC_ALLOW_LARGE_OS_PAGES");
         if let Some(v) = allow_thp {
             cmd.env("MIMALLOC_ALLOW_THP", v);
         }
@@ -168,14 +171,42 @@ fn verbose_report_names_the_kernels_huge_page_size() {
     );
     assert_eq!(
         err.contains("which segments do not get"),
-        never && matches!(pmd, Some(size) if size <= 2 << 20),
-        "the report says huge pages are off only where the system setting is never:\n{err}"
+        (never || cfg!(feature = "no_thp")) && matches!(pmd, Some(size) if size <= 2 << 20),
+        "the report says huge pages are off only where the system setting is never (or with \
+         the no_thp feature):\n{err}"
     );
     let err = report(Some("0"));
     if !never {
         assert!(
             err.contains(&wanted_off),
             "wanted {wanted_off:?} in the verbose report with allow_thp=0:\n{err}"
+        );
+    }
+}
+
+/// `allow_large_os_pages=0` keeps every segment on base pages: the report says so too.
+#[test]
+fn verbose_report_says_large_os_pages_off() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "print_allow_thp", "--nocapture", "--ignored"])
+        .env("MIMALLOC_VERBOSE", "1")
+        .env("MIMALLOC_ALLOW_LARGE_OS_PAGES", "0")
+        .env_remove("MIMALLOC_ALLOW_THP")
+        .output()
+        .expect("run the child test");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .is_some_and(|size| size <= 2 << 20);
+    let never = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .map(|s| s.contains("[never]"))
+        .unwrap_or(true);
+    if thp && !never && !cfg!(feature = "no_thp") {
+        assert!(
+            err.contains("which segments do not get (allow_large_os_pages=0)"),
+            "the report does not say allow_large_os_pages=0 keeps huge pages off:\n{err}"
         );
     }
 }
