@@ -2,8 +2,8 @@
  * Arenas: large OS reservations that segments are carved from, a MI_SEGMENT_SIZE slot at a
  * time, so that a thread that starts, allocates and exits costs bitmap updates, not mmap and
  * munmap calls. Each arena tracks its slots in four bitmaps (in use, committed, dirty = may
- * hold non-zero bytes, purge = free and still resident, waiting to be given back) updated with
- * CAS on whole words; only adding an arena takes a lock. A freed run of slots is purged after
+ * hold non-zero bytes, purge = free and not purged since: given back after the delay, or never
+ * with purging off) updated with CAS on whole words; only adding an arena takes a lock. A freed run of slots is purged after
  * purge_delay * arena_purge_mult, never unmapped; an arena the allocator reserved itself goes
  * back to the OS only when every slot is free and purged. This file never allocates through
  * the allocator: its metadata comes from the OS. */
@@ -129,9 +129,9 @@ static void mi_arenas_note_expire(int64_t expire) {
 
 /* ---- Claiming and freeing slots -------------------------------------------------------------- */
 
-/* Claims one free slot that still waits for its purge (or, with purging off, was ever freed):
- * its pages are resident, so taking it saves both the purge and the page faults of touching
- * purged or untouched memory. */
+/* Claims one free slot not purged since it was freed (waiting for its purge, or kept with
+ * purging off): its pages are resident, so taking it saves both the purge and the page faults
+ * of touching purged or untouched memory. */
 static bool mi_arena_try_claim_unpurged(mi_arena_t* arena, size_t* field, size_t* bit) {
   for (size_t f = 0; f < arena->fields; f++) {
     uintptr_t map = mi_atomic_load_relaxed(&arena->inuse[f]);
@@ -376,6 +376,9 @@ static void mi_arena_try_release(mi_arena_t* arena, mi_stats_t* stats) {
 void _mi_arenas_collect(bool force, mi_stats_t* stats) {
   int64_t expire = mi_atomic_load_relaxed(&mi_arenas_purge_expire);
   if (expire == 0) return;
+  /* switched to never purging with a purge pending: it waits (slots freed since are marked
+   * too), and runs once purging is back on */
+  if (mi_option_get(mi_option_purge_delay) < 0) return;
   int64_t now = _mi_clock_coarse();
   if (!force && now < expire) return;
   if (!mi_atomic_cas_strong_acq_rel(&mi_arenas_purge_expire, &expire, 0)) return; /* another thread runs it */
@@ -621,7 +624,7 @@ static void mi_arenas_show(bool show_bitmaps) {
       mi_arena_print_bitmap("in use", arena->inuse, arena->slots);
       mi_arena_print_bitmap("committed", arena->committed, arena->slots);
       mi_arena_print_bitmap("dirty", arena->dirty, arena->slots);
-      mi_arena_print_bitmap("to purge", arena->purge, arena->slots);
+      mi_arena_print_bitmap("unpurged", arena->purge, arena->slots);
     }
   }
   _mi_message("arenas: %zu, slots in use: %zu\n", n, total_inuse);

@@ -77,7 +77,7 @@ void mi_process_init(void) mi_attr_noexcept {
   _mi_verbose_message("mimalloc-rs allocator %d.%d (secure level %d, debug level %d) in use\n",
                       MI_MALLOC_VERSION / 100, MI_MALLOC_VERSION % 100, MI_SECURE, MI_DEBUG);
   size_t thp = _mi_os_large_page_size();
-  const char* thp_off = _mi_os_thp_off();
+  const char* thp_off = (mi_option_is_enabled(mi_option_verbose) ? _mi_os_thp_off() : NULL);
   if (thp == 0) {
     _mi_verbose_message("OS pages of %zu KiB; segments get no transparent huge pages here\n", _mi_os_page_size() / MI_KiB);
   } else if (thp_off != NULL) {

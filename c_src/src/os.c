@@ -11,7 +11,7 @@
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
 
-static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true, 0, NULL};
+static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true, 0, NULL, 0};
 
 /* Next address to try for an aligned mapping. Hinting at a region no one else uses makes the
  * kernel hand back aligned memory on the first try, avoiding the over-map-and-trim dance. */
@@ -35,8 +35,10 @@ size_t _mi_os_large_page_size(void) { return mi_os_config.large_page_size; }
 
 const char* _mi_os_thp_off(void) {
   if (mi_os_config.thp_off != NULL) return mi_os_config.thp_off;
+  if (mi_os_config.thp_control == 0) return NULL;
   if (!mi_option_is_enabled(mi_option_allow_thp)) return "allow_thp=0";
-  return (mi_option_get(mi_option_allow_large_os_pages) <= 0 ? "allow_large_os_pages=0" : NULL);
+  if (mi_os_config.thp_control == 1 && mi_option_get(mi_option_allow_large_os_pages) <= 0) return "allow_large_os_pages=0";
+  return NULL;
 }
 
 bool _mi_os_has_overcommit(void) { return mi_os_config.has_overcommit; }

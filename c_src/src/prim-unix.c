@@ -73,22 +73,47 @@ static size_t mi_prim_thp_size(size_t page_size) {
 #endif
 }
 
-/* Set when the system's THP setting is "never": MADV_COLLAPSE would still make huge pages
- * (it ignores the setting), and an administrator who chose "never" gets none from us. */
+/* Set when the system's THP setting is "never" (or the kernel has no THP): MADV_COLLAPSE would
+ * still make huge pages (it ignores the setting), and an administrator who chose "never" gets
+ * none from us. */
 static bool mi_prim_thp_never;
 
-static bool mi_prim_read_thp_never(void) {
-#if !defined(__linux__)
-  return false;
-#else
+#if defined(__linux__)
+/* The system's THP setting: "always", "madvise" or "never"; NULL where the kernel has none. */
+static const char* mi_prim_read_thp_setting(void) {
   int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true; /* no THP in this kernel */
+  if (fd < 0) return NULL;
   char buf[96];
   ssize_t n = read(fd, buf, sizeof(buf) - 1);
   close(fd);
-  if (n <= 0) return true;
+  if (n <= 0) return NULL;
   buf[n] = 0;
-  return strstr(buf, "[never]") != NULL;
+  if (strstr(buf, "[always]") != NULL) return "always";
+  if (strstr(buf, "[madvise]") != NULL) return "madvise";
+  return "never";
+}
+#endif
+
+/* Why segments get no huge pages whatever the options say, and which options can keep them
+ * off (os.c reports it; see mi_os_config_t). */
+static void mi_prim_thp_config(mi_os_config_t* config) {
+  config->thp_off = NULL;
+  config->thp_control = 0;
+#if defined(__linux__)
+  const char* setting = mi_prim_read_thp_setting();
+  mi_prim_thp_never = (setting == NULL || strcmp(setting, "never") == 0);
+  if (setting == NULL) {
+    config->thp_off = "no transparent huge pages in this kernel";
+  } else if (mi_prim_thp_never) {
+    config->thp_off = "the system setting is never";
+  } else {
+    bool always = (strcmp(setting, "always") == 0); /* the kernel backs every mapping unless told no */
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+    config->thp_control = (always ? 2 : 1);
+#else
+    if (!always) config->thp_off = "built without MADV_HUGEPAGE"; /* nothing can ask */
+#endif
+  }
 #endif
 }
 
@@ -108,12 +133,7 @@ void _mi_prim_config(mi_os_config_t* config) {
   config->large_page_size = mi_prim_thp_size(config->page_size);
   config->has_overcommit = true;
   config->max_map_count = mi_prim_max_map_count();
-  mi_prim_thp_never = mi_prim_read_thp_never();
-#if defined(__linux__) && !(defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE))
-  config->thp_off = "built without MADV_HUGEPAGE";
-#else
-  config->thp_off = (config->large_page_size != 0 && mi_prim_thp_never ? "the system setting is never" : NULL);
-#endif
+  mi_prim_thp_config(config);
 #if defined(CLOCK_MONOTONIC_COARSE)
   struct timespec res;
   mi_prim_coarse_clock = (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 && res.tv_nsec <= 4000000);

@@ -56,6 +56,7 @@ void _mi_prim_config(mi_os_config_t* config) {
    * used on request (below). Nothing should place blocks around a huge page that never comes. */
   config->large_page_size = 0;
   config->thp_off = NULL;
+  config->thp_control = 0;
   /* Reserved-and-committed memory counts against the commit limit at once, even untouched. */
   config->has_overcommit = false;
   /* VirtualProtect splits a VAD but there is no per-process cap like vm.max_map_count; a large

@@ -166,10 +166,13 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, bool cach
   return true;
 }
 
-/* A segment `heap` may not adopt (an exclusive arena's) is freed all the same by the thread that
- * popped it once every block in it was freed: left on the stack, it would hold its arena slot,
- * resident, until a heap pinned to that arena needs a segment, which may be never. Not cached:
- * only such a heap could reuse it. Popped, the segment is ours to read. */
+/* A segment `heap` may not adopt (an exclusive arena's, or any other for a heap pinned to an
+ * arena) is freed all the same by the thread that popped it once every block in it was freed:
+ * left on the stack, an exclusive arena's would hold its slot, resident, until a heap pinned to
+ * that arena needs a segment, which may be never. Such a one skips this thread's cache, where
+ * only a pinned heap could reuse it. Popped, the segment is ours to read; with every page empty
+ * none joins `heap`, which is why the reclaim may run for a heap that could not adopt it (it
+ * counts as a reclaim in the statistics). */
 static bool mi_segment_free_if_empty(mi_segment_t* segment, mi_heap_t* heap, mi_tld_t* tld) {
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
@@ -177,7 +180,10 @@ static bool mi_segment_free_if_empty(mi_segment_t* segment, mi_heap_t* heap, mi_
     _mi_page_free_collect(page, false);
     if (!mi_page_all_free(page)) return false;
   }
-  return !mi_segment_reclaim(segment, heap, false, tld); /* no page joins the heap: all are empty */
+  bool cache = _mi_arena_memid_is_suitable(segment->mem_arena, 0);
+  bool alive = mi_segment_reclaim(segment, heap, cache, tld);
+  _mi_assert(!alive);
+  return !alive;
 }
 
 /* May `heap` adopt `segment`? Not when the memory is an exclusive arena's the heap is not

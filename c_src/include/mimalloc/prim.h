@@ -20,6 +20,8 @@ typedef struct mi_os_config_s {
   bool has_overcommit;         /* mapped memory is committed on first touch */
   size_t max_map_count;        /* mappings the OS allows a process (Linux vm.max_map_count), 0 if unknown */
   const char* thp_off;         /* why segments get no transparent huge pages of that size (NULL: they may) */
+  uint8_t thp_control;         /* which options keep them off: 0 none (FreeBSD promotes unasked), 1 allow_thp and
+                                  allow_large_os_pages (Linux "madvise"), 2 allow_thp only (Linux "always") */
 } mi_os_config_t;
 
 void _mi_prim_config(mi_os_config_t* config);
