@@ -3,10 +3,10 @@
  * time, so that a thread that starts, allocates and exits costs bitmap updates, not mmap and
  * munmap calls. Each arena tracks its slots in four bitmaps (in use, committed, dirty = may
  * hold non-zero bytes, purge = free and not purged since: given back after the delay, or never
- * with purging off) updated with CAS on whole words; only adding an arena takes a lock. A freed run of slots is purged after
- * purge_delay * arena_purge_mult, never unmapped; an arena the allocator reserved itself goes
- * back to the OS only when every slot is free and purged. This file never allocates through
- * the allocator: its metadata comes from the OS. */
+ * with purging off) updated with CAS on whole words; only adding an arena takes a lock. A freed
+ * run of slots is purged after purge_delay * arena_purge_mult, never unmapped; an arena the
+ * allocator reserved itself goes back to the OS only when every slot is free and purged. This
+ * file never allocates through the allocator: its metadata comes from the OS. */
 #include "mimalloc.h"
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
@@ -181,8 +181,8 @@ static bool mi_arena_take(mi_arena_t* arena, size_t f, size_t bit, size_t count,
 static bool mi_arena_try_claim(mi_arena_t* arena, size_t count, bool commit, mi_arena_mem_t* mem, mi_stats_t* stats) {
   size_t f, bit;
   /* a single slot (one segment, the common case) comes from those still resident first */
-  bool resident = (mi_atomic_load_relaxed(&mi_arenas_purge_expire) != 0 || mi_option_get(mi_option_purge_delay) < 0);
-  if (count == 1 && resident && mi_arena_try_claim_unpurged(arena, &f, &bit)) {
+  bool resident = count == 1 && (mi_atomic_load_relaxed(&mi_arenas_purge_expire) != 0 || mi_option_get(mi_option_purge_delay) < 0);
+  if (resident && mi_arena_try_claim_unpurged(arena, &f, &bit)) {
     return mi_arena_take(arena, f, bit, count, commit, mem, stats);
   }
   size_t fields = arena->fields;
