@@ -144,6 +144,7 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, bool cach
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     if (!page->segment_in_use) {
+      if (page->is_purged) page->purge_expire = 0; /* another thread's purge: no lesson for this one's delay */
       if (page->purge_pending) {
         if (page->purge_expire < reuse_by) page->purge_expire = reuse_by;
         mi_segments_due_by(tld, page->purge_expire);

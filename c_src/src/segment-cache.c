@@ -150,6 +150,7 @@ static void mi_segments_collect_local(mi_tld_t* tld, bool force, bool shared) {
   int64_t now = _mi_clock_coarse();
   if (shared) mi_segments_shared_collect(force, now, tld);
   if (!force && (st->purge_expire == 0 || now < st->purge_expire)) return;
+  _mi_segment_purge_calm(now, tld);
   int64_t next = 0;
   mi_segment_queue_t* queues[2] = {&st->small_free, &st->medium_free};
   for (int q = 0; q < 2; q++) {

@@ -6,7 +6,8 @@
  * (segment-cache.c) and abandonment run what is due. Calls only os.c and the clock. */
 #include "segment-internal.h"
 
-static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld_t* tld) {
+/* `now`: the time of the purge, kept in purge_expire (0: not known, as for a forced purge). */
+static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, int64_t now, mi_tld_t* tld) {
   _mi_assert(!page->segment_in_use && page == &segment->pages[page->segment_idx]);
   page->purge_pending = 0;
   if (page->is_purged) return;
@@ -15,14 +16,54 @@ static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, mi_tld
   uint8_t* start = mi_segment_page_area(segment, page, &area);
   page->is_zero_init = _mi_os_purge(start, area, &tld->stats);
   page->is_purged = 1;
+  page->purge_expire = now;
+}
+
+/* ---- The delay adapts ------------------------------------------------------------------- */
+/* A thread whose pages empty and fill again in a steady cycle slower than purge_delay (rptest's
+ * threads: a working set that moves between size classes) would purge a page and fault it back
+ * in moments later, over and over. So a page taken again within one delay of its purge doubles
+ * the thread's delay, up to MI_PURGE_SHIFT_MAX doublings; each calm spell of MI_PURGE_CALM
+ * delays with no such page halves it again. Only a page purged since the last doubling can
+ * double it again: the pages of one purge run, taken back one after another, are one lesson.
+ * Memory still goes back within 8 * purge_delay of its last use, and a thread that never
+ * reuses purged pages keeps the plain delay. Every thread starts with the plain one. */
+#define MI_PURGE_CALM 8
+
+static int64_t mi_segment_page_purge_delay(const mi_tld_t* tld) {
+  int64_t delay = mi_segment_purge_delay();
+  return (delay <= 0 ? delay : delay << tld->segments.purge_shift);
+}
+
+/* Called as a purged page is taken for a new use. */
+mi_decl_segment void _mi_segment_purge_regret(mi_page_t* page, mi_tld_t* tld) {
+  _mi_assert(page->is_purged);
+  if (page->purge_expire == 0) return;
+  int64_t delay = mi_segment_page_purge_delay(tld);
+  int64_t now = _mi_clock_coarse();
+  if (delay <= 0 || now - page->purge_expire >= delay) return;
+  mi_segments_tld_t* st = &tld->segments;
+  st->purge_regret_at = now;
+  if (st->purge_shift < MI_PURGE_SHIFT_MAX && page->purge_expire > st->purge_raised_at) {
+    st->purge_shift++;
+    st->purge_raised_at = now;
+  }
+}
+
+/* Called when the thread's due purges run. */
+mi_decl_segment void _mi_segment_purge_calm(int64_t now, mi_tld_t* tld) {
+  mi_segments_tld_t* st = &tld->segments;
+  if (st->purge_shift == 0 || now - st->purge_regret_at < MI_PURGE_CALM * mi_segment_page_purge_delay(tld)) return;
+  st->purge_shift--;
+  st->purge_regret_at = now; /* the next halving after another calm spell */
 }
 
 mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
   _mi_assert(!page->segment_in_use && segment->used > 0);
-  int64_t delay = mi_segment_purge_delay();
+  int64_t delay = mi_segment_page_purge_delay(tld);
   if (delay < 0 && !force) return;
   if (delay == 0 || force) {
-    mi_segment_page_purge(segment, page, tld);
+    mi_segment_page_purge(segment, page, 0, tld);
     return;
   }
   int64_t expire = _mi_clock_coarse() + delay;
@@ -34,7 +75,7 @@ mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t
 /* Purges pages first..last (adjacent, all due) with one OS call: a thread that exits with
  * its pages empty would otherwise make one call per 64 KiB page. Guard pages sit between pages in secure builds, and a purge
  * must not cross one (Windows recommits what it purges), so there every page goes alone. */
-static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, mi_tld_t* tld) {
+static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, int64_t now, mi_tld_t* tld) {
   _mi_assert(first <= last && last < segment->capacity);
   _mi_segment_unadvise_huge(segment);
   size_t area;
@@ -47,6 +88,7 @@ static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t las
     page->purge_pending = 0;
     page->is_zero_init = zero;
     page->is_purged = 1;
+    page->purge_expire = now;
   }
 }
 
@@ -68,13 +110,13 @@ mi_decl_segment void _mi_segment_purge_pending(mi_segment_t* segment, bool force
       if (first == SIZE_MAX) first = i;
       last = i;
     } else if (due) {
-      mi_segment_page_purge(segment, page, tld);
+      mi_segment_page_purge(segment, page, now, tld);
     } else if (first != SIZE_MAX && (page->segment_in_use || page->purge_pending)) {
-      mi_segment_purge_run(segment, first, last, tld); /* in use, or pending and not due: the run ends */
+      mi_segment_purge_run(segment, first, last, now, tld); /* in use, or pending and not due: the run ends */
       first = SIZE_MAX;
     }
   }
-  if (first != SIZE_MAX) mi_segment_purge_run(segment, first, last, tld);
+  if (first != SIZE_MAX) mi_segment_purge_run(segment, first, last, now, tld);
 }
 
 /* Gives back the pages an earlier, larger block wrote past this segment's block. */

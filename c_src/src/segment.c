@@ -461,6 +461,7 @@ static bool mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld
   if (!mi_segment_page_commit(segment, page, tld)) return false;
   page->segment_in_use = 1;
   page->purge_pending = 0;
+  if (page->is_purged) _mi_segment_purge_regret(page, tld);
   page->is_purged = 0;
   segment->used++;
   size_t area;

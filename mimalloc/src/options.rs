@@ -47,7 +47,9 @@ pub enum MiOption {
     /// Environment: `MIMALLOC_ALLOW_LARGE_OS_PAGES`.
     AllowLargeOsPages,
     /// Milliseconds an empty page waits before its memory is returned to the OS; 0 returns it
-    /// at once, -1 never. Empty segments are kept ten times as long. Default: 10.
+    /// at once, -1 never. A thread that takes pages again soon after their purge waits up to
+    /// 8 times as long (for its own pages). Empty segments are kept ten times as long.
+    /// Default: 10.
     /// Environment: `MIMALLOC_PURGE_DELAY`.
     PurgeDelay,
     /// Never map new memory from the OS: allocation fails instead. Default: off.

@@ -226,7 +226,7 @@ typedef struct mi_page_s {
   uint32_t used;             /* blocks in use (including those on thread_free) */
   uint8_t free_is_zero;      /* every block on `free` is zero except its link word */
   uint8_t retire_expire;     /* heartbeats left before an empty retired page is freed */
-  int64_t purge_expire;      /* msecs timestamp for a pending purge */
+  int64_t purge_expire;      /* msecs timestamp for a pending purge; once purged, when (0: not known) */
   struct mi_page_s* next;    /* in the heap's page queue */
   struct mi_page_s* prev;
   /* other threads' */
@@ -332,6 +332,9 @@ typedef struct mi_segments_tld_s {
   bool packed;                    /* its early segments were found packed (segment.c) */
   struct mi_segment_s* early[MI_THP_EARLY_MAX]; /* dense ones on 4 KiB pages (segment.c), up to MI_THP_EARLY_MAX */
   int64_t purge_expire;           /* earliest pending page or tail purge or cache expiry, 0 if none */
+  int64_t purge_regret_at;        /* when a page was last taken soon after its purge (segment-purge.c) */
+  int64_t purge_raised_at;        /* when purge_shift last went up */
+  uint8_t purge_shift;            /* page purges wait purge_delay << purge_shift (segment-purge.c) */
 } mi_segments_tld_t;
 
 /* Thread-local data: one per thread that allocates. */
