@@ -99,7 +99,7 @@ SYS_TESTS=(--test abi --test api_alignment --test api_bad_input --test api_fresh
   --test win_oom --test api_v24 --test api_documented --test remote_frees --test huge_reuse)
 CRATE_TESTS=(--test cross_thread --test thread_churn --test heap_api --test layout_sweep --test segment_reuse
   --test size_limits --test memory_return --test fuzz_seeds --test heap_usable_size --test heap_limit
-  --test process_limit --test process_limit_env)
+  --test process_limit --test process_limit_env --test purge_delay_adapts)
 
 step "tests under Wine, default build"
 run cargo test -q --target "$TARGET" -p mimalloc-sys "${SYS_TESTS[@]}"
