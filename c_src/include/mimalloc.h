@@ -650,8 +650,8 @@ typedef enum mi_option_e mi_option_enum_base {
    * `mi_option_eager_commit` on). Default 1. `MIMALLOC_EAGER_COMMIT_DELAY`. */
   mi_option_eager_commit_delay,
   /** Milliseconds before memory that is no longer used (an empty page, a free segment) is
-   * purged; 0 at once, -1 never. A thread that takes purged pages again within one delay of
-   * their purge waits up to 8 times longer before its next page purges. Default 10.
+   * purged; 0 at once, -1 never. A thread that takes pages back within its current delay of
+   * their purge doubles that delay, up to 8 times this value. Default 10.
    * `MIMALLOC_PURGE_DELAY` (older name `MIMALLOC_RESET_DELAY`). */
   mi_option_purge_delay,
   /** Not supported by this build (accepted, no effect). Default 0.

@@ -87,12 +87,16 @@ static inline uint8_t* mi_segment_page_area(const mi_segment_t* segment, const m
 
 /* ---- Timing ------------------------------------------------------------------------------- */
 
-static inline int64_t mi_segment_purge_delay(void) { return (int64_t)mi_option_get(mi_option_purge_delay); }
+/* A delay past MI_PURGE_DELAY_MAX (35 years) is "never" in practice; the bound keeps the delay
+ * scaled up (segment-purge.c) and added to a clock within 64 bits. */
+#define MI_PURGE_DELAY_MAX ((int64_t)1 << 40)
+static inline int64_t mi_segment_purge_delay(void) {
+  int64_t delay = (int64_t)mi_option_get(mi_option_purge_delay);
+  return (delay > MI_PURGE_DELAY_MAX ? MI_PURGE_DELAY_MAX : delay);
+}
 
 /* How far the delay of a thread's page purges may grow (segment-purge.c): 8 times purge_delay. */
-#ifndef MI_PURGE_SHIFT_MAX
 #define MI_PURGE_SHIFT_MAX 3
-#endif
 
 /* The thread's next timed segment work is due no later than `expire`. */
 static inline void mi_segments_due_by(mi_tld_t* tld, int64_t expire) {
@@ -124,6 +128,7 @@ mi_decl_segment mi_segment_t* _mi_segments_shared_pop(mi_page_kind_t kind, int r
 /* ---- segment-purge.c ------------------------------------------------------------------------ */
 mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_purge_regret(mi_page_t* page, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_purge_near_miss(const mi_page_t* page, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_purge_calm(int64_t now, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld);

@@ -6,9 +6,16 @@
  * (segment-cache.c) and abandonment run what is due. Calls only os.c and the clock. */
 #include "segment-internal.h"
 
-/* `now`: the time of the purge, kept in purge_expire (0: not known, as for a forced purge). */
+/* What a purged page keeps in purge_expire: the time of the purge if it was due then, else 0
+ * (a forced purge, of a page that was not due or not pending): a page purged before its time
+ * and taken back at once says nothing about the delay. */
+static int64_t mi_segment_purge_stamp(const mi_page_t* page, int64_t now) {
+  return (now != 0 && page->purge_pending && page->purge_expire <= now ? now : 0);
+}
+
 static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, int64_t now, mi_tld_t* tld) {
   _mi_assert(!page->segment_in_use && page == &segment->pages[page->segment_idx]);
+  int64_t stamp = mi_segment_purge_stamp(page, now);
   page->purge_pending = 0;
   if (page->is_purged) return;
   _mi_segment_unadvise_huge(segment);
@@ -16,7 +23,7 @@ static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, int64_
   uint8_t* start = mi_segment_page_area(segment, page, &area);
   page->is_zero_init = _mi_os_purge(start, area, &tld->stats);
   page->is_purged = 1;
-  page->purge_expire = now;
+  page->purge_expire = stamp;
 }
 
 /* ---- The delay adapts ------------------------------------------------------------------- */
@@ -26,6 +33,9 @@ static void mi_segment_page_purge(mi_segment_t* segment, mi_page_t* page, int64_
  * the thread's delay, up to MI_PURGE_SHIFT_MAX doublings; each calm spell of MI_PURGE_CALM
  * delays with no such page halves it again. Only a page purged since the last doubling can
  * double it again: the pages of one purge run, taken back one after another, are one lesson.
+ * A page taken back while still pending after more than half the delay (a purge at the halved
+ * delay would have come too soon) counts against calm too: once the delay covers the cycle,
+ * no purge happens to show that it still must.
  * Memory still goes back within 8 * purge_delay of its last use, and a thread that never
  * reuses purged pages keeps the plain delay. Every thread starts with the plain one. */
 #define MI_PURGE_CALM 8
@@ -50,7 +60,18 @@ mi_decl_segment void _mi_segment_purge_regret(mi_page_t* page, mi_tld_t* tld) {
   }
 }
 
-/* Called when the thread's due purges run. */
+/* Called as a page still waiting for its purge is taken for a new use. */
+mi_decl_segment void _mi_segment_purge_near_miss(const mi_page_t* page, mi_tld_t* tld) {
+  _mi_assert(page->purge_pending && !page->is_purged);
+  mi_segments_tld_t* st = &tld->segments;
+  if (st->purge_shift == 0) return;
+  int64_t delay = mi_segment_page_purge_delay(tld);
+  int64_t now = _mi_clock_coarse();
+  int64_t freed = page->purge_expire - delay; /* as scheduled at this shift */
+  if (2 * (now - freed) > delay) st->purge_regret_at = now;
+}
+
+/* Called when the thread's due purges run, and as a page is scheduled for one. */
 mi_decl_segment void _mi_segment_purge_calm(int64_t now, mi_tld_t* tld) {
   mi_segments_tld_t* st = &tld->segments;
   if (st->purge_shift == 0 || now - st->purge_regret_at < MI_PURGE_CALM * mi_segment_page_purge_delay(tld)) return;
@@ -60,13 +81,15 @@ mi_decl_segment void _mi_segment_purge_calm(int64_t now, mi_tld_t* tld) {
 
 mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld) {
   _mi_assert(!page->segment_in_use && segment->used > 0);
-  int64_t delay = mi_segment_page_purge_delay(tld);
+  int64_t delay = mi_segment_purge_delay();
   if (delay < 0 && !force) return;
   if (delay == 0 || force) {
     mi_segment_page_purge(segment, page, 0, tld);
     return;
   }
-  int64_t expire = _mi_clock_coarse() + delay;
+  int64_t now = _mi_clock_coarse();
+  _mi_segment_purge_calm(now, tld); /* a thread idle since its last doubling starts lower */
+  int64_t expire = now + mi_segment_page_purge_delay(tld);
   page->purge_pending = 1;
   page->purge_expire = expire;
   mi_segments_due_by(tld, expire);
@@ -85,10 +108,10 @@ static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t las
   for (size_t i = first; i <= last; i++) {
     mi_page_t* page = &segment->pages[i];
     if (!page->purge_pending) continue; /* a free page the run spans: its state stays */
+    page->purge_expire = mi_segment_purge_stamp(page, now);
     page->purge_pending = 0;
     page->is_zero_init = zero;
     page->is_purged = 1;
-    page->purge_expire = now;
   }
 }
 

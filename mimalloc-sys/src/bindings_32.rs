@@ -1068,8 +1068,8 @@ pub const mi_option_deprecated_segment_reset: mi_option_e = 13;
  `mi_option_eager_commit` on). Default 1. `MIMALLOC_EAGER_COMMIT_DELAY`.*/
 pub const mi_option_eager_commit_delay: mi_option_e = 14;
 /** Milliseconds before memory that is no longer used (an empty page, a free segment) is
- purged; 0 at once, -1 never. A thread that takes purged pages again within one delay of
- their purge waits up to 8 times longer before its next page purges. Default 10.
+ purged; 0 at once, -1 never. A thread that takes pages back within its current delay of
+ their purge doubles that delay, up to 8 times this value. Default 10.
  `MIMALLOC_PURGE_DELAY` (older name `MIMALLOC_RESET_DELAY`).*/
 pub const mi_option_purge_delay: mi_option_e = 15;
 /** Not supported by this build (accepted, no effect). Default 0.
