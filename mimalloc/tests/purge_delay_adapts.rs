@@ -8,7 +8,6 @@
 
 use core::ffi::c_void;
 use mimalloc_sys::*;
-use mimalloc_testkit::sys::stats;
 use std::time::Duration;
 
 const DELAY_MS: i64 = 50;
@@ -18,7 +17,7 @@ const BLOCKS: usize = 2048;
 const AREA: i64 = (BLOCK * BLOCKS) as i64;
 
 fn purged() -> i64 {
-    stats().purged.total
+    mimalloc::stats().purged.total
 }
 
 /// Fills the pages with blocks, checks and frees every block, and lets the heap hand its empty
