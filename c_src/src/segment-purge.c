@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT
  * Purge timing: an empty page of a segment in use, and the part a huge segment's earlier block
  * wrote past its current one, go back to the OS after purge_delay (runs of adjacent due pages
- * in one call), not at once, so that memory reused soon costs no faults. Owns the pages'
- * purge_pending/purge_expire and the huge segments' tail_expire; the thread's collection
- * (segment-cache.c) and abandonment run what is due. Calls only os.c and the clock. */
+ * in one call), not at once, so that memory reused soon costs no faults. A thread that takes
+ * its purged pages back soon after their purge waits longer before the next ones (up to 8
+ * times the delay, "The delay adapts" below). Owns the pages' purge_pending/purge_expire/
+ * is_purged and the huge segments' tail_expire; the thread's collection (segment-cache.c) and
+ * abandonment run what is due. Calls only os.c and the clock. */
 #include "segment-internal.h"
 
 /* What a purged page keeps in purge_expire: the time of the purge if it was due then, else 0
@@ -45,8 +47,8 @@ static int64_t mi_segment_page_purge_delay(const mi_tld_t* tld) {
   return (delay <= 0 ? delay : delay << tld->segments.purge_shift);
 }
 
-/* Called as a purged page is taken for a new use. */
-mi_decl_segment void _mi_segment_purge_regret(mi_page_t* page, mi_tld_t* tld) {
+/* A purged page taken again within the delay: a lesson, unless it was taught already. */
+static void mi_segment_purge_regret(const mi_page_t* page, mi_tld_t* tld) {
   _mi_assert(page->is_purged);
   if (page->purge_expire == 0) return;
   int64_t delay = mi_segment_page_purge_delay(tld);
@@ -60,8 +62,8 @@ mi_decl_segment void _mi_segment_purge_regret(mi_page_t* page, mi_tld_t* tld) {
   }
 }
 
-/* Called as a page still waiting for its purge is taken for a new use. */
-mi_decl_segment void _mi_segment_purge_near_miss(const mi_page_t* page, mi_tld_t* tld) {
+/* A page still waiting for its purge taken again late in its wait: no calm yet. */
+static void mi_segment_purge_near_miss(const mi_page_t* page, mi_tld_t* tld) {
   _mi_assert(page->purge_pending && !page->is_purged);
   mi_segments_tld_t* st = &tld->segments;
   if (st->purge_shift == 0) return;
@@ -69,6 +71,18 @@ mi_decl_segment void _mi_segment_purge_near_miss(const mi_page_t* page, mi_tld_t
   int64_t now = _mi_clock_coarse();
   int64_t freed = page->purge_expire - delay; /* as scheduled at this shift */
   if (2 * (now - freed) > delay) st->purge_regret_at = now;
+}
+
+/* Called as a free page is taken for a new use: its pending purge is moot, and its purge, or
+ * its wait for one, tells the delay something. */
+mi_decl_segment void _mi_segment_purge_page_taken(mi_page_t* page, mi_tld_t* tld) {
+  if (page->is_purged) {
+    mi_segment_purge_regret(page, tld);
+  } else if (page->purge_pending) {
+    mi_segment_purge_near_miss(page, tld);
+  }
+  page->purge_pending = 0;
+  page->is_purged = 0;
 }
 
 /* Called when the thread's due purges run, and as a page is scheduled for one. */

@@ -460,10 +460,7 @@ static bool mi_segment_page_claim(mi_segment_t* segment, mi_page_t* page, mi_tld
   _mi_assert(!page->segment_in_use && segment->used < segment->capacity);
   if (!mi_segment_page_commit(segment, page, tld)) return false;
   page->segment_in_use = 1;
-  if (page->purge_pending && !page->is_purged) _mi_segment_purge_near_miss(page, tld);
-  page->purge_pending = 0;
-  if (page->is_purged) _mi_segment_purge_regret(page, tld);
-  page->is_purged = 0;
+  _mi_segment_purge_page_taken(page, tld);
   segment->used++;
   size_t area;
   page->page_start = mi_segment_page_area(segment, page, &area);
