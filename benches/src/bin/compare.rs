@@ -10,9 +10,11 @@
 //! ```
 //!
 //! Binaries: ours is `workload` of this package (our `MiMalloc` as global allocator); the
-//! peers' are `workload-<name>` of the separate Cargo project `benches/peers/` (crates.io
-//! `mimalloc` exports the same C symbols as ours and its sys crate the same `links` value, so
-//! it cannot share a dependency graph with us). All link the same `mimalloc-workloads` code.
+//! peers' are `workload-<name>` of the separate Cargo projects `benches/peers/` and, for
+//! upstream's v2 line, `benches/peers-v2/` (crates.io `mimalloc` exports the same C symbols as
+//! ours and its sys crate the same `links` value, so it cannot share a dependency graph with
+//! us, and its `v2` feature would switch the v3 line off for the whole graph). All link the
+//! same `mimalloc-workloads` code.
 //!
 //! Each run is timed from spawn to exit (start-up and tear-down included, as `time` does)
 //! and its peak RSS read from `wait4`'s rusage. Within a repetition the allocators take turns,
@@ -38,32 +40,36 @@ struct Allocator {
     what: &'static str,
     /// The workload binary's name.
     bin: &'static str,
-    /// Whether the binary comes from the peers project.
-    peer: bool,
+    /// The separate Cargo project the binary comes from (None: ours, from this workspace).
+    project: Option<&'static str>,
     /// Cargo features of `mimalloc-benches` the binary is built with (ours only).
     features: &'static str,
 }
+
+/// The peers' Cargo projects, relative to the repository root.
+const PEERS: &str = "benches/peers";
+const PEERS_V2: &str = "benches/peers-v2";
 
 const ALLOCATORS: &[Allocator] = &[
     Allocator {
         key: "ours",
         what: "mimalloc-rs, this repository (`mimalloc::MiMalloc`)",
         bin: "workload",
-        peer: false,
+        project: None,
         features: "",
     },
     Allocator {
         key: "ours-secure",
         what: "mimalloc-rs built with the `secure` feature (guard pages, encoded and random free lists, double-free checks)",
         bin: "workload-secure",
-        peer: false,
+        project: None,
         features: "secure",
     },
     Allocator {
         key: "system",
         what: "the system allocator (`std::alloc::System`, glibc malloc on Linux)",
         bin: "workload-system",
-        peer: true,
+        project: Some(PEERS),
         features: "",
     },
     Allocator {
@@ -71,21 +77,29 @@ const ALLOCATORS: &[Allocator] = &[
         what: "upstream mimalloc through crates.io `mimalloc` (default features: its libmimalloc-sys \
                0.1.49 builds the v3 line, mimalloc 3.3.2; the `v2` feature would select 2.3.2)",
         bin: "workload-mimalloc",
-        peer: true,
+        project: Some(PEERS),
+        features: "",
+    },
+    Allocator {
+        key: "mimalloc-v2",
+        what: "upstream mimalloc's v2 line, the one our C API follows: crates.io `mimalloc` with its \
+               `v2` feature (libmimalloc-sys 0.1.49 builds mimalloc 2.3.2)",
+        bin: "workload-mimalloc-v2",
+        project: Some(PEERS_V2),
         features: "",
     },
     Allocator {
         key: "jemalloc",
         what: "jemalloc through `tikv-jemallocator`",
         bin: "workload-jemalloc",
-        peer: true,
+        project: Some(PEERS),
         features: "",
     },
     Allocator {
         key: "snmalloc",
         what: "snmalloc through `snmalloc-rs`",
         bin: "workload-snmalloc",
-        peer: true,
+        project: Some(PEERS),
         features: "",
     },
 ];
@@ -94,7 +108,7 @@ const ALLOCATORS: &[Allocator] = &[
 const TINY_SCALE: f64 = 0.01;
 
 const USAGE: &str =
-    "usage: compare [--workloads a,b] [--allocators ours,ours-secure,system,mimalloc,jemalloc,snmalloc]
+    "usage: compare [--workloads a,b] [--allocators ours,ours-secure,system,mimalloc,mimalloc-v2,jemalloc,snmalloc]
                [--reps N] [--scale S] [--threads N] [--out DIR] [--tiny] [--list]
 Builds the workload binaries, runs every workload with every allocator --reps times
 (default 3) and prints markdown tables of median time and peak RSS, each relative to ours
@@ -271,20 +285,26 @@ fn cargo_build(args: &[&str]) -> Result<BTreeMap<String, PathBuf>, String> {
     Ok(exes)
 }
 
-/// Builds what `allocators` need (the peers project in any case when `always_peers`).
+/// Builds what `allocators` need (every peers project in any case when `always_peers`).
 fn build(
     allocators: &[&Allocator],
     always_peers: bool,
 ) -> Result<BTreeMap<&'static str, PathBuf>, String> {
     let mut exes = BTreeMap::new();
-    if always_peers || allocators.iter().any(|a| a.peer) {
-        let manifest = root().join("benches/peers/Cargo.toml");
-        let manifest = manifest.to_string_lossy().into_owned();
-        exes.extend(cargo_build(&["--release", "--manifest-path", &manifest])?);
+    for project in [PEERS, PEERS_V2] {
+        if always_peers || allocators.iter().any(|a| a.project == Some(project)) {
+            let manifest = root().join(project).join("Cargo.toml");
+            let manifest = manifest.to_string_lossy().into_owned();
+            exes.extend(cargo_build(&["--release", "--manifest-path", &manifest])?);
+        }
     }
     // Each feature set of ours is built in turn and its binary copied aside under its own
     // name; the default build comes last, so `workload` itself stays the default one.
-    let mut ours: Vec<&Allocator> = allocators.iter().copied().filter(|a| !a.peer).collect();
+    let mut ours: Vec<&Allocator> = allocators
+        .iter()
+        .copied()
+        .filter(|a| a.project.is_none())
+        .collect();
     ours.sort_by_key(|a| a.features.is_empty());
     for a in ours {
         let mut args = vec!["--release", "-p", "mimalloc-benches", "--bin", "workload"];
@@ -803,17 +823,22 @@ fn machine_description(cpus: usize, model: &str) -> String {
         });
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or("unknown".into(), |s| s.trim().to_string());
-    let lock = std::fs::read_to_string(root().join("benches/peers/Cargo.lock")).unwrap_or_default();
+    let lock = std::fs::read_to_string(root().join(PEERS).join("Cargo.lock")).unwrap_or_default();
     let v = |n| locked_version(&lock, n);
+    let lock_v2 =
+        std::fs::read_to_string(root().join(PEERS_V2).join("Cargo.lock")).unwrap_or_default();
     let glibc = command_output("ldd", &["--version"]);
     let glibc = glibc.lines().next().unwrap_or("unknown");
     format!(
         "- CPUs: {cpus} × {model}\n- memory: {mem}\n- kernel: Linux {kernel}\n- {}\n- system \
-         allocator: {glibc}\n- peers: mimalloc {} (libmimalloc-sys {}), tikv-jemallocator {} \
-         (tikv-jemalloc-sys {}), snmalloc-rs {} (snmalloc-sys {})\n",
+         allocator: {glibc}\n- peers: mimalloc {} (libmimalloc-sys {}), with `v2`: mimalloc {} \
+         (libmimalloc-sys {}), tikv-jemallocator {} (tikv-jemalloc-sys {}), snmalloc-rs {} \
+         (snmalloc-sys {})\n",
         command_output("rustc", &["--version"]),
         v("mimalloc"),
         v("libmimalloc-sys"),
+        locked_version(&lock_v2, "mimalloc"),
+        locked_version(&lock_v2, "libmimalloc-sys"),
         v("tikv-jemallocator"),
         v("tikv-jemalloc-sys"),
         v("snmalloc-rs"),
