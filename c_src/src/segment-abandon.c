@@ -139,18 +139,10 @@ static bool mi_segment_reclaim(mi_segment_t* segment, mi_heap_t* heap, bool cach
   segment->abandoned = 0;
   mi_atomic_sub_relaxed(&mi_abandoned_unpurged, segment->abandoned_unpurged);
   segment->abandoned_unpurged = 0;
-  /* the adopter gets a whole purge delay to reuse the empty pages before it purges them */
-  int64_t reuse_by = _mi_clock_coarse() + mi_segment_purge_delay();
+  _mi_segment_purge_adopted(segment, tld);
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
-    if (!page->segment_in_use) {
-      if (page->is_purged) page->purge_expire = 0; /* another thread's purge: no lesson for this one's delay */
-      if (page->purge_pending) {
-        if (page->purge_expire < reuse_by) page->purge_expire = reuse_by;
-        mi_segments_due_by(tld, page->purge_expire);
-      }
-      continue;
-    }
+    if (!page->segment_in_use) continue;
     _mi_page_free_collect(page, false);
     if (mi_page_all_free(page)) {
       _mi_limit_page_cleared(_mi_page_footprint(page)); /* its heap was left at abandonment */

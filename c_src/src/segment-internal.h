@@ -129,6 +129,7 @@ mi_decl_segment mi_segment_t* _mi_segments_shared_pop(mi_page_kind_t kind, int r
 mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t* page, bool force, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_purge_page_taken(mi_page_t* page, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_purge_calm(int64_t now, mi_tld_t* tld);
+mi_decl_segment void _mi_segment_purge_adopted(mi_segment_t* segment, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_huge_tail_purge(mi_segment_t* segment, mi_tld_t* tld);
 mi_decl_segment void _mi_segment_huge_tail_schedule(mi_segment_t* segment, mi_tld_t* tld);
