@@ -87,12 +87,16 @@ mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
 }
 
 /* Transparent huge pages: allow_large_os_pages=1 asks for them for every segment, 2 (the
- * default on Linux, as upstream's) for huge blocks only. A block of 2 MiB or more is mostly
- * touched in whole 2 MiB runs, so one fault per run instead of 512 costs little memory, while
- * small-object segments would pin 2 MiB for every page purge the huge page prevents. */
-static bool mi_segment_use_large_os_pages(mi_page_kind_t kind) {
+ * default on Linux, as upstream's) for blocks too big for a large page only. A block of 2 MiB
+ * or more is mostly touched in whole 2 MiB runs, so one fault per run instead of 512 costs
+ * little memory, while small-object segments would pin 2 MiB for every page purge the huge
+ * page prevents. A small block that has a huge segment for its alignment (beyond
+ * MI_ALIGN_OVERALLOC_MAX) or its guard page is not such a block: with huge pages, each one
+ * faulted in and zeroed 2 MiB for its header and 2 MiB for itself (a 64-byte block at 2 MiB
+ * alignment held 4 MiB resident). */
+static bool mi_segment_use_large_os_pages(mi_page_kind_t kind, size_t huge_size) {
   long mode = mi_option_get(mi_option_allow_large_os_pages);
-  return mode == 1 || (mode >= 2 && kind == MI_PAGE_HUGE);
+  return mode == 1 || (mode >= 2 && kind == MI_PAGE_HUGE && huge_size > MI_LARGE_OBJ_SIZE_MAX);
 }
 
 /* Under the default mode (allow_large_os_pages=2, upstream's) a thread's next small and medium
@@ -194,10 +198,10 @@ static bool mi_segment_mapping_at_top(const void* base, size_t mapped) {
  * transparent huge pages (the madvise would stay on the arena's slots when small pages reuse
  * them, and pin 2 MiB per purge there), blocks aligned beyond a segment (their mapping is
  * offset), and runs longer than a bitmap word: those are mapped from the OS one by one. */
-static bool mi_segment_from_arena(mi_page_kind_t kind, size_t page_alignment, int req_arena_id) {
+static bool mi_segment_from_arena(mi_page_kind_t kind, size_t huge_size, size_t page_alignment, int req_arena_id) {
   if (req_arena_id != 0) return page_alignment < MI_SEGMENT_SIZE;
   if (page_alignment >= MI_SEGMENT_SIZE) return false;
-  return kind != MI_PAGE_HUGE || !mi_segment_use_large_os_pages(kind);
+  return kind != MI_PAGE_HUGE || !mi_segment_use_large_os_pages(kind, huge_size);
 }
 
 /* A new segment for pages of `kind`; `huge_size` > 0 sizes a huge segment for one block placed
@@ -267,7 +271,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     _mi_abandoned_await_readers(); /* a pop that lost its race may still read the old link */
     memset(segment, 0, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
   } else {
-    bool from_arena = mi_segment_from_arena(kind, page_alignment, req_arena_id);
+    bool from_arena = mi_segment_from_arena(kind, huge_size, page_alignment, req_arena_id);
     size_t map_size = (page_alignment < MI_SEGMENT_SIZE && kind == MI_PAGE_HUGE && !guarded ? mi_segment_huge_reserve(segment_size, from_arena) : segment_size + align_offset);
     size_t alignment = (page_alignment >= MI_SEGMENT_SIZE ? page_alignment : MI_SEGMENT_SIZE);
     void* p = NULL;
@@ -286,7 +290,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
         return NULL; /* a heap pinned to an arena takes memory from nowhere else */
       }
     }
-    if (p == NULL) p = _mi_os_alloc_aligned(map_size, alignment, mi_segment_use_large_os_pages(kind), &is_large, &base, &mapped, &tld->stats);
+    if (p == NULL) p = _mi_os_alloc_aligned(map_size, alignment, mi_segment_use_large_os_pages(kind, huge_size), &is_large, &base, &mapped, &tld->stats);
     if (p == NULL) return NULL;
     if (!is_committed && !_mi_os_commit(p, meta_size, meta_size, &tld->stats)) {
       mi_arena_mem_t mem = {p, mapped, arena, false, false, is_large};

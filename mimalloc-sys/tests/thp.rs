@@ -453,3 +453,74 @@ fn print_early_segment_huge_kib() {
     .join()
     .unwrap();
 }
+
+/// A small block aligned beyond what a page can serve gets a huge segment of its own, but no
+/// huge pages: its mapping is not advised (no `hg`), and 32 such 64-byte blocks at 2 MiB
+/// alignment, written, add far less than 32 * 2 MiB to the resident set (with huge pages
+/// each held 4 MiB: 2 MiB for the segment's header, 2 MiB for the block). Checked in a child
+/// process, where no other test allocates meanwhile.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn an_over_aligned_small_block_gets_no_huge_pages() {
+    let text = child_output("print_over_aligned_footprint");
+    if text.contains("mode=1") {
+        eprintln!(
+            "skipped: MIMALLOC_ALLOW_LARGE_OS_PAGES=1 asks for huge pages everywhere:\n{text}"
+        );
+        return;
+    }
+    let field = |name: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in the child's output:\n{text}"))
+    };
+    assert_eq!(
+        field("hg="),
+        0,
+        "the block's mapping asks for huge pages:\n{text}"
+    );
+    assert!(
+        field("rss_kib=") < 8 * 1024,
+        "32 over-aligned 64-byte blocks added this much resident memory:\n{text}"
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+#[ignore = "helper of an_over_aligned_small_block_gets_no_huge_pages, run in a child process"]
+fn print_over_aligned_footprint() {
+    const N: usize = 32;
+    const ALIGN: usize = 2 << 20;
+    let rss_kib = || -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .expect("statm's resident field");
+        pages * 4
+    };
+    let before = rss_kib();
+    // SAFETY: each block is written within its 64 bytes and freed once below.
+    let blocks: Vec<*mut u8> = (0..N)
+        .map(|i| unsafe {
+            let p = mi_malloc_aligned(64, ALIGN) as *mut u8;
+            assert!(!p.is_null() && p as usize % ALIGN == 0);
+            p.write_bytes(i as u8, 64);
+            p
+        })
+        .collect();
+    let grown = rss_kib().saturating_sub(before);
+    let hg = blocks
+        .iter()
+        .filter(|&&p| vm_flags(&smaps_entry(p as *const c_void)).contains(&"hg"))
+        .count();
+    // SAFETY: plain option call.
+    let mode = unsafe { mi_option_get(mi_option_allow_large_os_pages) };
+    println!("mode={mode} hg={hg} rss_kib={grown}");
+    for p in blocks {
+        // SAFETY: allocated above, freed once.
+        unsafe { mi_free(p as *mut c_void) };
+    }
+}
