@@ -1,7 +1,8 @@
 //! Real programs with our shared library preloaded (LD_PRELOAD): each run's output must equal
 //! the run without it, and the statistics printed at exit (MIMALLOC_SHOW_STATS=1) show that our
 //! allocator served the program. A program that is not installed is skipped with a message
-//! (CI installs them all). The library is built here from c_src with the CMake build's flags.
+//! (CI installs them all). The library is built here from c_src with the CMake build's flags, in
+//! the build mode of the tests (the `secure` and `debug` features select those builds).
 //!
 //! Not in a musl build of the tests: the library is built with the host's `cc` and preloaded
 //! into the host's (glibc) programs, so that run would only repeat the glibc one; the musl leg
@@ -51,6 +52,10 @@ fn library() -> &'static Path {
                 "-D_GNU_SOURCE",
                 "-DMI_MALLOC_OVERRIDE=1",
             ])
+            // the build mode the tests run in: so the secure and debug runs of the suite
+            // preload those builds into the programs, instead of the default one once more
+            .args(cfg!(feature = "secure").then_some("-DMI_SECURE=4"))
+            .args(cfg!(feature = "debug").then_some("-DMI_DEBUG=2"))
             .args([
                 "-fno-builtin-malloc",
                 "-ftls-model=initial-exec",
