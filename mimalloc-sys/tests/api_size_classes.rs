@@ -129,6 +129,8 @@ fn blocks_of_a_class_do_not_overlap() {
     // the first and last size of classes across the small, medium and large kinds
     let mut sizes = vec![1usize, 8, 9, 16, 17, 100, 128, 129, 1000, 4096, 4097];
     sizes.extend([
+        8 * KIB,
+        8 * KIB + 1,
         16 * KIB,
         16 * KIB + 1,
         100 * KIB,
