@@ -16,27 +16,36 @@ fn build() -> mi_build_config_t {
 
 #[test]
 fn fresh_blocks_come_in_random_order_in_secure_builds() {
-    // SAFETY: a heap of this thread, its blocks freed before it is deleted.
-    unsafe {
-        let heap = mi_heap_new();
-        assert!(!heap.is_null());
-        let blocks: Vec<usize> = (0..256)
-            .map(|_| mi_heap_malloc(heap, 32) as usize)
-            .collect();
-        let ascending = blocks.windows(2).filter(|w| w[1] > w[0]).count();
-        if build().secure >= 3 {
-            // a shuffled order: about half the steps go up; sequential linking makes all 255
-            assert!(
-                (32..=223).contains(&ascending),
-                "{ascending} of 255 steps ascend: not a shuffled order"
-            );
-        } else {
-            assert!(ascending >= 200, "only {ascending} of 255 steps ascend");
+    // 32 B: a small page, its fresh blocks linked 4 KiB's worth at a time; 12 KiB: a medium
+    // page, four blocks at a time (shuffled among themselves, each four above the last: about
+    // 160 of 255 steps ascend then)
+    for size in [32, 12 * 1024] {
+        // SAFETY: a heap of this thread, its blocks freed before it is deleted.
+        unsafe {
+            let heap = mi_heap_new();
+            assert!(!heap.is_null());
+            let blocks: Vec<usize> = (0..256)
+                .map(|_| mi_heap_malloc(heap, size) as usize)
+                .collect();
+            assert!(blocks.iter().all(|&b| b != 0));
+            let ascending = blocks.windows(2).filter(|w| w[1] > w[0]).count();
+            if build().secure >= 3 {
+                // a shuffled order; sequential linking makes all 255 steps go up
+                assert!(
+                    (32..=223).contains(&ascending),
+                    "{size} B: {ascending} of 255 steps ascend: not a shuffled order"
+                );
+            } else {
+                assert!(
+                    ascending >= 200,
+                    "{size} B: only {ascending} of 255 steps ascend"
+                );
+            }
+            for b in blocks {
+                mi_free(b as *mut c_void);
+            }
+            mi_heap_delete(heap);
         }
-        for b in blocks {
-            mi_free(b as *mut c_void);
-        }
-        mi_heap_delete(heap);
     }
 }
 
