@@ -87,8 +87,9 @@ impl Heap {
     }
 
     /// A new heap that may hold at most `bytes` of pages (counted as
-    /// [`set_memory_limit`](crate::set_memory_limit) counts them: a small page is 64 KiB, a
-    /// large or huge block its whole segment). Past the limit the heap's allocations fail
+    /// [`set_memory_limit`](crate::set_memory_limit) counts them: a small page is 64 KiB
+    /// (blocks up to 8 KiB), a medium one 512 KiB (up to 128 KiB), a large or huge block its
+    /// whole segment). Past the limit the heap's allocations fail
     /// (`Vec::try_reserve_in`-style calls return an error, `allocate_raw` null) while other
     /// heaps and threads go on; freeing brings the headroom back once a page is empty.
     ///
