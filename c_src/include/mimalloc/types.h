@@ -231,6 +231,7 @@ typedef struct mi_page_s {
   uint32_t used;             /* blocks in use (including those on thread_free) */
   uint8_t free_is_zero;      /* every block on `free` is zero except its link word */
   uint8_t retire_expire;     /* heartbeats left before an empty retired page is freed */
+  uint8_t last_bin;          /* while free: the size class it served last, 0: none (segment.c) */
   int64_t purge_expire;      /* msecs timestamp for a pending purge; once purged, when (0: not known) */
   struct mi_page_s* next;    /* in the heap's page queue */
   struct mi_page_s* prev;
@@ -388,6 +389,7 @@ _Static_assert(sizeof(mi_page_t) == 192, "page descriptors are three cache lines
 _Static_assert(MI_SMALL_SIZE_MAX == MI_SMALL_WSIZE_MAX * MI_INTPTR_SIZE && MI_PAGES_DIRECT == MI_SMALL_WSIZE_MAX + 1,
                "the direct array has an entry per word size up to MI_SMALL_SIZE_MAX");
 _Static_assert(MI_BIN_COUNT <= MI_STAT_BINS, "stats keep one counter per bin");
+_Static_assert(MI_BIN_COUNT <= 256, "a free page remembers its last bin in a byte");
 _Static_assert(MI_SMALL_PAGES_PER_SEGMENT <= 64, "guards_pending has a bit per page");
 _Static_assert(MI_SMALL_SIZE_MAX <= MI_SMALL_OBJ_SIZE_MAX, "direct sizes are small sizes");
 _Static_assert(MI_INTPTR_SIZE == 4 || MI_INTPTR_SIZE == 8, "32- or 64-bit pointers only");
