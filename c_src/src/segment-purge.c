@@ -4,8 +4,8 @@
  * in one call), not at once, so that memory reused soon costs no faults. A thread that takes
  * its purged pages back soon after their purge waits longer before the next ones (up to 8
  * times the delay, "The delay adapts" below). Owns the pages' purge_pending/purge_expire/
- * is_purged and the huge segments' tail_expire (an adopter of an abandoned segment takes over
- * its pages' through _mi_segment_purge_adopted); the thread's collection (segment-cache.c) and
+ * is_purged and the huge segments' tail_expire (an adopter of an abandoned segment, or the
+ * reuser of an empty one, takes over its pages' through _mi_segment_purge_adopted); the thread's collection (segment-cache.c) and
  * abandonment run what is due. Calls only os.c and the clock. */
 #include "segment-internal.h"
 
@@ -110,9 +110,10 @@ mi_decl_segment void _mi_segment_schedule_purge(mi_segment_t* segment, mi_page_t
   mi_segments_due_by(tld, expire);
 }
 
-/* Called as another thread adopts an abandoned segment: its empty pages' purge state passes to
- * the adopter. A page purged by the earlier owner teaches the adopter's delay nothing; one still
- * pending gets at least a whole delay of the adopter's to be reused before its purge. */
+/* Called as a thread adopts an abandoned segment, or reuses an empty one for the same kind of
+ * pages (segment.c): its empty pages' purge state passes to the new owner. A page purged by
+ * the earlier owner teaches the new owner's delay nothing; one still pending gets at least a
+ * whole delay of the new owner's to be reused before its purge. */
 mi_decl_segment void _mi_segment_purge_adopted(mi_segment_t* segment, mi_tld_t* tld) {
   int64_t reuse_by = _mi_clock_coarse() + mi_segment_purge_delay();
   for (size_t i = 0; i < segment->capacity; i++) {

@@ -204,6 +204,46 @@ static bool mi_segment_from_arena(mi_page_kind_t kind, size_t huge_size, size_t 
   return kind != MI_PAGE_HUGE || !mi_segment_use_large_os_pages(kind, huge_size);
 }
 
+/* What a free page's memory holds, carried over when an empty segment is reused for its own
+ * kind of pages. A cached or shared segment's pages are a mix: purged ones, ones its earlier
+ * owner freed shortly before (resident), ones never used. Forgotten, every page looks never
+ * used: the new owner takes them in index order, faulting purged ones in while resident ones
+ * of the same class wait beside them, and resident pages it does not take are never purged
+ * while the segment lives. */
+typedef struct mi_page_residency_s {
+  int64_t purge_expire;
+  uint8_t last_bin;
+  bool purge_pending;
+  bool is_purged;
+  bool is_zero_init;
+} mi_page_residency_t;
+
+static void mi_segment_residency_save(const mi_segment_t* segment, mi_page_residency_t* kept) {
+  for (size_t i = 0; i < segment->capacity; i++) {
+    const mi_page_t* page = &segment->pages[i];
+    kept[i].purge_expire = page->purge_expire;
+    kept[i].last_bin = page->last_bin;
+    kept[i].purge_pending = page->purge_pending;
+    kept[i].is_purged = page->is_purged;
+    kept[i].is_zero_init = page->is_zero_init;
+  }
+}
+
+/* The page that emptied the segment was not scheduled for a purge (nothing purges an empty
+ * segment's pages): used and not purged, it is resident, and now pending like the others.
+ * The new owner's purge timing takes over as an adopter's does. */
+static void mi_segment_residency_restore(mi_segment_t* segment, const mi_page_residency_t* kept, mi_tld_t* tld) {
+  for (size_t i = 0; i < segment->capacity; i++) {
+    mi_page_t* page = &segment->pages[i];
+    page->last_bin = kept[i].last_bin;
+    page->purge_expire = kept[i].purge_expire;
+    page->is_purged = kept[i].is_purged;
+    page->is_zero_init = kept[i].is_zero_init;
+    page->purge_pending = !kept[i].is_purged && (kept[i].purge_pending || kept[i].last_bin != 0);
+  }
+  _mi_segment_purge_adopted(segment, tld);
+}
+
 /* A new segment for pages of `kind`; `huge_size` > 0 sizes a huge segment for one block placed
  * at `page_alignment` (0 = no special alignment), or (`guarded`) so that it ends where the
  * segment's last OS page, made no-access, begins. */
@@ -250,6 +290,8 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
   size_t interior_guards = 0; /* a cached segment keeps its guards, and their count */
   uint64_t guards_pending = 0;
   bool fresh = (segment == NULL);   /* from an arena or the OS: no guards in place yet */
+  bool keep_residency = false;      /* reused for its own kind: its pages' memory is known */
+  mi_page_residency_t kept[MI_SMALL_PAGES_PER_SEGMENT];
   bool is_committed = true;
   int arena = 0;
   if (segment != NULL) {
@@ -267,6 +309,8 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     guards_pending = segment->guards_pending;
     /* a header of this kind may cover blocks of the segment's previous kind (no-access to memcheck) */
     mi_track_meta_unhide(segment, segment->segment_info_size);
+    keep_residency = (segment->page_kind == kind && kind <= MI_PAGE_MEDIUM);
+    if (keep_residency) mi_segment_residency_save(segment, kept);
     mi_track_mem_undefined(segment, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0));
     _mi_abandoned_await_readers(); /* a pop that lost its race may still read the old link */
     memset(segment, 0, meta_size - (MI_GUARD_PAGES ? _mi_os_page_size() : 0)); /* not the guard */
@@ -345,6 +389,7 @@ static mi_segment_t* mi_segment_alloc(mi_page_kind_t kind, size_t huge_size, siz
     page->segment_idx = (uint8_t)i;
     page->is_zero_init = is_zero;
   }
+  if (keep_residency) mi_segment_residency_restore(segment, kept, tld);
   /* with MI_GUARD_PAGES every segment ends in a guard already */
   if (!MI_GUARD_PAGES && guarded && !_mi_os_protect((uint8_t*)segment + segment_size - _mi_os_page_size(), _mi_os_page_size())) {
     _mi_segment_os_free(segment, tld); /* refused (warned once): the caller serves the block unguarded */
@@ -492,13 +537,15 @@ static void mi_segment_page_setup(mi_segment_t* segment, mi_page_t* page, size_t
  * their links and the program's first writes made resident are the ones this use touches too;
  * a page of another class (a 60 KiB class after a 44 KiB one) faults in OS pages its blocks
  * never reached. */
+static bool mi_page_is_free_resident(const mi_page_t* page) { return page->purge_pending && !page->is_purged; }
+
 static mi_page_t* mi_segment_find_free_page(mi_segment_t* segment, size_t bin) {
   mi_page_t* resident = NULL;
   mi_page_t* first = NULL;
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     if (page->segment_in_use) continue;
-    if (page->purge_pending && !page->is_purged) {
+    if (mi_page_is_free_resident(page)) {
       if (page->last_bin == bin) return page;
       if (resident == NULL) resident = page;
     } else if (first == NULL) {
@@ -509,7 +556,7 @@ static mi_page_t* mi_segment_find_free_page(mi_segment_t* segment, size_t bin) {
 }
 
 static bool mi_page_is_resident_of(const mi_page_t* page, size_t bin) {
-  return page->last_bin == bin && page->purge_pending && !page->is_purged;
+  return page->last_bin == bin && mi_page_is_free_resident(page);
 }
 
 /* Releases a page to its segment without freeing the segment itself. */
@@ -627,6 +674,7 @@ static mi_page_t* mi_segment_queue_page_alloc(mi_heap_t* heap, mi_page_kind_t ki
 
 mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t page_alignment, bool guarded, mi_tld_t* tld) {
   mi_page_t* page;
+  size_t bin = _mi_bin(block_size);
   if (guarded || page_alignment > MI_ALIGN_OVERALLOC_MAX || block_size > MI_LARGE_OBJ_SIZE_MAX) {
     _mi_segment_try_reclaim(heap, MI_PAGE_HUGE, tld);
     mi_segment_t* segment = mi_segment_alloc(MI_PAGE_HUGE, block_size, page_alignment, guarded, heap->arena_id, tld);
@@ -637,9 +685,9 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
       return NULL;
     }
   } else if (block_size <= MI_SMALL_OBJ_SIZE_MAX) {
-    page = mi_segment_queue_page_alloc(heap, MI_PAGE_SMALL, _mi_bin(block_size), &tld->segments.small_free, tld);
+    page = mi_segment_queue_page_alloc(heap, MI_PAGE_SMALL, bin, &tld->segments.small_free, tld);
   } else if (block_size <= MI_MEDIUM_OBJ_SIZE_MAX) {
-    page = mi_segment_queue_page_alloc(heap, MI_PAGE_MEDIUM, _mi_bin(block_size), &tld->segments.medium_free, tld);
+    page = mi_segment_queue_page_alloc(heap, MI_PAGE_MEDIUM, bin, &tld->segments.medium_free, tld);
   } else {
     _mi_segment_try_reclaim(heap, MI_PAGE_LARGE, tld);
     mi_segment_t* segment = mi_segment_alloc(MI_PAGE_LARGE, 0, 0, false, heap->arena_id, tld);
@@ -653,7 +701,6 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
   if (page == NULL) return NULL;
   mi_segment_t* segment = _mi_page_segment(page);
   mi_segment_page_setup(segment, page, block_size);
-  size_t bin = _mi_bin(block_size);
   _mi_stat_increase(&tld->stats.normal_bins[bin < MI_STAT_BINS ? bin : 0], 1);
   if (segment->page_kind == MI_PAGE_HUGE) {
     _mi_stat_increase(&tld->stats.huge, page->block_size); /* as released: the whole area */
