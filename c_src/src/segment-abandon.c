@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT
  * Segments whose thread exited with live blocks in them: the sub-process's lock-free abandoned
- * stack (ABA-tagged, with a reader count that keeps a popped segment mapped while a pop may
- * still read its link), abandoning a thread's segments, and reclaiming them into another
- * thread's heap; also the sub-process API and the walk of abandoned blocks. Calls segment.c
- * (clearing and freeing pages and segments), segment-purge.c, and up a layer page.c and
- * heap.c, whose pages a reclaim hands over (c_src/README.md, "Layers"). */
+ * stacks, one per kind of page (ABA-tagged, with a reader count that keeps a popped segment
+ * mapped while a pop may still read its link), abandoning a thread's segments, and reclaiming
+ * them into another thread's heap; also the sub-process API and the walk of abandoned blocks.
+ * Calls segment.c (clearing and freeing pages and segments), segment-purge.c, and up a layer
+ * page.c and heap.c, whose pages a reclaim hands over (c_src/README.md, "Layers"). */
 #include "segment-internal.h"
 
 /* ---- Abandoned segments ------------------------------------------------------------------ */
 /* Segments are MI_SEGMENT_SIZE aligned, so the low bits of the stack top hold a tag that
  * changes on every push: a pop that raced with pop+push of the same segment fails its CAS. */
 
-static mi_subproc_t mi_subproc_default = {0, 0, true};
+static mi_subproc_t mi_subproc_default = {{0}, {0}, true};
 /* Threads that may be reading a segment's `abandoned_next` inside a pop: a segment is never
  * unmapped, nor its header cleared for reuse, while this is non-zero, so that read can neither
  * fault nor race with the clearing. A pop that loses its CAS may have read the link of a
@@ -36,16 +36,30 @@ static uintptr_t mi_tagged_segment(mi_segment_t* segment, uintptr_t prev) {
 
 mi_subproc_t* _mi_tld_subproc(const mi_tld_t* tld) { return (tld->subproc != NULL ? tld->subproc : &mi_subproc_default); }
 
+/* Which stack a segment of `kind` waits on. A thread short of small pages adopts a segment of
+ * small pages: one of another kind serves none of its requests, and under thread churn (each
+ * thread leaving segments of every kind) adopting whatever lies on top made each thread take
+ * over dozens of segments it then abandoned again at its exit, their empty pages purged on the
+ * way and faulted in by the next owner. */
+static size_t mi_abandoned_stack(mi_page_kind_t kind) { return (kind < MI_PAGE_LARGE ? (size_t)kind : MI_ABANDONED_STACKS - 1); }
+
+static size_t mi_abandoned_waiting(mi_subproc_t* sp) {
+  size_t n = 0;
+  for (size_t k = 0; k < MI_ABANDONED_STACKS; k++) n += mi_atomic_load_acquire(&sp->abandoned_count[k]);
+  return n;
+}
+
 static void mi_abandoned_push(mi_segment_t* segment) {
   _mi_assert(((uintptr_t)segment & MI_SEGMENT_MASK) == 0 && mi_atomic_load_relaxed(&segment->thread_id) == 0);
   mi_subproc_t* sp = segment->subproc;
-  uintptr_t ts = mi_atomic_load_relaxed(&sp->abandoned);
+  size_t k = mi_abandoned_stack(segment->page_kind);
+  uintptr_t ts = mi_atomic_load_relaxed(&sp->abandoned[k]);
   uintptr_t next;
   do {
     mi_atomic_store_relaxed(&segment->abandoned_next, mi_tagged_segment_ptr(ts)); /* published by the CAS */
     next = mi_tagged_segment(segment, ts);
-  } while (!mi_atomic_cas_weak_release(&sp->abandoned, &ts, next));
-  mi_atomic_add_relaxed(&sp->abandoned_count, 1);
+  } while (!mi_atomic_cas_weak_release(&sp->abandoned[k], &ts, next));
+  mi_atomic_add_relaxed(&sp->abandoned_count[k], 1);
 }
 
 /* The reader count goes up before the top is loaded, all seq_cst (the CAS too): a thread about
@@ -53,19 +67,19 @@ static void mi_abandoned_push(mi_segment_t* segment) {
  * loads a top from after the pop, which no longer leads to that segment. Loaded before being
  * counted, the top could name a segment that is popped, freed and unmapped before the read of
  * its link. */
-static mi_segment_t* mi_abandoned_pop(mi_subproc_t* sp) {
-  if (mi_tagged_segment_ptr(mi_atomic_load_relaxed(&sp->abandoned)) == NULL) return NULL; /* common case: nothing to reclaim */
+static mi_segment_t* mi_abandoned_pop(mi_subproc_t* sp, size_t k) {
+  if (mi_tagged_segment_ptr(mi_atomic_load_relaxed(&sp->abandoned[k])) == NULL) return NULL; /* common case: nothing to reclaim */
   mi_atomic_add_seq_cst(&mi_abandoned_readers, 1);
-  uintptr_t ts = mi_atomic_load_seq_cst(&sp->abandoned);
+  uintptr_t ts = mi_atomic_load_seq_cst(&sp->abandoned[k]);
   mi_segment_t* segment;
   uintptr_t next = 0;
   do {
     segment = mi_tagged_segment_ptr(ts);
     if (segment != NULL) next = mi_tagged_segment(mi_atomic_load_relaxed(&segment->abandoned_next), ts);
-  } while (segment != NULL && !mi_atomic_cas_weak_seq_cst(&sp->abandoned, &ts, next));
+  } while (segment != NULL && !mi_atomic_cas_weak_seq_cst(&sp->abandoned[k], &ts, next));
   mi_atomic_sub_seq_cst(&mi_abandoned_readers, 1);
   if (segment != NULL) {
-    mi_atomic_sub_relaxed(&sp->abandoned_count, 1);
+    mi_atomic_sub_relaxed(&sp->abandoned_count[k], 1);
     mi_atomic_store_relaxed(&segment->abandoned_next, NULL);
   }
   return segment;
@@ -185,37 +199,40 @@ static bool mi_segment_reclaim_suitable(const mi_segment_t* segment, const mi_he
   return _mi_arena_memid_is_suitable(segment->mem_arena, heap->arena_id);
 }
 
-void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
-  mi_segment_t* segment;
-  mi_segment_t* skipped = NULL; /* pushed back at the end, so the loop ends */
-  while ((segment = mi_abandoned_pop(_mi_tld_subproc(tld))) != NULL) {
-    if (mi_segment_reclaim_suitable(segment, heap)) {
-      mi_segment_reclaim(segment, heap, true, tld);
-    } else if (!mi_segment_free_if_empty(segment, heap, tld)) {
-      segment->next = skipped;
-      skipped = segment;
-    }
-  }
+/* Puts back the segments a pass took and could not adopt (each linked through `next`). */
+static void mi_abandoned_push_skipped(mi_segment_t* skipped) {
   while (skipped != NULL) {
-    segment = skipped;
+    mi_segment_t* segment = skipped;
     skipped = segment->next;
     segment->next = NULL;
     mi_abandoned_push(segment);
   }
 }
 
-/* Before mapping fresh memory, adopt a few abandoned segments: their free pages are as good as
- * new ones, and their live blocks get an owner that collects frees into them. */
-mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld) {
-  if (heap->no_reclaim) return;
-  /* max_segment_reclaim tries, or a tenth of what waits if that is more: under thread churn
-   * hundreds wait, and a fixed handful never reaches the old ones, freed meanwhile */
-  long max_tries = mi_option_get_clamp(mi_option_max_segment_reclaim, 1, 1024);
-  size_t waiting = mi_atomic_load_relaxed(&_mi_tld_subproc(tld)->abandoned_count) / 10;
-  if (waiting > (size_t)max_tries) max_tries = (long)(waiting > 1024 ? 1024 : waiting);
+void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld) {
+  mi_segment_t* skipped = NULL; /* pushed back at the end, so the loop ends */
+  for (size_t k = 0; k < MI_ABANDONED_STACKS; k++) {
+    mi_segment_t* segment;
+    while ((segment = mi_abandoned_pop(_mi_tld_subproc(tld), k)) != NULL) {
+      if (mi_segment_reclaim_suitable(segment, heap)) {
+        mi_segment_reclaim(segment, heap, true, tld);
+      } else if (!mi_segment_free_if_empty(segment, heap, tld)) {
+        segment->next = skipped;
+        skipped = segment;
+      }
+    }
+  }
+  mi_abandoned_push_skipped(skipped);
+}
+
+/* Pops up to `max_tries` segments of stack k: empty ones are freed, the others adopted until
+ * `kind` has a segment with a free page (small, medium) or `adopt_max` were adopted. Returns
+ * whether one was adopted. */
+static bool mi_segment_try_reclaim_from(mi_heap_t* heap, size_t k, mi_page_kind_t kind, long max_tries, long adopt_max, mi_tld_t* tld) {
   mi_segment_t* skipped = NULL; /* an exclusive arena's: back on the stack afterwards */
-  for (long i = 0; i < max_tries; i++) {
-    mi_segment_t* segment = mi_abandoned_pop(_mi_tld_subproc(tld));
+  long adopted = 0;
+  for (long i = 0; i < max_tries && adopted < adopt_max; i++) {
+    mi_segment_t* segment = mi_abandoned_pop(_mi_tld_subproc(tld), k);
     if (segment == NULL) break;
     if (!mi_segment_reclaim_suitable(segment, heap)) {
       if (!mi_segment_free_if_empty(segment, heap, tld)) {
@@ -224,20 +241,39 @@ mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kin
       }
       continue;
     }
-    bool alive = mi_segment_reclaim(segment, heap, true, tld);
     /* a segment all of whose blocks were freed meanwhile went back to the cache or its arena:
      * that is cleanup, not adoption, so keep going (an exited thread's segments otherwise wait
      * deep in the stack, resident, while newer ones are adopted) */
-    if (!alive) continue;
+    if (!mi_segment_reclaim(segment, heap, true, tld)) continue;
+    adopted++;
     if (kind == MI_PAGE_SMALL && tld->segments.small_free.first != NULL) break;
     if (kind == MI_PAGE_MEDIUM && tld->segments.medium_free.first != NULL) break;
-    if (kind >= MI_PAGE_LARGE) break;
   }
-  while (skipped != NULL) {
-    mi_segment_t* segment = skipped;
-    skipped = segment->next;
-    segment->next = NULL;
-    mi_abandoned_push(segment);
+  mi_abandoned_push_skipped(skipped);
+  return adopted > 0;
+}
+
+/* Before mapping fresh memory, adopt abandoned segments of the kind needed: their free pages
+ * are as good as new ones (resident, if their purge was not due yet), and their live blocks
+ * get an owner that collects frees into them. A large or huge request makes a segment of its
+ * own whatever it adopts (a large segment serves one size class), so it adopts all it pops:
+ * each thread of a churning program leaves several behind, and they would pile up if each
+ * request took one. Only when none of the kind waits does the thread adopt one of another
+ * kind, so that no stack waits for a thread that may never need its kind while its segments
+ * keep their memory. */
+mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kind, mi_tld_t* tld) {
+  if (heap->no_reclaim) return;
+  mi_subproc_t* sp = _mi_tld_subproc(tld);
+  /* max_segment_reclaim tries, or a tenth of what waits if that is more: under thread churn
+   * hundreds wait, and a fixed handful never reaches the old ones, freed meanwhile */
+  long max_tries = mi_option_get_clamp(mi_option_max_segment_reclaim, 1, 1024);
+  size_t own = mi_abandoned_stack(kind);
+  size_t waiting = mi_atomic_load_relaxed(&sp->abandoned_count[own]) / 10;
+  long tries = (waiting > (size_t)max_tries ? (long)(waiting > 1024 ? 1024 : waiting) : max_tries);
+  if (mi_segment_try_reclaim_from(heap, own, kind, tries, tries, tld)) return;
+  if (mi_atomic_load_relaxed(&sp->abandoned_count[own]) != 0) return; /* more of its kind wait, for the next request */
+  for (size_t k = 0; k < MI_ABANDONED_STACKS; k++) {
+    if (k != own && mi_segment_try_reclaim_from(heap, k, kind, max_tries, 1, tld)) return;
   }
 }
 
@@ -258,9 +294,9 @@ mi_subproc_id_t mi_subproc_new(void) mi_attr_noexcept {
 void mi_subproc_delete(mi_subproc_id_t subproc) mi_attr_noexcept {
   mi_subproc_t* sp = (mi_subproc_t*)subproc;
   if (sp == NULL || sp == &mi_subproc_default || sp->is_main) return;
-  if (mi_atomic_load_acquire(&sp->abandoned_count) != 0) {
-    _mi_verbose_message("sub-process %p still has %zu abandoned segments; it is not deleted\n", subproc,
-                        mi_atomic_load_relaxed(&sp->abandoned_count));
+  size_t waiting = mi_abandoned_waiting(sp);
+  if (waiting != 0) {
+    _mi_verbose_message("sub-process %p still has %zu abandoned segments; it is not deleted\n", subproc, waiting);
     return;
   }
   _mi_os_free_meta(sp, sizeof(mi_subproc_t), &_mi_stats_main);
@@ -290,9 +326,11 @@ bool mi_abandoned_visit_blocks(mi_subproc_id_t subproc_id, int heap_tag, bool vi
   mi_subproc_t* sp = (subproc_id == NULL ? &mi_subproc_default : (mi_subproc_t*)subproc_id);
   mi_segment_t* taken = NULL;
   mi_segment_t* segment;
-  while ((segment = mi_abandoned_pop(sp)) != NULL) {
-    segment->next = taken;
-    taken = segment;
+  for (size_t k = 0; k < MI_ABANDONED_STACKS; k++) {
+    while ((segment = mi_abandoned_pop(sp, k)) != NULL) {
+      segment->next = taken;
+      taken = segment;
+    }
   }
   bool ok = true;
   for (segment = taken; segment != NULL && ok; segment = segment->next) {

@@ -308,9 +308,12 @@ typedef struct mi_heap_s {
 
 /* A sub-process: a set of threads whose abandoned segments only they adopt (each has its own
  * abandoned stack, ABA-tagged in the low bits). */
+/* Abandoned segments wait on one stack per kind of page they hold: small, medium, and large
+ * with huge (segment-abandon.c). */
+#define MI_ABANDONED_STACKS 3
 typedef struct mi_subproc_s {
-  _Atomic(uintptr_t) abandoned;       /* top of the abandoned stack | tag */
-  _Atomic(size_t) abandoned_count;
+  _Atomic(uintptr_t) abandoned[MI_ABANDONED_STACKS];     /* tops of the abandoned stacks | tag */
+  _Atomic(size_t) abandoned_count[MI_ABANDONED_STACKS];
   bool is_main;                       /* the process's own: never deleted */
 } mi_subproc_t;
 
