@@ -494,21 +494,35 @@ void _mi_deferred_free(mi_heap_t* heap, bool force) {
 
 /* ---- Finding a page --------------------------------------------------------------------------- */
 
-static mi_page_t* mi_page_queue_find_free(mi_heap_t* heap, mi_page_queue_t* pq) {
-  _mi_assert(pq > heap->pages && pq < &heap->pages[MI_BIN_HUGE]); /* a size class */
-  size_t searched = 0;
+/* The first page of the queue with a free block, after collecting its frees or extending its
+ * free list; pages with none left move to the full queue on the way. */
+static mi_page_t* mi_page_queue_scan(mi_page_queue_t* pq, size_t* searched) {
   mi_page_t* page = pq->first;
   while (page != NULL) {
     mi_page_t* next = page->next;
-    searched++;
+    (*searched)++;
     _mi_page_free_collect(page, false);
-    if (mi_page_immediate_available(page)) break;
+    if (mi_page_immediate_available(page)) return page;
     if (page->capacity < page->reserved) {
       mi_page_extend_free(page);
-      break;
+      return page;
     }
     mi_page_to_full(page, pq);
     page = next;
+  }
+  return NULL;
+}
+
+static mi_page_t* mi_page_queue_find_free(mi_heap_t* heap, mi_page_queue_t* pq) {
+  _mi_assert(pq > heap->pages && pq < &heap->pages[MI_BIN_HUGE]); /* a size class */
+  size_t searched = 0;
+  mi_page_t* page = mi_page_queue_scan(pq, &searched);
+  if (page == NULL && pq->block_size > MI_MEDIUM_OBJ_SIZE_MAX) {
+    /* A large page is a segment for one size class: before a fresh one, adopt exited threads'
+     * large segments, whose pages join this heap's queues, this one's among them if one is of
+     * this class and has room (under thread churn most such requests find one). */
+    _mi_segment_reclaim_large(heap, heap->tld);
+    page = mi_page_queue_scan(pq, &searched);
   }
   _mi_stat_counter_increase(&heap->tld->stats.searches, searched);
   if (page == NULL) {

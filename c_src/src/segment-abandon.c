@@ -277,6 +277,8 @@ mi_decl_segment void _mi_segment_try_reclaim(mi_heap_t* heap, mi_page_kind_t kin
   }
 }
 
+void _mi_segment_reclaim_large(mi_heap_t* heap, mi_tld_t* tld) { _mi_segment_try_reclaim(heap, MI_PAGE_LARGE, tld); }
+
 /* ---- Sub-processes ---------------------------------------------------------------------------- */
 /* A thread joins a sub-process before it owns any segment; from then on the segments it
  * abandons go on that sub-process's stack and it adopts only from there. Arenas and the empty

@@ -689,7 +689,7 @@ mi_page_t* _mi_segment_page_alloc(mi_heap_t* heap, size_t block_size, size_t pag
   } else if (block_size <= MI_MEDIUM_OBJ_SIZE_MAX) {
     page = mi_segment_queue_page_alloc(heap, MI_PAGE_MEDIUM, bin, &tld->segments.medium_free, tld);
   } else {
-    _mi_segment_try_reclaim(heap, MI_PAGE_LARGE, tld);
+    /* page.c adopted abandoned large segments before it asked for a fresh one */
     mi_segment_t* segment = mi_segment_alloc(MI_PAGE_LARGE, 0, 0, false, heap->arena_id, tld);
     if (segment == NULL) return NULL;
     page = &segment->pages[0];

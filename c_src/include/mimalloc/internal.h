@@ -184,6 +184,7 @@ void _mi_segment_page_free(mi_page_t* page, bool force, mi_tld_t* tld);
 bool _mi_segment_huge_expand(void* p, size_t newsize); /* grows a huge block of this thread in place */
 void _mi_segments_collect(mi_tld_t* tld, bool force);
 void _mi_abandoned_reclaim_all(mi_heap_t* heap, mi_tld_t* tld);
+void _mi_segment_reclaim_large(mi_heap_t* heap, mi_tld_t* tld); /* before a fresh large page (page.c) */
 void _mi_segments_thread_done(mi_tld_t* tld);
 void _mi_abandoned_await_readers(void);
 void _mi_segments_fork_child(void);
