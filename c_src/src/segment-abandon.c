@@ -281,14 +281,14 @@ void _mi_segment_reclaim_large(mi_heap_t* heap, mi_tld_t* tld) { _mi_segment_try
 
 /* ---- Sub-processes ---------------------------------------------------------------------------- */
 /* A thread joins a sub-process before it owns any segment; from then on the segments it
- * abandons go on that sub-process's stack and it adopts only from there. Arenas and the empty
+ * abandons go on that sub-process's stacks and it adopts only from there. Arenas and the empty
  * segment caches stay process-wide: they hold no blocks. */
 
 mi_subproc_id_t mi_subproc_main(void) mi_attr_noexcept { return NULL; }
 
 mi_subproc_id_t mi_subproc_new(void) mi_attr_noexcept {
   mi_subproc_t* sp = (mi_subproc_t*)_mi_os_alloc_meta(sizeof(mi_subproc_t), &_mi_stats_main);
-  return sp; /* zeroed: an empty stack */
+  return sp; /* zeroed: empty stacks */
 }
 
 /* Freed only once no segment waits in it: an abandoned segment points at its sub-process. A
