@@ -11,7 +11,7 @@
 #include "mimalloc/internal.h"
 #include "mimalloc/prim.h"
 
-static mi_os_config_t mi_os_config = {4096, 2 * 1024 * 1024, true, 0, NULL, 0};
+static mi_os_config_t mi_os_config = {.page_size = 4096, .large_page_size = 2 * 1024 * 1024, .has_overcommit = true};
 
 /* Next address to try for an aligned mapping. Hinting at a region no one else uses makes the
  * kernel hand back aligned memory on the first try, avoiding the over-map-and-trim dance. */
@@ -42,6 +42,8 @@ const char* _mi_os_thp_off(void) {
 }
 
 bool _mi_os_has_overcommit(void) { return mi_os_config.has_overcommit; }
+
+bool _mi_os_purge_keeps_protection(void) { return mi_os_config.purge_keeps_protection; }
 
 /* Guard pages between the pages of a segment the process may hold at once. Each one splits a
  * mapping, costing up to two of the mappings the kernel allows a process; at that limit every

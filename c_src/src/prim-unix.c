@@ -133,6 +133,9 @@ void _mi_prim_config(mi_os_config_t* config) {
   config->large_page_size = mi_prim_thp_size(config->page_size);
   config->has_overcommit = true;
   config->max_map_count = mi_prim_max_map_count();
+#if defined(__linux__)
+  config->purge_keeps_protection = true; /* madvise only drops pages; other Unix systems map afresh */
+#endif
   mi_prim_thp_config(config);
 #if defined(CLOCK_MONOTONIC_COARSE)
   struct timespec res;

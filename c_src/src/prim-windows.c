@@ -59,6 +59,7 @@ void _mi_prim_config(mi_os_config_t* config) {
   config->thp_control = 0;
   /* Reserved-and-committed memory counts against the commit limit at once, even untouched. */
   config->has_overcommit = false;
+  config->purge_keeps_protection = false; /* a zeroing purge commits the range read-write again */
   /* VirtualProtect splits a VAD but there is no per-process cap like vm.max_map_count; a large
    * figure lets the secure build guard (almost) every page boundary. */
   config->max_map_count = (size_t)64 * 65536;

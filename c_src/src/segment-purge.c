@@ -128,8 +128,10 @@ mi_decl_segment void _mi_segment_purge_adopted(mi_segment_t* segment, mi_tld_t* 
 }
 
 /* Purges pages first..last (adjacent, all due) with one OS call: a thread that exits with
- * its pages empty would otherwise make one call per 64 KiB page. Guard pages sit between pages in secure builds, and a purge
- * must not cross one (Windows recommits what it purges), so there every page goes alone. */
+ * its pages empty would otherwise make one call per 64 KiB page. Guard pages sit between pages
+ * in secure builds; a run spans them only where a purge leaves them no-access (Linux), not
+ * where it maps the range read-write again (Windows' recommit, other Unix systems' fresh
+ * mapping), and there every page goes alone. */
 static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t last, int64_t now, mi_tld_t* tld) {
   _mi_assert(first <= last && last < segment->capacity);
   _mi_segment_unadvise_huge(segment);
@@ -152,7 +154,7 @@ static void mi_segment_purge_run(mi_segment_t* segment, size_t first, size_t las
  * exited thread's segment is mostly such a mix (one call per segment instead of one per page). */
 mi_decl_segment void _mi_segment_purge_pending(mi_segment_t* segment, bool force, int64_t now, int64_t* next, mi_tld_t* tld) {
   size_t first = SIZE_MAX, last = 0; /* the run of due pages being gathered */
-  bool can_span = !MI_GUARD_PAGES && segment->mem_is_committed;
+  bool can_span = (!MI_GUARD_PAGES || _mi_os_purge_keeps_protection()) && segment->mem_is_committed;
   for (size_t i = 0; i < segment->capacity; i++) {
     mi_page_t* page = &segment->pages[i];
     bool due = false;

@@ -81,6 +81,40 @@ fn run_scenario(name: &str) {
                 }
                 mi_free(p as *mut c_void);
             }
+            "guard_page_purged" | "guard_page_purged_clean" => {
+                // 16 small pages of 8 KiB blocks emptied at once, and an anchor block in a later
+                // page keeps their segment: a forced collect purges the 16 in one run where the
+                // OS keeps guard pages through a purge (Linux), across the guards between them
+                // (the secure build commits its segments whole, so no uncommitted page breaks
+                // the run)
+                let blocks: Vec<*mut c_void> =
+                    (0..7 * 16).map(|_| mi_malloc(8 * 1024 - 64)).collect();
+                let anchor = mi_malloc(8 * 1024 - 64);
+                let before = mimalloc_testkit::sys::stats().purge_calls.total;
+                for &b in &blocks {
+                    mi_free(b);
+                }
+                mi_collect(true);
+                let calls = mimalloc_testkit::sys::stats().purge_calls.total - before;
+                if cfg!(target_os = "linux") && build().secure >= 1 {
+                    assert!(
+                        calls <= 2,
+                        "{calls} purge calls for 16 adjacent empty pages"
+                    );
+                }
+                let p = mi_malloc(8 * 1024 - 64) as *mut u8;
+                // the faulty run writes 64 KiB, off its page; the clean one its block's usable size
+                let len = if name == "guard_page_purged" {
+                    64 * 1024
+                } else {
+                    mi_usable_size(p as *const c_void)
+                };
+                for i in 0..len {
+                    core::ptr::write_volatile(p.add(i), 0x77);
+                }
+                mi_free(p as *mut c_void);
+                mi_free(anchor);
+            }
             "huge_guard_reused" => {
                 // a 6 MiB block in a freed 20 MiB block's mapping: the guard moved to its end
                 let big = mi_malloc(20 << 20);
@@ -534,6 +568,14 @@ fn assert_guard_fault(name: &str, what: &str) {
 #[test]
 fn running_off_a_page_hits_its_guard() {
     assert_guard_fault("guard_page", "after a small page");
+}
+
+#[test]
+fn running_off_a_purged_page_hits_its_guard() {
+    assert_guard_fault(
+        "guard_page_purged",
+        "after a small page purged with its neighbours",
+    );
 }
 
 #[test]

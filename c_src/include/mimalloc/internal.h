@@ -138,6 +138,7 @@ size_t _mi_os_page_size(void);
 size_t _mi_os_large_page_size(void); /* a transparent huge page, 0 where there are none */
 const char* _mi_os_thp_off(void);    /* why segments get none of them here (an option, the system, the build), or NULL */
 bool _mi_os_has_overcommit(void);     /* mapped memory costs nothing until it is touched */
+bool _mi_os_purge_keeps_protection(void); /* a purge may span guard pages: they stay no-access */
 /* Map `size` bytes aligned to `alignment`; `base` and `mapped` describe the mapping to unmap later. */
 void* _mi_os_alloc_aligned(size_t size, size_t alignment, bool allow_large, bool* is_large,
                            void** base, size_t* mapped, mi_stats_t* stats);

@@ -19,6 +19,8 @@ typedef struct mi_os_config_s {
   size_t large_page_size;      /* huge/large OS page, 0 if none */
   bool has_overcommit;         /* mapped memory is committed on first touch */
   size_t max_map_count;        /* mappings the OS allows a process (Linux vm.max_map_count), 0 if unknown */
+  bool purge_keeps_protection; /* `_mi_prim_purge` leaves no-access pages in its range no-access, so
+                                  one call may span guard pages (Linux madvise) */
   const char* thp_off;         /* why segments get no transparent huge pages of that size (NULL: they may) */
   uint8_t thp_control;         /* which options keep them off: 0 none (FreeBSD promotes unasked), 1 allow_thp and
                                   allow_large_os_pages (Linux "madvise"), 2 allow_thp only (Linux "always") */
@@ -39,7 +41,8 @@ int _mi_prim_munmap(void* addr, size_t size);
  * mapping over the range on other Unix systems, decommit and commit again on Windows), else
  * the OS takes the pages when it needs them and the contents may linger (MADV_FREE, Windows'
  * discard). Either way the range stays mapped read-write: a caller may touch it again without
- * asking. */
+ * asking. A range that holds no-access pages keeps them so where `purge_keeps_protection`
+ * says; elsewhere they turn read-write, and a caller purges around them. */
 int _mi_prim_purge(void* addr, size_t size, bool zeroing);
 /* Arenas (arena.c) reserve big ranges and use them a segment at a time. Reserve `size` bytes
  * of address space aligned to `alignment`, to be released whole with `_mi_prim_munmap`, that
