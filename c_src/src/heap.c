@@ -74,7 +74,11 @@ static bool mi_heap_page_collect(mi_heap_t* heap, mi_page_queue_t* pq, mi_page_t
   (void)heap;
   _mi_assert(mi_page_heap(page) == heap && pq == _mi_page_queue_of(heap, page));
   mi_collect_t collect = *(mi_collect_t*)arg;
-  _mi_page_free_collect(page, collect >= MI_FORCE);
+  /* Abandoning collects the other threads' frees (the page's count decides whether it is
+   * empty) but leaves local_free beside free: merging them walks local_free to its end, a
+   * cache miss per block freed, on every page of an exiting thread, and the next owner takes
+   * local_free over in one step once free runs out. */
+  _mi_page_free_collect(page, collect == MI_FORCE);
   /* at thread exit empty pages take the normal road (delayed purge, segment cache): the
    * segments go on to an adopter or to other threads, who may reuse the memory */
   if (mi_page_all_free(page)) _mi_page_free(page, pq, collect == MI_FORCE);
