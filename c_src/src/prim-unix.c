@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,8 @@ static void mi_prim_thread_done(void* value) {
 }
 
 static void mi_prim_fork_child(void) { _mi_process_fork_child(); }
+
+void _mi_prim_thread_yield(void) { (void)sched_yield(); }
 
 void _mi_prim_thread_init_auto_done(void) {
   if (mi_prim_heap_key == (pthread_key_t)(-1)) {

@@ -471,6 +471,8 @@ static void NTAPI mi_prim_fls_done(void* value) {
   _mi_thread_done((mi_heap_t*)value);
 }
 
+void _mi_prim_thread_yield(void) { (void)SwitchToThread(); }
+
 void _mi_prim_thread_init_auto_done(void) {
   mi_prim_tls_init();
   if (mi_prim_fls_index == FLS_OUT_OF_INDEXES) {

@@ -13,10 +13,10 @@
 
 static mi_subproc_t mi_subproc_default = {{0}, {0}, true};
 /* Threads that may be reading a segment's `abandoned_next` inside a pop: a segment is never
- * unmapped, nor its header cleared for reuse, while this is non-zero, so that read can neither
- * fault nor race with the clearing. A pop that loses its CAS may have read the link of a
- * segment another thread popped meanwhile: the link is atomic (the value read is discarded
- * then), and the count orders the read before any reuse of the memory. */
+ * unmapped or given back to its arena while this is non-zero, so that read cannot fault. A pop
+ * that loses its CAS may have read the link of a segment another thread popped meanwhile: the
+ * link is atomic (the value read is discarded then), and a reused segment's header is cleared
+ * around it (segment.c), so reuse need not wait for this count. */
 static _Atomic(size_t) mi_abandoned_readers;
 /* Bytes of empty pages that abandoned segments keep unpurged for their next owner. The budget
  * for them is half the memory in use (mi_memory_in_use), and at least MI_ABANDONED_UNPURGED_MIN;
@@ -89,8 +89,17 @@ static mi_segment_t* mi_abandoned_pop(mi_subproc_t* sp, size_t k) {
  * will never leave, and must not keep the child from ever unmapping a segment. */
 void _mi_segments_fork_child(void) { mi_atomic_store_release(&mi_abandoned_readers, 0); }
 
+/* A pop leaves within a few instructions, unless its thread was preempted halfway: with more
+ * threads than cores, spinning on then burned the waiter's time slice while the reader waited
+ * for a core (1 % of thread-churn's CPU time, all of it in this loop). So after a short spin
+ * the waiter gives its core away. */
+#define MI_AWAIT_SPINS 64
+
 void _mi_abandoned_await_readers(void) {
-  while (mi_atomic_load_seq_cst(&mi_abandoned_readers) != 0) mi_atomic_yield();
+  for (size_t spins = 0; mi_atomic_load_seq_cst(&mi_abandoned_readers) != 0; spins++) {
+    if (spins < MI_AWAIT_SPINS) mi_atomic_yield();
+    else _mi_prim_thread_yield();
+  }
 }
 
 /* ---- Abandonment ------------------------------------------------------------------------ */

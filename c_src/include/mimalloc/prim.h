@@ -105,5 +105,8 @@ bool _mi_prim_random_buf(void* buf, size_t buf_len);
 void _mi_prim_thread_init_auto_done(void);
 /* The heap the exit hook hands to `_mi_thread_done` for the calling thread (NULL: none). */
 void _mi_prim_thread_associate_default_heap(void* heap);
+/* Give the core to another runnable thread, if any: a waiter whose wait outlasts a short spin
+ * is likely waiting for a thread that was preempted and needs the core to go on. */
+void _mi_prim_thread_yield(void);
 
 #endif /* MI_PRIM_H */
