@@ -43,6 +43,10 @@ static mi_decl_forceinline void* mi_page_malloc(mi_heap_t* heap, mi_page_t* page
   page->free = mi_block_next(page, block);
 #endif
   page->used++;
+  /* the next call reads that block's link and the program then writes it: a block freed by
+   * another thread, or long ago, is not in this core's cache, and the load would stall the
+   * next call; fetched now, it arrives while the program works (NULL: a no-op) */
+  mi_prefetch_write(page->free);
   _mi_assert(page->used <= page->capacity);
   mi_track_mem_undefined(block, page->block_size); /* ours to write until handed out */
   if (mi_unlikely(zero)) {

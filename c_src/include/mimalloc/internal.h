@@ -25,6 +25,7 @@
 #define mi_decl_hidden __attribute__((visibility("hidden")))
 #define mi_decl_thread __thread
 #define mi_decl_cache_align __attribute__((aligned(64)))
+#define mi_prefetch_write(p) __builtin_prefetch((p), 1, 3)
 #elif defined(_MSC_VER)
 #include <intrin.h>
 #define mi_likely(x) (x)
@@ -35,6 +36,7 @@
 #define mi_decl_hidden
 #define mi_decl_thread __declspec(thread)
 #define mi_decl_cache_align __declspec(align(64))
+#define mi_prefetch_write(p) ((void)(p))
 #endif
 
 /* printf-style checking. MinGW's `printf` archetype is old msvcrt's, which knows no %zu; the
