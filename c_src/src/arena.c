@@ -220,9 +220,10 @@ bool _mi_arena_alloc(size_t size, bool commit, int req_arena_id, mi_arena_mem_t*
     /* all full: add one. The lock keeps threads that run out together from each reserving
      * an arena; whoever waited finds the new one in the second round. */
     bool expected = false;
+    size_t spins = 0;
     while (!mi_atomic_cas_weak_acq_rel(&mi_arena_add_lock, &expected, true)) {
       expected = false;
-      mi_atomic_yield();
+      mi_spin_wait(&spins); /* the holder maps memory: a system call, perhaps preempted */
     }
     if (mi_arena_count_now() == n) (void)mi_arena_reserve_auto(size, stats);
     mi_atomic_store_release(&mi_arena_add_lock, false);

@@ -26,12 +26,13 @@ static inline bool mi_heap_is_owned(const mi_heap_t* heap) {
 void _mi_page_use_delayed_free(mi_page_t* page, mi_delayed_t delay, bool override_never) {
   _mi_assert(delay != MI_DELAYED_FREEING && page->segment_in_use); /* FREEING is set by remote frees only */
   mi_thread_free_t tfree = mi_atomic_load_acquire(&page->xthread_free);
+  size_t spins = 0;
   for (;;) {
     mi_delayed_t old = mi_tf_delayed(tfree);
     if (mi_unlikely(old == MI_DELAYED_FREEING)) {
       /* another thread is pushing on our heap's delayed list: it finishes in a few
-       * instructions and never waits for us */
-      mi_atomic_yield();
+       * instructions (unless preempted) and never waits for us */
+      mi_spin_wait(&spins);
       tfree = mi_atomic_load_acquire(&page->xthread_free);
       continue;
     }

@@ -89,17 +89,10 @@ static mi_segment_t* mi_abandoned_pop(mi_subproc_t* sp, size_t k) {
  * will never leave, and must not keep the child from ever unmapping a segment. */
 void _mi_segments_fork_child(void) { mi_atomic_store_release(&mi_abandoned_readers, 0); }
 
-/* A pop leaves within a few instructions, unless its thread was preempted halfway: with more
- * threads than cores, spinning on then burned the waiter's time slice while the reader waited
- * for a core (1 % of thread-churn's CPU time, all of it in this loop). So after a short spin
- * the waiter gives its core away. */
-#define MI_AWAIT_SPINS 64
-
+/* A pop leaves within a few instructions, unless its thread was preempted halfway (mi_spin_wait). */
 void _mi_abandoned_await_readers(void) {
-  for (size_t spins = 0; mi_atomic_load_seq_cst(&mi_abandoned_readers) != 0; spins++) {
-    if (spins < MI_AWAIT_SPINS) mi_atomic_yield();
-    else _mi_prim_thread_yield();
-  }
+  size_t spins = 0;
+  while (mi_atomic_load_seq_cst(&mi_abandoned_readers) != 0) mi_spin_wait(&spins);
 }
 
 /* ---- Abandonment ------------------------------------------------------------------------ */
