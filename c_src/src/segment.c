@@ -79,8 +79,7 @@ static void mi_segment_header_clear(mi_segment_t* segment, size_t size) {
   mi_track_mem_undefined(segment, link);
   mi_track_mem_undefined((uint8_t*)segment + rest, size - rest);
   memset(segment, 0, link);
-  memset((uint8_t*)segment + rest, 0, size - rest);
-  mi_atomic_store_relaxed(&segment->abandoned_next, NULL);
+  memset((uint8_t*)segment + rest, 0, size - rest); /* the link is reset with the other fields below */
 }
 
 mi_decl_segment void _mi_segment_os_free(mi_segment_t* segment, mi_tld_t* tld) {
