@@ -441,6 +441,8 @@ static mi_decl_noinline void mi_free_block_mt(mi_page_t* page, mi_block_t* block
 
   mi_heap_t* heap = (mi_heap_t*)mi_atomic_load_acquire(&page->xheap);
   if (heap != NULL) {
+    /* no descriptor on this road: none may stay behind (a function of the keys) */
+    if (MI_ENCODE_FREELIST && mi_page_tf_chains(page)) mi_block_word1_write(block, 0);
     mi_block_t* dfree = mi_atomic_load_relaxed(&heap->thread_delayed_free);
     do {
       mi_block_set_nextx(heap, block, dfree);

@@ -59,6 +59,9 @@ static uint32_t mi_page_tf_chains_count(const mi_page_t* page, mi_block_t* head,
       return page->capacity + 1;
     }
     count += n;
+#if MI_ENCODE_FREELIST
+    mi_block_word1_write(b, 0); /* a function of the keys: never in a block handed out */
+#endif
     *tail = (mi_block_t*)(page->page_start + offset);
     b = mi_block_next(page, *tail);
   } while (b != NULL);

@@ -640,8 +640,9 @@ static inline void mi_block_set_nextx(const mi_heap_t* heap, mi_block_t* block, 
  * allocations that pop them, where they overlap the program's own work, and where the checked
  * builds judge each link as they pop it. Their descriptors are encoded with the page's keys
  * like a link, so that a write after free over one decodes to a count or an offset the owner
- * refuses (odds of passing about 2^-37). Not in secure builds with 32-bit words, where a
- * 24-bit offset would pass one time in a few thousand (they follow every link; 32-bit debug
+ * refuses (odds of passing about 2^-37); the owner then clears each one as it reads it, since
+ * a block handed out must not show a function of the keys. Not in secure builds with 32-bit
+ * words, where a 24-bit offset would pass one time in a few thousand (they follow every link; 32-bit debug
  * builds keep the chains, their checks being an aid, not a defence), nor for blocks of one
  * word (64-bit bin 1). */
 #ifndef MI_TF_CHAINS
