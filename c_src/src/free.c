@@ -714,7 +714,8 @@ void mi_free(void* p) mi_attr_noexcept {
   mi_track_free(p); /* first: memcheck itself names a double, foreign or interior-pointer free */
   mi_segment_t* const segment = _mi_ptr_segment(p);
   if (mi_likely(mi_free_owned_hit(segment))) {
-    mi_page_t* const page = _mi_segment_page_of(segment, p);
+    mi_page_t* page = _mi_segment_page_of(segment, p);
+    mi_opaque(page);
     if (mi_unlikely(!mi_free_is_owned(page, p))) {
       mi_free_report_not_owned(p);
       return;
