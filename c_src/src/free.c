@@ -73,7 +73,7 @@ static inline void mi_free_owned_remember(const mi_segment_t* segment) { (void)s
  * every mark of its chain before it restores plain links and clears the tags: a block freed
  * twice, into one chain or into two, is found there at the latest. Blocks of one word have no
  * room for the tag and are not chained. */
-#define MI_PENDING_TWEAK ((uintptr_t)0xA5A5A5A5A5A5A5A5ULL)
+#define MI_PENDING_TWEAK ((uintptr_t)1 << (MI_INTPTR_BITS - 1)) /* the top bit: see mi_check_is_double_free_suspect */
 static inline uintptr_t mi_pending_tag(const mi_page_t* page, const mi_block_t* block) {
   return mi_rotl((uintptr_t)block ^ page->keys[0] ^ MI_PENDING_TWEAK, page->keys[1] + 1);
 }
@@ -182,14 +182,14 @@ static mi_decl_noinline bool mi_check_is_double_free_slow(const mi_page_t* page,
 /* A live block's first word is user data, which decodes to a random address (a block handed
  * out has its link word cleared, which decodes to noise too); a free block's decodes into its
  * own page or to NULL at a list's end, or (a block waiting in a chain) into its page with the
- * tweak: the smaller of the two decodings is below the area. Only then are the page's lists
- * and the tag looked at to be sure. */
+ * tweak, which is the top bit alone: so with that bit cleared the offset is below the area
+ * either way (one instruction, on the fast path of every checked free). Only then are the
+ * page's lists and the tag looked at to be sure. */
 static inline bool mi_check_is_double_free_suspect(const mi_page_t* page, const mi_block_t* block) {
   uintptr_t offset = mi_link_offset(page, mi_block_link_read(block));
   bool at_end = ((uintptr_t)page->page_start + offset == 0);
 #if MI_REMOTE_BATCH
-  uintptr_t pending = offset ^ MI_PENDING_TWEAK;
-  if (pending < offset) offset = pending;
+  offset &= ~MI_PENDING_TWEAK;
 #endif
   return offset < page->block_area || at_end;
 }
