@@ -504,9 +504,13 @@ void _mi_remote_batch_push_all(mi_tld_t* tld) {
 }
 
 /* Descriptors lie 192 bytes apart, 3 * 64 with 3 odd, so consecutive pages of a segment take
- * distinct slots in runs of MI_REMOTE_SLOTS. */
+ * distinct slots in runs of MI_REMOTE_SLOTS. Segments are aligned to their size, so without the
+ * segment's number in it the same page of every segment would take the same slot: a consumer
+ * freeing into a producer's pages of many size classes, spread over a few segments, pushed
+ * most chains early because another page wanted the slot (xmalloc: 85-95 % of the pushes,
+ * 5.3 blocks a chain; with the segment's number xor-ed in, 14-17 blocks a chain). */
 static inline size_t mi_remote_slot(const mi_page_t* page) {
-  return (size_t)((uintptr_t)page >> 6) & (MI_REMOTE_SLOTS - 1);
+  return (size_t)(((uintptr_t)page >> 6) ^ ((uintptr_t)page >> MI_SEGMENT_SHIFT)) & (MI_REMOTE_SLOTS - 1);
 }
 
 #if MI_CHECK_DOUBLE_FREE
