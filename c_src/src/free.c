@@ -632,12 +632,11 @@ void _mi_free_delayed_block(mi_block_t* block) {
   _mi_free_block(page, true, block);
 }
 
-/* Whether the owner's fast path may skip mi_free_checks: only when the checks are the
- * double-free test alone and the block's link word does not look freed. The debug checks
- * (padding, fill, exact statistics) always take the checked path. */
-static inline bool mi_free_checks_pass_fast(const mi_page_t* page, const mi_block_t* block) {
+/* Whether a free of `block`, known to be a block start, may skip mi_free_checks: only when the
+ * checks are the double-free test alone and the block's link word does not look freed. The
+ * debug checks (padding, fill, exact statistics) always take the checked path. */
+static inline bool mi_free_checks_pass_fast_at_start(const mi_page_t* page, const mi_block_t* block) {
 #if MI_CHECK_DOUBLE_FREE && !MI_FILL && !(MI_PADDING && MI_STAT > 1)
-  if (!mi_page_is_block_start(page, block)) return false; /* mi_free_generic reports it */
   if (!mi_free_padding_quick_ok(page, block)) return false; /* mi_free_checked reports it */
   return !mi_check_is_double_free_suspect(page, block);
 #else
@@ -645,6 +644,12 @@ static inline bool mi_free_checks_pass_fast(const mi_page_t* page, const mi_bloc
   (void)block;
   return !MI_FREE_CHECKS;
 #endif
+}
+
+/* The same for the owner's fast path, which has not asked whether `block` is a block start. */
+static inline bool mi_free_checks_pass_fast(const mi_page_t* page, const mi_block_t* block) {
+  if (!mi_page_is_block_start(page, block)) return false; /* mi_free_generic reports it */
+  return mi_free_checks_pass_fast_at_start(page, block);
 }
 
 /* A free whose block the quick test could not clear, or (debug) any free. Unchecked builds
@@ -663,8 +668,9 @@ static mi_decl_forceinline void mi_free_generic(mi_page_t* page, bool local, voi
     mi_free_report_interior(page, p);
     return;
   }
+  /* a block start now: `p` passed the interior test, or its page's blocks were unaligned */
   mi_block_t* block = (mi_page_has_aligned(page) ? _mi_page_ptr_unalign(page, p) : (mi_block_t*)p);
-  if (mi_unlikely(!mi_free_checks_pass_fast(page, block))) {
+  if (mi_unlikely(!mi_free_checks_pass_fast_at_start(page, block))) {
     mi_free_checked(page, local, block);
     return;
   }
